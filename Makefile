@@ -1,0 +1,42 @@
+# Everything starts from python3 and make: the first target that needs the venv builds it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo dev test test-fast lint fmt bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)          ## the embedded stack + the launch-week campaign, then exit
+	$(BIN)/vhub demo --once
+
+dev: $(STAMP)           ## the embedded stack in the foreground (Ctrl-C stops it)
+	$(BIN)/vhub dev
+
+test: $(STAMP)          ## the whole suite: real nats-server, SQLite and PostgreSQL
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)         ## benchmarks as ratios to baselines measured in the same run
+	$(BIN)/python -m bench
+
+docs: $(STAMP)          ## regenerate docs/asyncapi.json
+	$(BIN)/python -m vhub.asyncapi > docs/asyncapi.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

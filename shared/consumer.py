@@ -1,0 +1,129 @@
+"""A durable pull consumer that hands ordered batches to a handler, then acks them at once.
+
+The handler's own store is the truth about how far it got (a checkpoint written with its effects);
+the consumer is a cursor. On start, a consumer that is ahead of the checkpoint (a fresh or restored
+database) is recreated from ``checkpoint + 1``. ``max_ack_pending`` is one batch, so when a batch
+fails and is nak'd the server cannot deliver anything after it first: order holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from shared.metrics import BATCH_EVENTS, BATCH_SECONDS, CONSUMER_LAG
+
+log = structlog.get_logger(__name__)
+BatchHandler = Callable[[list[Msg]], Awaitable[None]]
+
+
+class DurableConsumer:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        durable: str,
+        filter_subjects: list[str],
+        handler: BatchHandler,
+        batch_size: int = 500,
+        fetch_timeout: float = 0.5,
+        ack_wait: float = 60.0,
+        retry_backoff: float = 1.0,
+    ) -> None:
+        self._js = js
+        self.stream = stream
+        self.durable = durable
+        self._filters = filter_subjects
+        self._handler = handler
+        self._batch = batch_size
+        self._fetch_timeout = fetch_timeout
+        self._ack_wait = ack_wait
+        self._backoff = retry_backoff
+        self.lag = -1  # unknown until the first fetch or info
+        self.failures = 0
+
+    def _config(self, start_after: int) -> ConsumerConfig:
+        policy = DeliverPolicy.BY_START_SEQUENCE if start_after > 0 else DeliverPolicy.ALL
+        return ConsumerConfig(
+            durable_name=self.durable,
+            deliver_policy=policy,
+            opt_start_seq=start_after + 1 if start_after > 0 else None,
+            ack_policy=AckPolicy.ALL,
+            ack_wait=self._ack_wait,
+            max_ack_pending=self._batch,
+            filter_subjects=self._filters,
+            description=f"vhub consumer {self.durable}",
+        )
+
+    async def ensure(self, start_after: int) -> None:
+        """Create the consumer, or recreate it when it is past ``start_after`` (our checkpoint)."""
+        try:
+            info = await self._js.consumer_info(self.stream, self.durable)
+        except NotFoundError:
+            await self._js.add_consumer(self.stream, self._config(start_after))
+            return
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        if (floor or 0) > start_after or set(info.config.filter_subjects or []) != set(
+            self._filters
+        ):
+            log.warning("consumer_recreated", durable=self.durable, ack_floor=floor,
+                        checkpoint=start_after)
+            await self._js.delete_consumer(self.stream, self.durable)
+            await self._js.add_consumer(self.stream, self._config(start_after))
+
+    async def delete(self) -> None:
+        try:
+            await self._js.delete_consumer(self.stream, self.durable)
+        except NotFoundError:
+            pass
+
+    async def pending(self) -> int:
+        """Messages not yet acknowledged (delivered or not)."""
+        info = await self._js.consumer_info(self.stream, self.durable)
+        self.lag = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        CONSUMER_LAG.labels(self.durable).set(self.lag)
+        return self.lag
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch, handle and ack batches until ``stop`` is set."""
+        sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(self._batch, timeout=self._fetch_timeout)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    self.lag = 0
+                    CONSUMER_LAG.labels(self.durable).set(0)
+                    continue
+                await self._handle(msgs, stop)
+        finally:
+            await sub.unsubscribe()
+
+    async def _handle(self, msgs: list[Msg], stop: asyncio.Event) -> None:
+        started = time.perf_counter()
+        try:
+            await self._handler(msgs)
+        except Exception:
+            self.failures += 1
+            log.exception("batch_failed", durable=self.durable, size=len(msgs))
+            for m in msgs:
+                await m.nak()
+            try:  # back off before the redelivery, but wake at once on shutdown
+                await asyncio.wait_for(stop.wait(), self._backoff)
+            except TimeoutError:
+                pass
+            return
+        await msgs[-1].ack()
+        BATCH_SECONDS.labels(self.durable).observe(time.perf_counter() - started)
+        BATCH_EVENTS.labels(self.durable).inc(len(msgs))
+        self.lag = int(msgs[-1].metadata.num_pending or 0)
+        CONSUMER_LAG.labels(self.durable).set(self.lag)

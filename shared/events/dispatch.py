@@ -1,0 +1,123 @@
+"""Facts dispatch records: coverage requests, shifts, check-in/out, field reports, no-shows.
+
+Every shift-level fact carries the service point's province and commune and the shift's local date,
+so read models can count by province, commune and day without joining back to the registry.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Literal
+
+from pydantic import Field
+
+from shared.events import Event, event
+from shared.events.registry import Focus
+
+CONTEXT = "dispatch"
+
+
+class _Where(Event):
+    service_point_id: str
+    province_code: str
+    commune_code: str
+    date: date  # local (Asia/Ho_Chi_Minh) date of the shift
+
+
+@event
+class CoverageRequested(_Where):
+    event_type = "dispatch.coverage_requested"
+
+    request_id: str
+    starts_at: time
+    ends_at: time
+    teams_needed: int = Field(ge=1)
+    focus: Focus | None = None
+
+
+@event
+class TeamDispatched(_Where):
+    event_type = "dispatch.team_dispatched"
+
+    dispatch_id: str
+    team_id: str
+    starts_at: datetime
+    ends_at: datetime
+    focus: Focus
+    coverage_request_id: str | None = None
+    rotation_id: str | None = None
+
+
+@event
+class DispatchCancelled(_Where):
+    event_type = "dispatch.dispatch_cancelled"
+
+    dispatch_id: str
+    team_id: str
+    reason: str
+
+
+@event
+class TeamCheckedIn(_Where):
+    event_type = "dispatch.team_checked_in"
+
+    dispatch_id: str
+    team_id: str
+    at: datetime
+    late: bool = False
+
+
+@event
+class TeamCheckedOut(_Where):
+    event_type = "dispatch.team_checked_out"
+
+    dispatch_id: str
+    team_id: str
+    at: datetime
+
+
+@event
+class DispatchMarkedNoShow(_Where):
+    event_type = "dispatch.dispatch_marked_no_show"
+
+    dispatch_id: str
+    team_id: str
+
+
+Source = Literal["command", "ingest"]
+
+
+@event
+class ActivityReported(_Where):
+    event_type = "dispatch.activity_reported"
+
+    dispatch_id: str
+    team_id: str
+    people_supported: int = Field(ge=0)
+    businesses_supported: int = Field(ge=0)
+    officials_supported: int = Field(ge=0)
+    online_applications_guided: int = Field(ge=0)
+    digital_sessions_held: int = Field(ge=0)
+    session_attendees: int = Field(ge=0)
+    elderly_attendees: int = Field(ge=0)
+    source: Source = "command"
+
+
+@event
+class OverCapacityRecorded(_Where):
+    """More teams were dispatched to a point on a day than its coverage requests asked for."""
+
+    event_type = "dispatch.over_capacity_recorded"
+
+    dispatch_id: str
+    requested: int
+    dispatched: int
+
+
+@event
+class DayClosed(Event):
+    event_type = "dispatch.day_closed"
+
+    hub: str
+    date: date
+    no_shows: int

@@ -1,0 +1,164 @@
+"""Facts the registry records: volunteers, teams, memberships, service points, border communes.
+
+Personal data (full_name, phone, birth_date) lives only in these payload fields: never in subjects,
+headers or logs. Other services read the non-personal fields and ignore the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from shared.events import Event, event
+
+CONTEXT = "registry"
+Affiliation = Literal["youth_union", "student_association", "public_security_youth", "other"]
+Focus = Literal["admin_support", "online_public_services", "digital_skills"]
+PointKind = Literal["provincial_service_centre", "commune_one_stop", "community_site"]
+
+
+@event
+class VolunteerRegistered(Event):
+    event_type = "registry.volunteer_registered"
+    schema_version = 2  # v1 had no skills (see shared.upcast)
+
+    volunteer_id: str
+    full_name: str  # personal
+    phone: str  # personal, normalised +84…
+    birth_date: date  # personal
+    province_code: str
+    commune_code: str
+    affiliation: Affiliation
+    skills: list[str]
+
+
+@event
+class VolunteerUpdated(Event):
+    """Only the fields that changed are set."""
+
+    event_type = "registry.volunteer_updated"
+
+    volunteer_id: str
+    full_name: str | None = None  # personal
+    phone: str | None = None  # personal
+    province_code: str | None = None
+    commune_code: str | None = None
+    affiliation: Affiliation | None = None
+    skills: list[str] | None = None
+
+
+@event
+class VolunteerWithdrawn(Event):
+    event_type = "registry.volunteer_withdrawn"
+
+    volunteer_id: str
+    reason: str
+
+
+@event
+class PossibleDuplicateFlagged(Event):
+    """Same normalised name and birth date in one province: accepted, but worth a look."""
+
+    event_type = "registry.possible_duplicate_flagged"
+
+    volunteer_id: str
+    duplicate_of: list[str]
+
+
+@event
+class VolunteerJoinedTeam(Event):
+    event_type = "registry.volunteer_joined_team"
+
+    volunteer_id: str
+    team_id: str
+
+
+@event
+class VolunteerLeftTeam(Event):
+    event_type = "registry.volunteer_left_team"
+
+    volunteer_id: str
+    team_id: str
+
+
+@event
+class PhoneClaimed(Event):
+    """A normalised phone (the subject holds a keyed pseudonym of it) now belongs to a volunteer."""
+
+    event_type = "registry.phone_claimed"
+
+    volunteer_id: str
+
+
+@event
+class IdentitySeen(Event):
+    """A volunteer with this normalised name + birth date + province (keyed pseudonym) exists."""
+
+    event_type = "registry.identity_seen"
+
+    volunteer_id: str
+
+
+@event
+class TeamFormed(Event):
+    event_type = "registry.team_formed"
+
+    team_id: str
+    name: str
+    province_code: str
+    commune_code: str | None
+    focus: Focus
+    organisation: str
+
+
+@event
+class TeamMemberAdded(Event):
+    event_type = "registry.team_member_added"
+
+    team_id: str
+    volunteer_id: str
+
+
+@event
+class TeamMemberRemoved(Event):
+    event_type = "registry.team_member_removed"
+
+    team_id: str
+    volunteer_id: str
+
+
+@event
+class TeamLeaderAppointed(Event):
+    event_type = "registry.team_leader_appointed"
+
+    team_id: str
+    volunteer_id: str
+
+
+@event
+class TeamDisbanded(Event):
+    event_type = "registry.team_disbanded"
+
+    team_id: str
+    reason: str
+
+
+@event
+class ServicePointRegistered(Event):
+    event_type = "registry.service_point_registered"
+
+    service_point_id: str
+    name: str
+    kind: PointKind
+    province_code: str
+    commune_code: str
+
+
+@event
+class BorderCommunesDesignated(Event):
+    """The campaign's border communes, as loaded by an operator (added to those already known)."""
+
+    event_type = "registry.border_communes_designated"
+
+    commune_codes: list[str]
+    effective_from: date | None = None

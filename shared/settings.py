@@ -1,0 +1,76 @@
+"""One validated settings object (prefix ``VHUB_``), built once and passed down.
+
+Nothing else in vhub reads ``os.environ``: the composition roots call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PII_KEY = "vhub-dev-only-pseudonym-key"  # noqa: S105 - a known dev key, refused in production
+HUB_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+
+
+class Settings(BaseSettings):
+    """Every knob vhub has. Defaults are the embedded developer stack."""
+
+    model_config = SettingsConfigDict(env_prefix="VHUB_", extra="ignore", frozen=True)
+
+    env: Literal["dev", "test", "production"] = "dev"
+    hub: str = Field(default="hn", description="This deployment's hub code (owns its aggregates).")
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    event_stream: str = ""  # default derived from the hub: VHUB_EVT_<HUB>
+    read_stream: str = ""  # what projections consume; default the hub's stream (central: VHUB_CENTRAL)
+    dlq_stream: str = ""  # default VHUB_DLQ_<HUB>
+    ingest_stream: str = ""  # default VHUB_INGEST_<HUB>
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    duplicate_window_s: float = Field(default=120.0, gt=0)
+    database_url: str = "sqlite+aiosqlite:///vhub-reporting.db"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    pii_key: SecretStr = SecretStr(DEV_PII_KEY)
+    command_concurrency: int = Field(default=256, ge=1, le=10_000)
+    occ_retries: int = Field(default=5, ge=0, le=50)
+    snapshot_cache_size: int = Field(default=50_000, ge=0)
+    publish_timeout_s: float = Field(default=5.0, gt=0)
+    campaign_start: date = date(2025, 7, 1)
+    campaign_end: date = date(2025, 8, 31)
+    clock_skew_s: float = Field(default=300.0, ge=0)
+    checkin_grace_min: int = Field(default=60, ge=0)
+    readiness_max_lag: int = Field(default=1_000, ge=0)
+
+    @model_validator(mode="after")
+    def _derive_and_refuse_unsafe(self) -> Self:
+        if not HUB_RE.match(self.hub):
+            raise ValueError(f"hub must match {HUB_RE.pattern}: got {self.hub!r}")
+        hub_upper = self.hub.upper()
+        if not self.event_stream:
+            object.__setattr__(self, "event_stream", f"VHUB_EVT_{hub_upper}")
+        if not self.read_stream:
+            object.__setattr__(self, "read_stream", self.event_stream)
+        if not self.dlq_stream:
+            object.__setattr__(self, "dlq_stream", f"VHUB_DLQ_{hub_upper}")
+        if not self.ingest_stream:
+            object.__setattr__(self, "ingest_stream", f"VHUB_INGEST_{hub_upper}")
+        if self.campaign_end < self.campaign_start:
+            raise ValueError("campaign_end is before campaign_start")
+        if self.env == "production":
+            if self.pii_key.get_secret_value() == DEV_PII_KEY:
+                raise ValueError("VHUB_PII_KEY must be set to a secret in production")
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("production needs VHUB_DATABASE_URL pointing at PostgreSQL")
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (tests, CLI flags) on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings accepts field kwargs

@@ -1,0 +1,104 @@
+"""Stream provisioning, in one place (services never declare streams on their own start-up).
+
+* ``VHUB_EVT_<HUB>``: the hub's event log, ``vhub.evt.<hub>.>``; direct gets for aggregate loads,
+  atomic batches for multi-event commands, dedup window for resends, no deletes or purges.
+* ``VHUB_INGEST_<HUB>``: facts published by outside systems on ``vhub.ingest.<hub>.>``, kept until a
+  consumer has validated them (work queue).
+* ``VHUB_DLQ_<HUB>``: dead letters with the reason in headers, ``vhub.dlq.<hub>.>``.
+* ``VHUB_CENTRAL``: at the central hub only, a stream with no subjects of its own that sources every
+  hub's stream across JetStream domains.
+"""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    DiscardPolicy,
+    ExternalStream,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+)
+from nats.js.errors import NotFoundError
+
+from shared.envelope import DLQ_PREFIX, INGEST_PREFIX, hub_events_filter
+from shared.settings import Settings
+
+
+def event_stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        name=settings.event_stream,
+        subjects=[hub_events_filter(settings.hub)],
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=settings.duplicate_window_s,
+        allow_direct=True,
+        allow_atomic=True,
+        deny_delete=True,
+        deny_purge=True,
+        discard=DiscardPolicy.NEW,
+        description=f"vhub events of hub {settings.hub}: the source of truth",
+    )
+
+
+def ingest_stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        name=settings.ingest_stream,
+        subjects=[f"{INGEST_PREFIX}.{settings.hub}.>"],
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        retention=RetentionPolicy.WORK_QUEUE,
+        duplicate_window=settings.duplicate_window_s,
+        description="facts from outside systems, awaiting validation",
+    )
+
+
+def dlq_stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        name=settings.dlq_stream,
+        subjects=[f"{DLQ_PREFIX}.{settings.hub}.>"],
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        description="dead letters: messages a consumer refused, with the reason in headers",
+    )
+
+
+def central_stream_config(settings: Settings, hubs: list[str], name: str) -> StreamConfig:
+    """A subject-less stream sourcing each hub's stream from its own JetStream domain."""
+    return StreamConfig(
+        name=name,
+        subjects=[],
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        allow_direct=True,
+        sources=[
+            StreamSource(
+                name=f"VHUB_EVT_{hub.upper()}",
+                external=ExternalStream(api=f"$JS.{hub}.API"),
+            )
+            for hub in hubs
+        ],
+        description="every hub's events, sourced; read side of the central hub",
+    )
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream, or update it to ``config`` when it exists."""
+    assert config.name is not None
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        return
+    await js.update_stream(config)
+
+
+async def provision(js: JetStreamContext, settings: Settings) -> None:
+    """Every stream a hub needs."""
+    for config in (
+        event_stream_config(settings),
+        ingest_stream_config(settings),
+        dlq_stream_config(settings),
+    ):
+        await ensure_stream(js, config)

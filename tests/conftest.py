@@ -1,0 +1,72 @@
+"""Fixtures shared by every suite: a real NATS server, a hub of one's own per test, PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from shared.eventstore import EventStore
+from shared.settings import Settings, load_settings
+from shared.streams import provision
+from tests.support.nats import nats_url_for_tests
+from tests.support.postgres import postgres_admin_url
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real NATS server (JetStream) for the whole session."""
+    with nats_url_for_tests(tmp_path_factory.mktemp("nats")) as url:
+        yield url
+
+
+@pytest.fixture
+def hub() -> str:
+    """A hub code of this test's own, so its streams and subjects meet no other test's."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def settings(nats_url: str, hub: str, tmp_path: Path) -> Settings:
+    return load_settings(
+        env="test",
+        hub=hub,
+        nats_url=nats_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}",
+        log_format="console",
+    )
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    conn = await nats.connect(nats_url)
+    yield conn
+    await conn.drain()
+
+
+@pytest.fixture
+async def provisioned(nc: Client, settings: Settings) -> AsyncIterator[Settings]:
+    """Settings whose hub streams exist; they are deleted after the test."""
+    js = nc.jetstream()
+    await provision(js, settings)
+    yield settings
+    for name in (settings.event_stream, settings.ingest_stream, settings.dlq_stream):
+        try:
+            await js.delete_stream(name)
+        except Exception:  # noqa: S110 - best-effort cleanup of a throwaway stream
+            pass
+
+
+@pytest.fixture
+def store(nc: Client, provisioned: Settings) -> EventStore:
+    return EventStore(nc, stream=provisioned.event_stream, hub=provisioned.hub)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str | None]:
+    with postgres_admin_url() as url:
+        yield url
