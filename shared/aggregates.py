@@ -6,8 +6,11 @@ on the aggregate, so a retried command is answered from the log, however late it
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -83,6 +86,7 @@ class Aggregates(Generic[S]):
         self._cache: OrderedDict[str, Snapshot[S]] = OrderedDict()
         self._cache_size = cache_size
         self._retries = retries
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def subject(self, aggregate_id: str) -> str:
         return event_subject(self._store.hub, self.context, self.aggregate, aggregate_id)
@@ -114,8 +118,34 @@ class Aggregates(Generic[S]):
         """Decide against the current state and append; on a lost race, reload and decide again.
 
         A command id already recorded on this aggregate returns its first outcome unchanged.
+        Within one process, writes to one aggregate take turns (no conflict among ourselves);
+        across processes, optimistic concurrency decides and the loser retries with jitter.
         """
         subject = self.subject(aggregate_id)
+        async with self._turn(subject):
+            return await self._execute(subject, aggregate_id, ctx, decide)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, subject: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(subject) or (asyncio.Lock(), 0)
+        self._locks[subject] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[subject]
+            if users == 1:
+                del self._locks[subject]
+            else:
+                self._locks[subject] = (lock, users - 1)
+
+    async def _execute(
+        self,
+        subject: str,
+        aggregate_id: str,
+        ctx: CommandContext,
+        decide: Callable[[S], list[Event]],
+    ) -> Outcome:
         for attempt in range(self._retries + 1):
             snap = await self.load(aggregate_id)
             if ctx.command_id in snap.commands:
@@ -130,6 +160,8 @@ class Aggregates(Generic[S]):
             except ConcurrencyConflictError:
                 log.debug("occ_conflict", subject=subject, attempt=attempt)
                 self._cache.pop(subject, None)
+                # another process won: back off a little, with jitter, so racers spread out
+                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
                 continue
             if result.duplicate:  # our own earlier write: the next load tells exactly what it was
                 self._cache.pop(subject, None)

@@ -130,6 +130,7 @@ class CommandBus:
                 await self._nc.subscribe(subject, queue=self.context, cb=self._receive,
                                          pending_msgs_limit=100_000)
             )
+        await self._nc.flush()  # the server knows our interest before start() returns
 
     async def stop(self) -> None:
         """Stop taking commands and let the ones under way finish."""

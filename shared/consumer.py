@@ -9,6 +9,7 @@ fails and is nak'd the server cannot deliver anything after it first: order hold
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -81,10 +82,8 @@ class DurableConsumer:
             await self._js.add_consumer(self.stream, self._config(start_after))
 
     async def delete(self) -> None:
-        try:
+        with contextlib.suppress(NotFoundError):
             await self._js.delete_consumer(self.stream, self.durable)
-        except NotFoundError:
-            pass
 
     async def pending(self) -> int:
         """Messages not yet acknowledged (delivered or not)."""
@@ -117,10 +116,9 @@ class DurableConsumer:
             log.exception("batch_failed", durable=self.durable, size=len(msgs))
             for m in msgs:
                 await m.nak()
-            try:  # back off before the redelivery, but wake at once on shutdown
+            # back off before the redelivery, but wake at once on shutdown
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._backoff)
-            except TimeoutError:
-                pass
             return
         await msgs[-1].ack()
         BATCH_SECONDS.labels(self.durable).observe(time.perf_counter() - started)

@@ -15,7 +15,7 @@ S = TypeVar("S")
 C = TypeVar("C", contravariant=True)
 
 
-class Rejected(Exception):  # noqa: N818 - a domain outcome, not an error condition
+class Rejected(Exception):
     """A command refused by a rule: a machine-readable code and a human reason."""
 
     def __init__(self, code: str, reason: str, **details: object) -> None:
@@ -35,7 +35,7 @@ class Decider(Protocol, Generic[S, C]):
     def evolve(self, state: S, event: Event) -> S: ...
 
 
-def fold(evolve_fn: "EvolveFn[S]", state: S, events: Iterable[Event]) -> S:
+def fold(evolve_fn: EvolveFn[S], state: S, events: Iterable[Event]) -> S:
     """Apply ``events`` to ``state`` in order."""
     for ev in events:
         state = evolve_fn(state, ev)

@@ -89,7 +89,8 @@ class EventStore:
                 )
             except NotFoundError:
                 return out
-            assert raw.seq is not None and raw.data is not None
+            assert raw.seq is not None
+            assert raw.data is not None
             out.append(Recorded(subject=subject, seq=raw.seq, envelope=Envelope.from_bytes(raw.data)))
             seq = raw.seq + 1
 
@@ -99,7 +100,8 @@ class EventStore:
             raw = await self._js.get_last_msg(self.stream, subject, direct=True)
         except NotFoundError:
             return None
-        assert raw.seq is not None and raw.data is not None
+        assert raw.seq is not None
+        assert raw.data is not None
         rec = Recorded(subject=subject, seq=raw.seq, envelope=Envelope.from_bytes(raw.data))
         return rec, dict(raw.headers or {})
 

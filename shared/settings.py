@@ -12,7 +12,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_PII_KEY = "vhub-dev-only-pseudonym-key"  # noqa: S105 - a known dev key, refused in production
+DEV_PII_KEY = "vhub-dev-only-pseudonym-key"
 HUB_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 
 

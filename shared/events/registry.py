@@ -162,3 +162,12 @@ class BorderCommunesDesignated(Event):
 
     commune_codes: list[str]
     effective_from: date | None = None
+
+
+@event
+class PhoneReleased(Event):
+    """The volunteer moved to another number; this one is free again."""
+
+    event_type = "registry.phone_released"
+
+    volunteer_id: str

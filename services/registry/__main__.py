@@ -1,0 +1,19 @@
+"""``python -m services.registry``: one registry instance, configured by ``VHUB_*``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.registry.app import run
+from shared.logging import configure_logging
+from shared.settings import load_settings
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level, service="registry")
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

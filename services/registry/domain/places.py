@@ -1,0 +1,101 @@
+"""Service points, the border-commune list, and the claims that make uniqueness hold across
+aggregates: a phone claim subject per normalised phone (pseudonymised), claimed with OCC."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from services.registry.domain import values
+from services.registry.domain.commands import DesignateBorderCommunes, RegisterServicePoint
+from shared import refdata
+from shared.decider import Rejected
+from shared.events import Event
+from shared.events.registry import (
+    BorderCommunesDesignated,
+    IdentitySeen,
+    PhoneClaimed,
+    PhoneReleased,
+    ServicePointRegistered,
+)
+
+ORPHAN_CLAIM_AFTER = timedelta(seconds=60)
+
+
+class ServicePoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    registered: bool = False
+
+
+class BorderCommunes(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    codes: frozenset[str] = frozenset()
+
+
+class Claim(BaseModel):
+    """Who holds a phone number (or shares an identity key), and since when."""
+
+    model_config = ConfigDict(frozen=True)
+    owner: str | None = None
+    holders: tuple[str, ...] = ()
+
+
+def evolve_point(state: ServicePoint, event: Event) -> ServicePoint:
+    return ServicePoint(registered=True) if isinstance(event, ServicePointRegistered) else state
+
+
+def register_point(state: ServicePoint, cmd: RegisterServicePoint, *, point_id: str) -> list[Event]:
+    if state.registered:
+        raise Rejected("duplicate_service_point", f"service point {point_id} exists already")
+    province, commune = values.check_place(cmd.province_code, cmd.commune_code)
+    assert commune is not None
+    return [ServicePointRegistered(service_point_id=point_id, name=values.normalise_name(cmd.name),
+                                   kind=cmd.kind, province_code=province, commune_code=commune)]
+
+
+def evolve_border(state: BorderCommunes, event: Event) -> BorderCommunes:
+    if isinstance(event, BorderCommunesDesignated):
+        return BorderCommunes(codes=state.codes | set(event.commune_codes))
+    return state
+
+
+def designate(state: BorderCommunes, cmd: DesignateBorderCommunes) -> list[Event]:
+    codes = [refdata.normalise_commune(c) for c in cmd.commune_codes]
+    unknown = [raw for raw, code in zip(cmd.commune_codes, codes, strict=True) if code is None]
+    if unknown:
+        raise Rejected("unknown_commune", f"{len(unknown)} unknown commune codes",
+                       unknown=unknown[:50])
+    new = sorted({c for c in codes if c is not None} - state.codes)
+    if not new:
+        return []
+    return [BorderCommunesDesignated(commune_codes=new, effective_from=cmd.effective_from)]
+
+
+def evolve_claim(state: Claim, event: Event) -> Claim:
+    match event:
+        case PhoneClaimed():
+            return state.model_copy(update={"owner": event.volunteer_id})
+        case PhoneReleased() if state.owner == event.volunteer_id:
+            return state.model_copy(update={"owner": None})
+        case IdentitySeen() if event.volunteer_id not in state.holders:
+            return state.model_copy(update={"holders": (*state.holders, event.volunteer_id)})
+    return state
+
+
+def claim_phone(state: Claim, volunteer_id: str, *, free_orphan: str | None) -> list[Event]:
+    """Claim a free number. ``free_orphan`` is a holder whose registration never got recorded."""
+    if state.owner == volunteer_id:
+        return []
+    if state.owner is not None and state.owner != free_orphan:
+        raise Rejected("duplicate_volunteer", "this phone number is already registered",
+                       existing_id=state.owner)
+    return [PhoneClaimed(volunteer_id=volunteer_id)]
+
+
+def release_phone(state: Claim, volunteer_id: str) -> list[Event]:
+    return [PhoneReleased(volunteer_id=volunteer_id)] if state.owner == volunteer_id else []
+
+
+def see_identity(state: Claim, volunteer_id: str) -> list[Event]:
+    return [] if volunteer_id in state.holders else [IdentitySeen(volunteer_id=volunteer_id)]

@@ -1,0 +1,85 @@
+"""Normalising and checking what people type: phones, names, codes, dates. Pure functions."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+from shared import refdata
+from shared.decider import Rejected
+
+NAME_MIN, NAME_MAX = 2, 120
+_PHONE_JUNK = re.compile(r"[\s().\-]")
+_MOBILE = re.compile(r"^[35789]\d{8}$")  # national significant number, mobile
+_LANDLINE = re.compile(r"^2\d{9}$")  # 02x area codes after the trunk 0
+
+
+def normalise_phone(raw: str) -> str:
+    """A Vietnamese number as E.164 (+84…); 0xxxxxxxxx and +84xxxxxxxxx are the same number."""
+    digits = _PHONE_JUNK.sub("", raw)
+    if digits.startswith("+84"):
+        national = digits[3:]
+    elif digits.startswith("0084"):
+        national = digits[4:]
+    elif digits.startswith("84") and len(digits) in (11, 12):
+        national = digits[2:]
+    elif digits.startswith("0"):
+        national = digits[1:]
+    else:
+        raise Rejected("invalid_phone", "a Vietnamese phone starts with 0 or +84")
+    if not national.isdigit() or not (_MOBILE.match(national) or _LANDLINE.match(national)):
+        raise Rejected("invalid_phone", "not a Vietnamese mobile or landline number")
+    return f"+84{national}"
+
+
+def normalise_name(raw: str, *, field: str = "name") -> str:
+    """Trimmed, inner spaces collapsed, Unicode NFC, bounded; must contain letters."""
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    if not NAME_MIN <= len(name) <= NAME_MAX:
+        raise Rejected(f"invalid_{field}", f"{field} must be {NAME_MIN} to {NAME_MAX} characters")
+    if not any(ch.isalpha() for ch in name):
+        raise Rejected(f"invalid_{field}", f"{field} must contain letters")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise Rejected(f"invalid_{field}", f"{field} contains control characters")
+    return name
+
+
+def identity_name(name: str) -> str:
+    """The form used to spot possible duplicates: no case, no diacritics (đ → d), one space."""
+    decomposed = unicodedata.normalize("NFD", name.casefold().replace("đ", "d"))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def check_birth_date(born: date, today: date) -> date:
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if born > today:
+        raise Rejected("invalid_birth_date", "birth date is in the future")
+    if not 10 <= age <= 100:
+        raise Rejected("invalid_birth_date", f"a volunteer must be 10 to 100 years old, not {age}")
+    return born
+
+
+def check_place(province: str, commune: str | None) -> tuple[str, str | None]:
+    """Canonical (province, commune) codes of the two-level government, or a refusal."""
+    p = refdata.normalise_province(province)
+    if p is None:
+        raise Rejected("unknown_province", f"no province with code {province!r}")
+    if commune is None:
+        return p, None
+    c = refdata.normalise_commune(commune)
+    if c is None:
+        raise Rejected("unknown_commune", f"no commune-level unit with code {commune!r}")
+    if refdata.communes()[c].province_code != p:
+        raise Rejected("commune_outside_province",
+                       f"commune {c} is in province {refdata.communes()[c].province_code}, not {p}")
+    return p, c
+
+
+def normalise_skills(skills: list[str]) -> list[str]:
+    out: list[str] = []
+    for s in skills:
+        skill = " ".join(unicodedata.normalize("NFC", s).split()).casefold()
+        if skill and skill not in out:
+            out.append(skill)
+    return out

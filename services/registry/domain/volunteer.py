@@ -1,0 +1,157 @@
+"""The volunteer aggregate: registration, changes, withdrawal, and the one-active-team rule."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+from services.registry.domain import values
+from services.registry.domain.commands import RegisterVolunteer, UpdateVolunteer
+from shared.decider import Rejected
+from shared.events import Event
+from shared.events.registry import (
+    Affiliation,
+    PossibleDuplicateFlagged,
+    VolunteerJoinedTeam,
+    VolunteerLeftTeam,
+    VolunteerRegistered,
+    VolunteerUpdated,
+    VolunteerWithdrawn,
+)
+
+
+class Volunteer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    registered: bool = False
+    withdrawn: bool = False
+    phone: str | None = None
+    full_name: str | None = None
+    birth_date: date | None = None
+    province_code: str | None = None
+    commune_code: str | None = None
+    affiliation: Affiliation | None = None
+    team_id: str | None = None
+
+
+def initial() -> Volunteer:
+    return Volunteer()
+
+
+def evolve(state: Volunteer, event: Event) -> Volunteer:
+    match event:
+        case VolunteerRegistered():
+            return Volunteer(
+                registered=True, phone=event.phone, full_name=event.full_name,
+                birth_date=event.birth_date, province_code=event.province_code,
+                commune_code=event.commune_code, affiliation=event.affiliation,
+            )
+        case VolunteerUpdated():
+            changes = event.model_dump(exclude_none=True, exclude={"volunteer_id", "skills"})
+            return state.model_copy(update=changes)
+        case VolunteerWithdrawn():
+            return state.model_copy(update={"withdrawn": True})
+        case VolunteerJoinedTeam():
+            return state.model_copy(update={"team_id": event.team_id})
+        case VolunteerLeftTeam() if state.team_id == event.team_id:
+            return state.model_copy(update={"team_id": None})
+    return state
+
+
+def register(
+    state: Volunteer,
+    cmd: RegisterVolunteer,
+    *,
+    volunteer_id: str,
+    today: date,
+    possible_duplicates: list[str],
+) -> list[Event]:
+    """Register once; flag (not refuse) a same-name, same-birth-date volunteer in the province."""
+    if state.registered:
+        raise Rejected("duplicate_volunteer", "this volunteer is already registered",
+                       existing_id=volunteer_id)
+    fields = validate_registration(cmd, today)
+    events: list[Event] = [VolunteerRegistered(volunteer_id=volunteer_id, **fields)]
+    if possible_duplicates:
+        events.append(PossibleDuplicateFlagged(volunteer_id=volunteer_id,
+                                               duplicate_of=sorted(possible_duplicates)))
+    return events
+
+
+def validate_registration(cmd: RegisterVolunteer, today: date) -> dict[str, object]:
+    """Every rule a registration must pass; the normalised fields of the event."""
+    if not cmd.consent:
+        raise Rejected("consent_required", "the volunteer must consent to the use of their data")
+    province, commune = values.check_place(cmd.province_code, cmd.commune_code)
+    return {
+        "full_name": values.normalise_name(cmd.full_name, field="full_name"),
+        "phone": values.normalise_phone(cmd.phone),
+        "birth_date": values.check_birth_date(cmd.birth_date, today),
+        "province_code": province,
+        "commune_code": commune,
+        "affiliation": cmd.affiliation,
+        "skills": values.normalise_skills(cmd.skills),
+    }
+
+
+def update(state: Volunteer, cmd: UpdateVolunteer, *, phone: str | None) -> list[Event]:
+    """Record what changed; ``phone`` is the already normalised (and claimed) new number."""
+    require_active(state, cmd.volunteer_id)
+    changes: dict[str, object] = {}
+    if cmd.full_name is not None:
+        name = values.normalise_name(cmd.full_name, field="full_name")
+        if name != state.full_name:
+            changes["full_name"] = name
+    if phone is not None and phone != state.phone:
+        changes["phone"] = phone
+    if cmd.province_code is not None or cmd.commune_code is not None:
+        province, commune = values.check_place(
+            cmd.province_code or state.province_code or "",
+            cmd.commune_code or state.commune_code,
+        )
+        if province != state.province_code:
+            changes["province_code"] = province
+        if commune != state.commune_code:
+            changes["commune_code"] = commune
+    if cmd.affiliation is not None and cmd.affiliation != state.affiliation:
+        changes["affiliation"] = cmd.affiliation
+    if cmd.skills is not None:
+        changes["skills"] = values.normalise_skills(cmd.skills)
+    if not changes:
+        return []
+    return [VolunteerUpdated(volunteer_id=cmd.volunteer_id, **changes)]
+
+
+def withdraw(state: Volunteer, volunteer_id: str, reason: str) -> list[Event]:
+    require_active(state, volunteer_id)
+    events: list[Event] = []
+    if state.team_id:
+        events.append(VolunteerLeftTeam(volunteer_id=volunteer_id, team_id=state.team_id))
+    events.append(VolunteerWithdrawn(volunteer_id=volunteer_id, reason=reason))
+    return events
+
+
+def join(state: Volunteer, volunteer_id: str, team_id: str) -> list[Event]:
+    """At most one active team: joining another while in one is refused, naming it."""
+    require_active(state, volunteer_id)
+    if state.team_id == team_id:
+        raise Rejected("already_member", f"volunteer {volunteer_id} is already in this team")
+    if state.team_id is not None:
+        raise Rejected("already_in_team", f"volunteer {volunteer_id} is in team {state.team_id}",
+                       team_id=state.team_id)
+    return [VolunteerJoinedTeam(volunteer_id=volunteer_id, team_id=team_id)]
+
+
+def leave(state: Volunteer, volunteer_id: str, team_id: str) -> list[Event]:
+    """Leave ``team_id`` if still in it (nothing otherwise: cascades may repeat)."""
+    if state.team_id != team_id:
+        return []
+    return [VolunteerLeftTeam(volunteer_id=volunteer_id, team_id=team_id)]
+
+
+def require_active(state: Volunteer, volunteer_id: str) -> None:
+    if not state.registered:
+        raise Rejected("unknown_volunteer", f"no volunteer {volunteer_id}")
+    if state.withdrawn:
+        raise Rejected("volunteer_withdrawn", f"volunteer {volunteer_id} has withdrawn")
