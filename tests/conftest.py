@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -55,10 +56,8 @@ async def provisioned(nc: Client, settings: Settings) -> AsyncIterator[Settings]
     await provision(js, settings)
     yield settings
     for name in (settings.event_stream, settings.ingest_stream, settings.dlq_stream):
-        try:
+        with contextlib.suppress(Exception):  # best-effort cleanup of a throwaway stream
             await js.delete_stream(name)
-        except Exception:  # noqa: S110 - best-effort cleanup of a throwaway stream
-            pass
 
 
 @pytest.fixture

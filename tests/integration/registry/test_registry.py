@@ -71,7 +71,8 @@ async def test_hundred_concurrent_registrations_of_one_phone_make_one_volunteer(
     assert len(accepted) == 1
     assert {r["code"] for r in replies if not r["accepted"]} == {"duplicate_volunteer"}
     js = nc.jetstream()
-    info = await js.stream_info(provisioned.event_stream, subjects_filter=f"vhub.evt.{provisioned.hub}.registry.volunteer.>")
+    volunteers = f"vhub.evt.{provisioned.hub}.registry.volunteer.>"
+    info = await js.stream_info(provisioned.event_stream, subjects_filter=volunteers)
     assert len(info.state.subjects or {}) == 1
 
 
