@@ -1,0 +1,134 @@
+"""The baselines every vhub figure is divided by, measured on this run's own nats-server.
+
+(a) a bare nats-py request handler (bench.bare_handler, its own process) appending one event with the
+OCC and Msg-Id headers, at 1/10/100 requests in flight; (b) raw ``js.publish_async`` of the same
+events; (c) raw pull-consume: fetch batches of 500 and ack (ack-all, as vhub's consumer does; and
+ack-each for comparison).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from bench import payloads
+from bench.load import LoadResult, closed_loop
+from bench.stack import ROOT, RssWatch
+from shared.settings import load_settings
+from shared.streams import provision
+
+
+@dataclass
+class Baselines:
+    handler: dict[int, LoadResult]
+    publish_async_rate: float
+    pull_ack_all_rate: float
+    pull_ack_each_rate: float
+
+    @property
+    def pull_rate(self) -> float:
+        """The pull-consume ceiling: the faster of the two ack styles."""
+        return max(self.pull_ack_all_rate, self.pull_ack_each_rate)
+
+
+async def provision_hub(url: str, hub: str) -> str:
+    nc = await nats.connect(url)
+    try:
+        settings = load_settings(hub=hub, nats_url=url)
+        await provision(nc.jetstream(), settings)
+        return settings.event_stream
+    finally:
+        await nc.close()
+
+
+async def bare_handler(url: str, hub: str, in_flights: list[int], seconds: float,
+                       rss: RssWatch | None = None) -> dict[int, LoadResult]:
+    subject = f"bench.bare.{hub}"
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
+        [sys.executable, "-m", "bench.bare_handler", url, hub, subject],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"bare handler did not start: {line!r}")
+        if rss is not None:
+            rss.watch("bare handler", proc.pid)
+        run = str(uuid.uuid4())
+        nc = await nats.connect(url)
+        out: dict[int, LoadResult] = {}
+        try:
+            for n in in_flights:
+                out[n] = await closed_loop(
+                    nc, subject, payloads.register_factory(run, offset=n * 10**7),
+                    in_flight=n, seconds=seconds, check=payloads.refusal_code)
+        finally:
+            await nc.close()
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def publish_async_rate(nc: Client, hub: str, count: int) -> float:
+    js = nc.jetstream(timeout=30, publish_async_max_pending=4000)
+    run = str(uuid.uuid4())
+    events = [payloads.volunteer_event(hub, i, run) for i in range(count)]
+    t0 = time.perf_counter()
+    futures = [await js.publish_async(s, b, headers=h) for s, b, h in events]
+    acks = await asyncio.gather(*futures)
+    elapsed = time.perf_counter() - t0
+    assert all(a.seq for a in acks)
+    return count / elapsed
+
+
+async def pull_rate(nc: Client, stream: str, count: int, *, ack_all: bool) -> float:
+    """Consume ``count`` events from the start of ``stream`` with a fresh durable pull consumer."""
+    js = nc.jetstream(timeout=30)
+    durable = f"bench_pull_{uuid.uuid4().hex[:8]}"
+    await js.add_consumer(stream, ConsumerConfig(
+        durable_name=durable, deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.ALL if ack_all else AckPolicy.EXPLICIT,
+        max_ack_pending=500 if ack_all else 20_000))
+    sub = await js.pull_subscribe_bind(durable=durable, stream=stream)
+    seen = 0
+    t0 = time.perf_counter()
+    while seen < count:
+        msgs = await sub.fetch(500, timeout=10)
+        seen += len(msgs)
+        if ack_all:
+            await msgs[-1].ack()
+        else:
+            for m in msgs:
+                await m.ack()
+    elapsed = time.perf_counter() - t0
+    await sub.unsubscribe()
+    await js.delete_consumer(stream, durable)
+    return seen / elapsed
+
+
+async def measure(url: str, *, in_flights: list[int], seconds: float, events: int,
+                  rss: RssWatch | None = None) -> Baselines:
+    hub = "bb" + uuid.uuid4().hex[:6]
+    stream = await provision_hub(url, hub)
+    handler = await bare_handler(url, hub, in_flights, seconds, rss)
+    hub2 = "bp" + uuid.uuid4().hex[:6]
+    stream2 = await provision_hub(url, hub2)
+    nc = await nats.connect(url)
+    try:
+        pub = await publish_async_rate(nc, hub2, events)
+        ack_all = await pull_rate(nc, stream2, events, ack_all=True)
+        ack_each = await pull_rate(nc, stream2, events, ack_all=False)
+        for name in (stream, stream2):
+            await nc.jetstream().delete_stream(name)
+    finally:
+        await nc.close()
+    return Baselines(handler, pub, ack_all, ack_each)
