@@ -1,0 +1,65 @@
+"""`vhub dev` as a user runs it: a real process tree, a ready file, commands, a clean SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import nats
+import psutil
+import pytest
+
+from vhub.devstack import free_port
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)  # polling a condition, bounded by the deadline
+
+
+@pytest.fixture
+def dev_stack(tmp_path: Path):  # type: ignore[no-untyped-def]
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vhub.cli", "dev", "--data-dir", str(tmp_path / "data"),
+         "--ready-file", str(ready), "--http-port", str(free_port()), "--nats-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: ready.exists() or proc.poll() is not None, 60, "ready file")
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        yield proc, json.loads(ready.read_text())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+async def test_dev_stack_serves_commands_and_stops_cleanly_on_sigterm(dev_stack) -> None:  # type: ignore[no-untyped-def]
+    """Given `vhub dev`, the ready file names every service; commands work; SIGTERM stops all."""
+    proc, info = dev_stack
+    assert "registry" in info["services"]
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 1 + len(info["services"])  # nats-server + one process per service
+    with httpx.Client(timeout=5) as client:
+        for url in info["services"].values():
+            assert client.get(f"{url}/healthz").status_code == 200
+            assert client.get(f"{url}/metrics").status_code == 200
+    nc = await nats.connect(info["nats_url"])
+    reply = await nc.request("vhub.cmd.registry.form_team", json.dumps({
+        "name": "Đội hình e2e", "province_code": "01", "focus": "admin_support",
+        "organisation": "Đoàn xã"}).encode(), timeout=10)
+    await nc.drain()
+    assert json.loads(reply.data)["accepted"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    wait_for(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE
+                             for c in children), 10, "children gone")

@@ -1,0 +1,174 @@
+"""The embedded stack: a nats-server from the wheel, streams provisioned, every service built so far
+as its own process. Used by ``vhub dev``, ``vhub demo``, end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import nats
+
+from shared.natsserver import NatsServer, port_is_free, start_nats_server
+from shared.settings import Settings, load_settings
+from shared.streams import provision
+
+SERVICES = ("registry", "dispatch", "reporting")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def available_services() -> list[str]:
+    """Services whose ``python -m services.<name>`` entry point exists in this checkout."""
+    return [s for s in SERVICES if importlib.util.find_spec(f"services.{s}.__main__") is not None]
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    env: dict[str, str]
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+@dataclass
+class DevStack:
+    """Start with :meth:`start`, stop with :meth:`stop` (SIGTERM to every process, then wait)."""
+
+    data_dir: Path
+    nats_port: int | None = None
+    http_port: int | None = None
+    sync_always: bool = True
+    hub: str = "hn"
+    services: list[str] = field(default_factory=available_services)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    nats: NatsServer | None = None
+    procs: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @property
+    def nats_url(self) -> str:
+        assert self.nats is not None, "stack not started"
+        return self.nats.url
+
+    def settings(self) -> Settings:
+        return load_settings(hub=self.hub, nats_url=self.nats_url)
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(exist_ok=True)
+        port = self.nats_port if self.nats_port is not None else 4222
+        if port <= 0 or not port_is_free(port):
+            port = -1  # the server picks a free port and reports it
+        self.nats = start_nats_server(self.data_dir / "nats", port=port,
+                                      sync_always=self.sync_always)
+        asyncio.run(self._provision())
+        first_http = self.http_port or 8080
+        for offset, name in enumerate(self.services):
+            wanted = first_http + offset
+            self.start_service(name, wanted if port_is_free(wanted) else free_port())
+        self.wait_ready(timeout)
+
+    async def _provision(self) -> None:
+        nc = await nats.connect(self.nats_url)
+        try:
+            await provision(nc.jetstream(), self.settings())
+        finally:
+            await nc.drain()
+
+    def service_env(self, name: str, http_port: int) -> dict[str, str]:
+        db = self.data_dir / f"{name}.db"
+        return {
+            **os.environ,
+            "VHUB_HUB": self.hub,
+            "VHUB_NATS_URL": self.nats_url,
+            "VHUB_HTTP_PORT": str(http_port),
+            "VHUB_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "VHUB_LOG_FORMAT": "json",
+            **self.extra_env,
+        }
+
+    def start_service(self, name: str, http_port: int) -> ServiceProcess:
+        """Start (or restart) one service process."""
+        env = self.service_env(name, http_port)
+        log_path = self.data_dir / "logs" / f"{name}.log"
+        with log_path.open("ab") as log_file:
+            proc = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env,
+                                    stdout=log_file, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        sp = ServiceProcess(name, proc, f"http://127.0.0.1:{http_port}", env, log_path)
+        self.procs[name] = sp
+        return sp
+
+    def restart(self, name: str, timeout: float = 30.0) -> None:
+        old = self.procs[name]
+        self.start_service(name, int(old.env["VHUB_HTTP_PORT"]))
+        self.wait_ready(timeout, only=[name])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service (fault tests)."""
+        proc = self.procs[name].process
+        proc.kill()
+        proc.wait(10)
+
+    def wait_ready(self, timeout: float, only: list[str] | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(only or self.procs)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name in sorted(pending):
+                    sp = self.procs[name]
+                    if not sp.alive():
+                        tail = sp.log_path.read_text(errors="replace")[-2000:]
+                        raise RuntimeError(f"{name} exited ({sp.process.returncode}):\n{tail}")
+                    try:
+                        if client.get(f"{sp.url}/healthz").status_code == 200:
+                            pending.discard(name)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}")
+                if pending:
+                    time.sleep(0.05)  # polling HTTP endpoints, bounded by the deadline
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "nats_url": self.nats_url,
+            "hub": self.hub,
+            "data_dir": str(self.data_dir),
+            "services": {name: sp.url for name, sp in self.procs.items()},
+        }
+
+    def write_ready_file(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.describe(), indent=2))
+        tmp.replace(path)  # readers never see half a file
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for sp in self.procs.values():
+            if sp.alive():
+                sp.process.send_signal(signal.SIGTERM)
+        for sp in self.procs.values():
+            try:
+                sp.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                sp.process.kill()
+                sp.process.wait(timeout)
+        if self.nats is not None:
+            self.nats.stop()
