@@ -27,7 +27,8 @@ import_app = typer.Typer(help="Load operator data through the public command API
 app.add_typer(import_app, name="import")
 console = Console()
 
-NatsPort = Annotated[int | None, typer.Option(help="NATS port (default 4222, or a free one when taken; 0: any free port).")]
+NatsPort = Annotated[int | None, typer.Option(
+    help="NATS port (default 4222, or a free one when taken; 0: any free port).")]
 HttpPort = Annotated[int | None, typer.Option(help="First HTTP port (default 8080, next ones up).")]
 DataDir = Annotated[Path | None, typer.Option(help="JetStream store and SQLite files.")]
 ReadyFile = Annotated[Path | None, typer.Option(help="Write NATS and service URLs here once ready.")]

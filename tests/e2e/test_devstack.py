@@ -49,10 +49,10 @@ async def test_dev_stack_serves_commands_and_stops_cleanly_on_sigterm(dev_stack)
     assert "registry" in info["services"]
     children = psutil.Process(proc.pid).children(recursive=True)
     assert len(children) >= 1 + len(info["services"])  # nats-server + one process per service
-    with httpx.Client(timeout=5) as client:
+    async with httpx.AsyncClient(timeout=5) as client:
         for url in info["services"].values():
-            assert client.get(f"{url}/healthz").status_code == 200
-            assert client.get(f"{url}/metrics").status_code == 200
+            assert (await client.get(f"{url}/healthz")).status_code == 200
+            assert (await client.get(f"{url}/metrics")).status_code == 200
     nc = await nats.connect(info["nats_url"])
     reply = await nc.request("vhub.cmd.registry.form_team", json.dumps({
         "name": "Đội hình e2e", "province_code": "01", "focus": "admin_support",
