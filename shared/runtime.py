@@ -36,7 +36,7 @@ async def connect_nats(settings: Settings, name: str) -> Client:
 
     password = settings.nats_password.get_secret_value() if settings.nats_password else None
     return await nats.connect(
-        settings.nats_url,
+        [url.strip() for url in settings.nats_url.split(",")],  # a cluster: several seed URLs
         name=name,
         user=settings.nats_user,
         password=password,

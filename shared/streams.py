@@ -64,8 +64,10 @@ def dlq_stream_config(settings: Settings) -> StreamConfig:
     )
 
 
-def central_stream_config(settings: Settings, hubs: list[str], name: str) -> StreamConfig:
-    """A subject-less stream sourcing each hub's stream from its own JetStream domain."""
+def central_stream_config(settings: Settings, hubs: list[str], name: str,
+                          local_hub: str | None = None) -> StreamConfig:
+    """A subject-less stream sourcing each hub's stream from its own JetStream domain (the
+    central hub's own stream is sourced locally)."""
     return StreamConfig(
         name=name,
         subjects=[],
@@ -75,7 +77,7 @@ def central_stream_config(settings: Settings, hubs: list[str], name: str) -> Str
         sources=[
             StreamSource(
                 name=f"VHUB_EVT_{hub.upper()}",
-                external=ExternalStream(api=f"$JS.{hub}.API"),
+                external=None if hub == local_hub else ExternalStream(api=f"$JS.{hub}.API"),
             )
             for hub in hubs
         ],

@@ -124,18 +124,27 @@ async def _demo_job(stack: DevStack, seed: int) -> bool:
 
 
 @app.command()
-def provision(nats_url: NatsUrl = None) -> None:
+def provision(
+    nats_url: NatsUrl = None,
+    central_hubs: Annotated[str | None, typer.Option(
+        help="At central: comma-separated hubs whose streams VHUB_CENTRAL sources.")] = None,
+) -> None:
     """Create or update this hub's streams (event log, ingest, dead letters)."""
-    import nats
-
+    from shared.runtime import connect_nats
+    from shared.streams import central_stream_config, ensure_stream
     from shared.streams import provision as provision_streams
 
     settings = load_settings(**({"nats_url": nats_url} if nats_url else {}))
 
     async def go() -> None:
-        nc = await nats.connect(settings.nats_url)
+        nc = await connect_nats(settings, "vhub-provision")
         try:
-            await provision_streams(nc.jetstream(), settings)
+            js = nc.jetstream()
+            await provision_streams(js, settings)
+            if central_hubs:
+                hubs = [h.strip() for h in central_hubs.split(",") if h.strip()]
+                await ensure_stream(js, central_stream_config(settings, hubs, "VHUB_CENTRAL",
+                                                              local_hub=settings.hub))
         finally:
             await nc.drain()
 
