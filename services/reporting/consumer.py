@@ -1,0 +1,92 @@
+"""Wiring: JetStream messages → decoded items → one store transaction per batch.
+
+Undecodable or unknown events go to the dead-letter stream with the reason; their sequence still
+moves the checkpoint (as a dead letter), so the projection keeps going behind them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import structlog
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from services.reporting.store import Item, ReportingStore
+from shared.deadletter import DeadLetters
+from shared.envelope import Envelope
+from shared.metrics import CONSUMER_POSITION
+from shared.upcast import UnknownEventError, decode
+
+log = structlog.get_logger(__name__)
+DURABLE = "reporting"
+
+
+def decode_msg(msg: Msg) -> tuple[Item, str | None]:
+    """The message as an item, and the reason it cannot be read (None when it can)."""
+    seq = msg.metadata.sequence.stream
+    try:
+        envelope = Envelope.from_bytes(msg.data)
+    except ValidationError as err:
+        return Item(seq, None, None), f"undecodable envelope: {_first_error(err)}"
+    try:
+        return Item(seq, decode(envelope), envelope.recorded_at), None
+    except UnknownEventError as err:
+        return Item(seq, None, envelope.recorded_at), str(err)
+    except ValidationError as err:
+        reason = f"invalid {envelope.event_type} v{envelope.schema_version}: {_first_error(err)}"
+        return Item(seq, None, envelope.recorded_at), reason
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']} ({err.error_count()} errors)"
+
+
+class PositionWatch:
+    """Wakes readers waiting for the projection to reach a position (see ``min_position``)."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Event()
+
+    def moved(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait(self, seconds: float) -> None:
+        """Return when the position moves (or after ``seconds``, for writers in other processes)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), seconds)
+
+
+class LiveProjection:
+    """The batch handler of the live reporting consumer."""
+
+    def __init__(
+        self, store: ReportingStore, dead_letters: DeadLetters, watch: PositionWatch | None = None
+    ) -> None:
+        self._store = store
+        self._dlq = dead_letters
+        self._watch = watch or PositionWatch()
+        self.position = 0
+
+    async def handle(self, msgs: Sequence[Msg]) -> None:
+        items: list[Item] = []
+        for msg in msgs:
+            item, reason = decode_msg(msg)
+            if reason is not None:
+                await self._dlq.send(
+                    subject=msg.subject,
+                    payload=msg.data,
+                    reason=reason,
+                    stream_seq=item.seq,
+                    headers=dict(msg.headers or {}),
+                )
+            items.append(item)
+        applied = await self._store.apply(items)
+        self.position = items[-1].seq
+        CONSUMER_POSITION.labels(DURABLE).set(self.position)
+        self._watch.moved()
+        log.debug("batch_applied", size=len(items), new=applied, position=self.position)

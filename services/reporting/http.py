@@ -1,0 +1,117 @@
+"""HTTP plumbing for the read API: freshness on every response, ``min_position`` waits, CSV.
+
+Only the API modules import fastapi.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AsyncExitStack
+from typing import Any
+
+from fastapi import HTTPException, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+
+from services.reporting.consumer import PositionWatch
+from services.reporting.queries import Freshness, ReadModel, Row, Snapshot
+
+H_POSITION = "Vhub-Position"
+H_LAST_EVENT_AT = "Vhub-Last-Event-At"
+
+
+class FreshnessOut(BaseModel):
+    position: int
+    last_event_at: str | None
+
+
+def freshness_out(f: Freshness) -> FreshnessOut:
+    return FreshnessOut(
+        position=f.position, last_event_at=f.last_event_at.isoformat() if f.last_event_at else None
+    )
+
+
+def freshness_headers(f: Freshness) -> dict[str, str]:
+    out = {H_POSITION: str(f.position)}
+    if f.last_event_at:
+        out[H_LAST_EVENT_AT] = f.last_event_at.isoformat()
+    return out
+
+
+def answer(snap: Snapshot, body: dict[str, Any]) -> JSONResponse:
+    """A JSON answer that says how fresh it is, in the body and in headers."""
+    payload = {"freshness": freshness_out(snap.freshness).model_dump(), **body}
+    return JSONResponse(jsonable(payload), headers=freshness_headers(snap.freshness))
+
+
+def jsonable(value: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)
+
+
+class Waiter:
+    """Holds a request until the projection reaches ``min_position``, for a bounded time."""
+
+    def __init__(self, read: ReadModel, watch: PositionWatch, max_wait_s: float) -> None:
+        self._read = read
+        self._watch = watch
+        self.max_wait_s = max_wait_s
+
+    async def until(self, min_position: int | None) -> None:
+        if not min_position:
+            return
+        deadline = time.monotonic() + self.max_wait_s
+        while True:
+            position = await self._read.position()
+            if position >= min_position:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HTTPException(
+                    status_code=503,
+                    detail={
+                        "reason": "projection_behind",
+                        "position": position,
+                        "min_position": min_position,
+                        "message": f"figures reflect position {position}, not yet "
+                        f"{min_position}; retry shortly",
+                    },
+                    headers={"Retry-After": "1", H_POSITION: str(position)},
+                )
+            # Woken by our own projection's commits; the short cap covers other writers.
+            await self._watch.wait(min(left, 0.05))
+
+
+def csv_response(
+    read: ReadModel,
+    name: str,
+    columns: list[str],
+    rows: Callable[[Snapshot], AsyncIterator[Iterable[Row]]],
+    stack: AsyncExitStack,
+    snap: Snapshot,
+) -> Response:
+    """Stream ``rows`` as CSV from the snapshot ``snap`` (closed by ``stack`` at the end)."""
+
+    async def body() -> AsyncIterator[str]:
+        try:
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            async for chunk in rows(snap):
+                writer.writerows(chunk)
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+            yield buf.getvalue()
+        finally:
+            await stack.aclose()
+
+    headers = {
+        **freshness_headers(snap.freshness),
+        "Content-Disposition": f'attachment; filename="{name}.csv"',
+    }
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)

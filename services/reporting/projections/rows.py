@@ -1,0 +1,129 @@
+"""What a batch reads before it is folded, and the row changes it produces. Plain data, no I/O."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+Area = tuple[str, str]  # (level, code): ('campaign', ''), ('province', '01'), ('commune', '00070')
+CAMPAIGN: Area = ("campaign", "")
+
+
+def areas(province: str | None, commune: str | None) -> list[Area]:
+    """The areas a fact at ``province``/``commune`` counts in, from the campaign down."""
+    out = [CAMPAIGN]
+    if province:
+        out.append(("province", province))
+    if commune:
+        out.append(("commune", commune))
+    return out
+
+
+@dataclass(slots=True)
+class VolunteerRow:
+    volunteer_id: str
+    province_code: str
+    commune_code: str
+    affiliation: str
+    active: bool = True
+
+
+@dataclass(slots=True)
+class TeamRow:
+    team_id: str
+    province_code: str
+    commune_code: str | None
+    focus: str
+    organisation: str
+    active: bool = True
+    members: int = 0
+    dispatches: int = 0
+    check_ins: int = 0
+    no_shows: int = 0
+    people_supported: int = 0
+
+
+@dataclass(slots=True)
+class CoverageDelta:
+    province_code: str
+    commune_code: str
+    requested: int = 0
+    dispatched: int = 0
+    check_ins: int = 0
+    over_capacity: int = 0
+
+
+@dataclass(slots=True)
+class BorderRow:
+    commune_code: str
+    province_code: str
+    effective_from: date | None
+
+
+@dataclass(slots=True)
+class DuplicateRow:
+    volunteer_id: str
+    province_code: str
+    duplicate_of: str  # comma-separated, sorted
+
+
+@dataclass
+class Wanted:
+    """Entity rows a batch needs to see before it can be folded."""
+
+    volunteers: set[str] = field(default_factory=set)
+    teams: set[str] = field(default_factory=set)
+    memberships: set[tuple[str, str]] = field(default_factory=set)  # (team_id, volunteer_id)
+    team_days: set[tuple[date, str]] = field(default_factory=set)  # (day, team_id)
+    duplicates: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Loaded:
+    """The current rows for what :class:`Wanted` named (missing ones are simply absent)."""
+
+    volunteers: dict[str, VolunteerRow] = field(default_factory=dict)
+    teams: dict[str, TeamRow] = field(default_factory=dict)
+    memberships: dict[tuple[str, str], bool] = field(default_factory=dict)
+    team_days: set[tuple[date, str, str, str]] = field(default_factory=set)
+    duplicates: dict[str, DuplicateRow] = field(default_factory=dict)
+
+
+def _counters() -> defaultdict[Area, Counter[str]]:
+    return defaultdict(Counter)
+
+
+@dataclass
+class Changes:
+    """A batch's effect: counter deltas (added on write) and entity rows (replaced on write).
+
+    Entity dicts start as the loaded rows; ``dirty_*`` name those the batch changed.
+    """
+
+    state: Loaded
+    figures: defaultdict[Area, Counter[str]] = field(default_factory=_counters)
+    daily: defaultdict[tuple[date, str, str], Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    focus: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    affiliation: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    coverage: dict[tuple[date, str], CoverageDelta] = field(default_factory=dict)
+    new_team_days: set[tuple[date, str, str, str]] = field(default_factory=set)
+    border: dict[str, BorderRow] = field(default_factory=dict)
+    dirty_volunteers: set[str] = field(default_factory=set)
+    dirty_teams: set[str] = field(default_factory=set)
+    dirty_memberships: set[tuple[str, str]] = field(default_factory=set)
+    dirty_duplicates: set[str] = field(default_factory=set)
+
+    def count(self, where: list[Area], figure: str, n: int = 1, day: date | None = None) -> None:
+        for area in where:
+            self.figures[area][figure] += n
+            if day is not None:
+                self.daily[(day, *area)][figure] += n
+
+    def cover(self, day: date, point: str, province: str, commune: str) -> CoverageDelta:
+        row = self.coverage.get((day, point))
+        if row is None:
+            row = self.coverage[(day, point)] = CoverageDelta(province, commune)
+        return row

@@ -1,0 +1,320 @@
+"""The write side of the read models: a batch and its checkpoint in ONE transaction.
+
+Per batch: lock the colour's checkpoint row, drop events at or below it (redeliveries), read the
+entity rows the batch touches (a few ``IN`` queries), fold (pure), then write every change as a
+multi-row upsert (counters added, entity rows replaced) and move the checkpoint. A crash anywhere
+rolls all of it back together; the consumer redelivers from the last ack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.reporting import models as m
+from services.reporting.projections import Changes, Loaded, fold, wanted
+from services.reporting.projections.rows import DuplicateRow, TeamRow, VolunteerRow
+from shared.events import Event
+
+CHECKPOINT = m.Checkpoint.__table__  # type: ignore[attr-defined]  # sqlmodel table
+PROJECTION_ROW = m.ProjectionState.__table__  # type: ignore[attr-defined]  # sqlmodel table
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One message of a batch: its stream sequence, and its event (None when dead-lettered)."""
+
+    seq: int
+    event: Event | None
+    recorded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Position:
+    colour: m.Colour
+    position: int
+    last_event_at: datetime | None
+
+
+class RebuildSupersededError(RuntimeError):
+    """Another rebuild took over the inactive colour, or ours became live under us."""
+
+
+class ReportingStore:
+    def __init__(self, engine: AsyncEngine, projection: str = m.PROJECTION) -> None:
+        self.engine = engine
+        self.projection = projection
+        self._pg = engine.dialect.name == "postgresql"
+
+    async def create_schema(self) -> None:
+        async with self.engine.begin() as conn:
+            for table in m.CONTROL_TABLES:
+                await conn.run_sync(_ddl(table, drop=False))
+            for colour in m.COLOURS:
+                for table in m.TABLES[colour].values():
+                    await conn.run_sync(_ddl(table, drop=False))
+            await self._insert(
+                conn,
+                PROJECTION_ROW,
+                ["projection"],
+                [{"projection": self.projection, "active_colour": "blue"}],
+                None,
+            )
+            await self._insert(
+                conn,
+                CHECKPOINT,
+                ["projection", "colour"],
+                [{"projection": self.projection, "colour": c} for c in m.COLOURS],
+                None,
+            )
+
+    async def position(self, colour: m.Colour | None = None) -> Position:
+        async with self.engine.connect() as conn:
+            active, _ = await self._control(conn, lock=False)
+            return await self._checkpoint(conn, colour or active, lock=False)
+
+    async def apply(self, items: Sequence[Item], *, rebuild_owner: str | None = None) -> int:
+        """Apply a batch to the live colour (or, for a rebuild, the inactive one it owns).
+        Returns how many items were new (above the checkpoint)."""
+        async with self.engine.begin() as conn:
+            active, owner = await self._control(conn, lock=False)
+            colour = active
+            if rebuild_owner is not None:
+                if owner != rebuild_owner:
+                    raise RebuildSupersededError(f"rebuild {rebuild_owner} no longer owns it")
+                colour = m.other(active)
+            at = await self._checkpoint(conn, colour, lock=True)
+            fresh = [i for i in items if i.seq > at.position]
+            if not fresh:
+                return 0
+            events = [i.event for i in fresh if i.event is not None]
+            tables = m.TABLES[colour]
+            changes = fold(events, await self._load(conn, tables, events))
+            await self._write(conn, tables, changes)
+            stamps = [i.recorded_at for i in fresh if i.recorded_at is not None]
+            await conn.execute(
+                update(CHECKPOINT)
+                .where(CHECKPOINT.c.projection == self.projection, CHECKPOINT.c.colour == colour)
+                .values(
+                    position=fresh[-1].seq,
+                    last_event_at=stamps[-1] if stamps else at.last_event_at,
+                    events_applied=CHECKPOINT.c.events_applied + len(events),
+                    dead_lettered=CHECKPOINT.c.dead_lettered + len(fresh) - len(events),
+                )
+            )
+            return len(fresh)
+
+    # -- rebuild control -----------------------------------------------------------------------
+
+    async def begin_rebuild(self, owner: str) -> m.Colour:
+        """Claim the inactive colour for ``owner``: fresh, empty tables and checkpoint 0."""
+        async with self.engine.begin() as conn:
+            active, _ = await self._control(conn, lock=True)
+            colour = m.other(active)
+            for table in m.TABLES[colour].values():
+                await conn.run_sync(_ddl(table, drop=True))
+                await conn.run_sync(_ddl(table, drop=False))
+            await conn.execute(
+                update(PROJECTION_ROW)
+                .where(PROJECTION_ROW.c.projection == self.projection)
+                .values(rebuild_owner=owner)
+            )
+            await conn.execute(
+                update(CHECKPOINT)
+                .where(CHECKPOINT.c.projection == self.projection, CHECKPOINT.c.colour == colour)
+                .values(position=0, last_event_at=None, events_applied=0, dead_lettered=0)
+            )
+            return colour
+
+    async def try_switch(self, owner: str, now: datetime) -> bool:
+        """Make the rebuilt colour live if it has reached the live one's position (atomic)."""
+        async with self.engine.begin() as conn:
+            active, current_owner = await self._control(conn, lock=True)
+            if current_owner != owner:
+                raise RebuildSupersededError(f"rebuild {owner} no longer owns it")
+            live = await self._checkpoint(conn, active, lock=False)
+            built = await self._checkpoint(conn, m.other(active), lock=False)
+            if built.position < live.position:
+                return False
+            await conn.execute(
+                update(PROJECTION_ROW)
+                .where(PROJECTION_ROW.c.projection == self.projection)
+                .values(active_colour=m.other(active), rebuild_owner=None, switched_at=now)
+            )
+            return True
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _control(self, conn: AsyncConnection, *, lock: bool) -> tuple[m.Colour, str | None]:
+        query = select(PROJECTION_ROW.c.active_colour, PROJECTION_ROW.c.rebuild_owner).where(
+            PROJECTION_ROW.c.projection == self.projection
+        )
+        # Batches share the row; only a switch (or a rebuild's claim) takes it exclusively.
+        query = query.with_for_update() if lock else query.with_for_update(read=True)
+        row = (await conn.execute(query)).one()
+        return ("green" if row[0] == "green" else "blue"), row[1]
+
+    async def _checkpoint(self, conn: AsyncConnection, colour: m.Colour, *, lock: bool) -> Position:
+        query = select(CHECKPOINT.c.position, CHECKPOINT.c.last_event_at).where(
+            CHECKPOINT.c.projection == self.projection, CHECKPOINT.c.colour == colour
+        )
+        if lock:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).one()
+        return Position(colour, int(row[0]), row[1])
+
+    async def _load(self, conn: AsyncConnection, t: dict[str, Table], events: list[Event]) -> Loaded:
+        want, out = wanted(events), Loaded()
+        if want.volunteers:
+            v = t["volunteer"]
+            for row in await conn.execute(select(v).where(v.c.volunteer_id.in_(want.volunteers))):
+                out.volunteers[row.volunteer_id] = VolunteerRow(**row._mapping)
+        if want.teams:
+            tt = t["team"]
+            for row in await conn.execute(select(tt).where(tt.c.team_id.in_(want.teams))):
+                out.teams[row.team_id] = TeamRow(**row._mapping)
+        if want.memberships:
+            ms = t["membership"]
+            key = tuple_(ms.c.team_id, ms.c.volunteer_id)
+            for row in await conn.execute(select(ms).where(key.in_(want.memberships))):
+                out.memberships[(row.team_id, row.volunteer_id)] = bool(row.active)
+        if want.team_days:
+            td = t["team_day"]
+            key = tuple_(td.c.day, td.c.team_id)
+            for row in await conn.execute(select(td).where(key.in_(want.team_days))):
+                out.team_days.add((row.day, row.team_id, row.level, row.code))
+        if want.duplicates:
+            du = t["duplicate"]
+            for row in await conn.execute(select(du).where(du.c.volunteer_id.in_(want.duplicates))):
+                out.duplicates[row.volunteer_id] = DuplicateRow(**row._mapping)
+        return out
+
+    async def _write(self, conn: AsyncConnection, t: dict[str, Table], c: Changes) -> None:
+        figs = m.FIGURES
+        await self._add(
+            conn,
+            t["figures"],
+            ["level", "code"],
+            [{"level": a[0], "code": a[1], **{f: n.get(f, 0) for f in figs}} for a, n in c.figures.items()],
+        )
+        await self._add(
+            conn,
+            t["daily"],
+            ["day", "level", "code"],
+            [
+                {"day": k[0], "level": k[1], "code": k[2], **{f: n.get(f, 0) for f in figs}}
+                for k, n in c.daily.items()
+            ],
+        )
+        await self._add(
+            conn,
+            t["focus"],
+            ["level", "code", "focus"],
+            [{"level": k[0], "code": k[1], "focus": k[2], "teams": n} for k, n in c.focus.items()],
+        )
+        await self._add(
+            conn,
+            t["affiliation"],
+            ["level", "code", "affiliation"],
+            [
+                {"level": k[0], "code": k[1], "affiliation": k[2], "volunteers": n}
+                for k, n in c.affiliation.items()
+            ],
+        )
+        await self._add(
+            conn,
+            t["coverage"],
+            ["day", "service_point_id"],
+            [
+                {
+                    "day": k[0],
+                    "service_point_id": k[1],
+                    "province_code": d.province_code,
+                    "commune_code": d.commune_code,
+                    "requested": d.requested,
+                    "dispatched": d.dispatched,
+                    "check_ins": d.check_ins,
+                    "over_capacity": d.over_capacity,
+                }
+                for k, d in c.coverage.items()
+            ],
+            exclude=("province_code", "commune_code"),
+        )
+        s = c.state
+        await self._replace(
+            conn, t["volunteer"], ["volunteer_id"], [_row(s.volunteers[i]) for i in c.dirty_volunteers]
+        )
+        await self._replace(conn, t["team"], ["team_id"], [_row(s.teams[i]) for i in c.dirty_teams])
+        await self._replace(
+            conn,
+            t["membership"],
+            ["team_id", "volunteer_id"],
+            [
+                {"team_id": k[0], "volunteer_id": k[1], "active": s.memberships[k]}
+                for k in c.dirty_memberships
+            ],
+        )
+        await self._insert(
+            conn,
+            t["team_day"],
+            ["day", "team_id", "level", "code"],
+            [{"day": k[0], "team_id": k[1], "level": k[2], "code": k[3]} for k in c.new_team_days],
+            None,
+        )
+        await self._replace(conn, t["border"], ["commune_code"], [_row(b) for b in c.border.values()])
+        await self._replace(
+            conn, t["duplicate"], ["volunteer_id"], [_row(s.duplicates[i]) for i in c.dirty_duplicates]
+        )
+
+    async def _add(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        keys: list[str],
+        rows: list[dict[str, Any]],
+        exclude: Sequence[str] = (),
+    ) -> None:
+        if rows:
+            stmt = self._dialect_insert(table)
+            cols = [c for c in rows[0] if c not in keys and c not in exclude]
+            set_ = {c: table.c[c] + stmt.excluded[c] for c in cols}
+            await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=set_), rows)
+
+    async def _replace(
+        self, conn: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]]
+    ) -> None:
+        if rows:
+            stmt = self._dialect_insert(table)
+            set_ = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+            await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=set_), rows)
+
+    async def _insert(
+        self, conn: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]], _: None
+    ) -> None:
+        if rows:
+            stmt = self._dialect_insert(table).on_conflict_do_nothing(index_elements=keys)
+            await conn.execute(stmt, rows)
+
+    def _dialect_insert(self, table: Table) -> Any:
+        return pg_insert(table) if self._pg else sqlite_insert(table)
+
+
+def _ddl(table: Table, *, drop: bool) -> Callable[[Connection], None]:
+    def run(sync: Connection) -> None:
+        if drop:
+            table.drop(sync, checkfirst=True)
+        else:
+            table.create(sync, checkfirst=True)
+
+    return run
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
