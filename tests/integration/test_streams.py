@@ -20,7 +20,8 @@ async def test_provisioning_twice_changes_nothing(nc: Client, provisioned: Setti
     before = await js.stream_info(provisioned.event_stream)
     await provision(js, provisioned)
     after = await js.stream_info(provisioned.event_stream)
-    assert after.config.allow_atomic and after.config.allow_direct
+    assert after.config.allow_atomic
+    assert after.config.allow_direct
     assert after.config.duplicate_window == before.config.duplicate_window
 
 
