@@ -39,6 +39,8 @@ class DurableConsumer:
         fetch_timeout: float = 0.5,
         ack_wait: float = 60.0,
         retry_backoff: float = 1.0,
+        inactive_threshold: float | None = None,
+        explicit_ack: bool = False,
     ) -> None:
         self._js = js
         self.stream = stream
@@ -49,6 +51,8 @@ class DurableConsumer:
         self._fetch_timeout = fetch_timeout
         self._ack_wait = ack_wait
         self._backoff = retry_backoff
+        self._inactive = inactive_threshold  # per-replica consumers: the server drops idle ones
+        self._explicit = explicit_ack  # work-queue streams refuse AckPolicy.ALL: ack each message
         self.lag = -1  # unknown until the first fetch or info
         self.failures = 0
 
@@ -58,11 +62,12 @@ class DurableConsumer:
             durable_name=self.durable,
             deliver_policy=policy,
             opt_start_seq=start_after + 1 if start_after > 0 else None,
-            ack_policy=AckPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT if self._explicit else AckPolicy.ALL,
             ack_wait=self._ack_wait,
             max_ack_pending=self._batch,
             filter_subjects=self._filters,
             description=f"vhub consumer {self.durable}",
+            inactive_threshold=self._inactive,
         )
 
     async def ensure(self, start_after: int) -> None:
@@ -120,7 +125,8 @@ class DurableConsumer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._backoff)
             return
-        await msgs[-1].ack()
+        for m in msgs if self._explicit else msgs[-1:]:
+            await m.ack()
         BATCH_SECONDS.labels(self.durable).observe(time.perf_counter() - started)
         BATCH_EVENTS.labels(self.durable).inc(len(msgs))
         self.lag = int(msgs[-1].metadata.num_pending or 0)

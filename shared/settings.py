@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     clock_skew_s: float = Field(default=300.0, ge=0)
     checkin_grace_min: int = Field(default=60, ge=0)
     readiness_max_lag: int = Field(default=1_000, ge=0)
+    # dispatch: the clock ("system", a fixed ISO time, or "running:<ISO time>"; see
+    # services/dispatch/clock.py), this replica's name, and the rules' knobs
+    clock: str = "system"
+    instance: str = Field(default="", pattern=r"^[A-Za-z0-9_\-]{0,64}$")
+    provision_streams: bool = False  # create/update the hub's streams at start (dev only)
+    shift_min_minutes: int = Field(default=60, ge=1)
+    shift_max_hours: int = Field(default=12, ge=1, le=24)
+    rotation_max_days: int = Field(default=62, ge=1, le=366)
+    report_limits: dict[str, int] = Field(default_factory=dict)  # over the built-in defaults
 
     @model_validator(mode="after")
     def _derive_and_refuse_unsafe(self) -> Self:

@@ -1,0 +1,173 @@
+"""The composition root: settings → connection, clock, store, service, consumers, command bus, ops.
+
+Start order: the facts projection replays the log first, and commands are served once it has
+caught up (or after ``catch_up_s``), so a restarted replica does not refuse known teams. Each
+replica has its own projection consumer (``dispatch_facts_<instance>``, dropped by the server when
+idle for an hour); the ingest consumer and the command queue group are shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from nats.aio.client import Client
+
+from services.dispatch import messages as m
+from services.dispatch.clock import Clock, clock_from_setting
+from services.dispatch.days import DayClosing
+from services.dispatch.domain.model import DEFAULT_REPORT_LIMITS, Policy
+from services.dispatch.facts import FactsProjection, FactsView, filter_subjects
+from services.dispatch.ingest import ActivityIngest
+from services.dispatch.service import DispatchService
+from shared.commands import CommandBus
+from shared.consumer import DurableConsumer
+from shared.deadletter import DeadLetters
+from shared.events.dispatch import CONTEXT
+from shared.eventstore import EventStore
+from shared.runtime import HttpServer, connect_nats, ops_app
+from shared.settings import Settings
+from shared.streams import provision
+
+log = structlog.get_logger(__name__)
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        campaign_start=settings.campaign_start, campaign_end=settings.campaign_end,
+        checkin_grace=timedelta(minutes=settings.checkin_grace_min),
+        clock_skew=timedelta(seconds=settings.clock_skew_s),
+        min_shift=timedelta(minutes=settings.shift_min_minutes),
+        max_shift=timedelta(hours=settings.shift_max_hours),
+        max_rotation_days=settings.rotation_max_days,
+        report_limits={**DEFAULT_REPORT_LIMITS, **settings.report_limits})
+
+
+def instance_name(settings: Settings) -> str:
+    name = settings.instance or f"{socket.gethostname()}-{os.getpid()}"
+    return re.sub(r"[^A-Za-z0-9_\-]", "_", name)
+
+
+class DispatchApp:
+    """One dispatch replica. ``clock`` overrides ``VHUB_CLOCK`` (tests, simulators)."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+                 catch_up_s: float = 30.0) -> None:
+        self.settings = settings
+        self.clock = clock or clock_from_setting(settings.clock)
+        self.instance = instance_name(settings)
+        self._catch_up_s = catch_up_s
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.caught_up = asyncio.Event()
+        self.stopped = False
+
+    async def start(self) -> None:
+        s = self.settings
+        self.nc: Client = await connect_nats(s, name=f"vhub-dispatch-{self.instance}")
+        js = self.nc.jetstream(timeout=s.publish_timeout_s)
+        if s.provision_streams:
+            await provision(js, s)
+        store = EventStore(self.nc, stream=s.event_stream, hub=s.hub,
+                           publish_timeout=s.publish_timeout_s)
+        view = FactsView()
+        self.service = DispatchService(store, view, clock=self.clock, policy=policy_from(s),
+                                       retries=s.occ_retries, cache_size=s.snapshot_cache_size)
+        self.projection = FactsProjection(f"dispatch_facts_{self.instance}", view,
+                                          self.service.record_findings)
+        self.facts = DurableConsumer(
+            js, stream=s.event_stream, durable=self.projection.name,
+            filter_subjects=filter_subjects(s.hub), handler=self._apply_facts,
+            inactive_threshold=3600.0)
+        await self.facts.ensure(0)  # the projection starts empty: replay from the beginning
+        if await self.facts.pending() == 0:
+            self.caught_up.set()
+        self._tasks.append(asyncio.create_task(self._keep_running(self.facts, self._refacts)))
+        dlq = DeadLetters(js, stream=s.dlq_stream, hub=s.hub, source="dispatch_ingest")
+        self.ingest = ActivityIngest(self.service, js, stream=s.ingest_stream, dead_letters=dlq)
+        await self.ingest.ensure()
+        self._tasks.append(asyncio.create_task(
+            self._keep_running(self.ingest.consumer, self.ingest.ensure)))
+        try:
+            await asyncio.wait_for(self.caught_up.wait(), self._catch_up_s)
+        except TimeoutError:
+            log.warning("facts_not_caught_up", waited_s=self._catch_up_s)
+        self.bus = self._bus(DayClosing(self.service, js, s.event_stream))
+        await self.bus.start()
+        self.http = HttpServer(ops_app(self.nc, self.readiness, "vhub dispatch"),
+                               s.http_host, s.http_port)
+        await self.http.start()
+        log.info("dispatch_started", instance=self.instance, hub=s.hub,
+                 commands=self.bus.names, http_port=self.http.port)
+
+    def _bus(self, days: DayClosing) -> CommandBus:
+        bus = CommandBus(self.nc, CONTEXT, clock=self.clock,
+                         concurrency=self.settings.command_concurrency)
+        svc = self.service
+        bus.route("request_coverage", m.RequestCoverage, svc.request_coverage)
+        bus.route("dispatch_team", m.DispatchTeam, svc.dispatch_team)
+        bus.route("plan_rotation", m.PlanRotation, svc.plan_rotation)
+        bus.route("cancel_dispatch", m.CancelDispatch, svc.cancel_dispatch)
+        bus.route("check_in", m.CheckIn, svc.check_in)
+        bus.route("check_out", m.CheckOut, svc.check_out)
+        bus.route("report_activity", m.ReportActivity, svc.report_activity)
+        bus.route("close_day", m.CloseDay, days.close_day)
+        bus.route("suggest_teams", m.SuggestTeams, svc.suggest_teams)
+        return bus
+
+    async def _apply_facts(self, msgs: list[Any]) -> None:
+        await self.projection.handle(msgs)
+        if msgs and msgs[-1].metadata.num_pending == 0:
+            self.caught_up.set()
+
+    async def _refacts(self) -> None:
+        await self.facts.ensure(self.projection.view.position)
+
+    async def _keep_running(self, consumer: DurableConsumer,
+                            reensure: Callable[[], Awaitable[None]]) -> None:
+        """Run a consumer until stop; after a failure (consumer gone, server away) start again."""
+        while not self._stop.is_set():
+            try:
+                await consumer.run(self._stop)
+            except Exception:
+                log.exception("consumer_failed", durable=consumer.durable)
+                with contextlib.suppress(TimeoutError):  # back off; wake at once on shutdown
+                    await asyncio.wait_for(self._stop.wait(), 1.0)
+                try:
+                    await reensure()
+                except Exception:
+                    log.exception("consumer_ensure_failed", durable=consumer.durable)
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        lag = self.facts.lag
+        ok = self.caught_up.is_set() and 0 <= lag <= self.settings.readiness_max_lag
+        return ok, {"facts_lag": lag, "facts_position": self.projection.view.position,
+                    "instance": self.instance}
+
+    async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        await self.bus.stop()
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.http.stop()
+        await self.nc.drain()
+        log.info("dispatch_stopped", instance=self.instance)
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """Run one replica until ``stop`` is set (``stop_on_signals()`` in production)."""
+    app = DispatchApp(settings)
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()

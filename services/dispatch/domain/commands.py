@@ -1,0 +1,88 @@
+"""What dispatch can be asked to do (imperative names, no suffix): the fields of each command.
+
+Shapes are validated here (types, required fields, time zones); rules that need state or facts are
+decided in :mod:`services.dispatch.domain.decide`, each with its own rejection code. The wire models
+in :mod:`services.dispatch.messages` add the command envelope fields (id, correlation, actor).
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.events.registry import Focus
+
+REF = r"^[A-Za-z0-9_\-]{1,64}$"  # ids that become subject tokens
+SCOPED_REF = r"^[A-Za-z0-9_\-]{1,64}:[A-Za-z0-9]{1,32}$"
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class RequestCoverage(Command):
+    service_point_id: str = Field(pattern=REF)
+    date: date
+    starts_at: time
+    ends_at: time
+    teams_needed: int = Field(ge=1, le=100)
+    focus: Focus | None = None
+
+
+class DispatchTeam(Command):
+    team_id: str = Field(pattern=REF)
+    service_point_id: str = Field(pattern=REF)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    focus: Focus | None = None
+    coverage_request_id: str | None = Field(default=None, pattern=SCOPED_REF)
+
+
+class PlanRotation(Command):
+    """One shift a day from ``from_date`` to ``to_date``, cycling over ``service_point_ids``."""
+
+    team_id: str = Field(pattern=REF)
+    service_point_ids: list[str] = Field(min_length=1, max_length=100)
+    from_date: date
+    to_date: date
+    daily_starts_at: time
+    daily_ends_at: time
+    focus: Focus | None = None
+
+
+class CancelDispatch(Command):
+    dispatch_id: str = Field(pattern=SCOPED_REF)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CheckIn(Command):
+    dispatch_id: str = Field(pattern=SCOPED_REF)
+    at: AwareDatetime
+
+
+class CheckOut(Command):
+    dispatch_id: str = Field(pattern=SCOPED_REF)
+    at: AwareDatetime
+
+
+class CloseDay(Command):
+    date: date
+
+
+class ReportActivity(Command):
+    """Counts for one dispatch. Signs and bounds are rules (own codes), not shape errors."""
+
+    dispatch_id: str = Field(pattern=SCOPED_REF)
+    people_supported: int = 0
+    businesses_supported: int = 0
+    officials_supported: int = 0
+    online_applications_guided: int = 0
+    digital_sessions_held: int = 0
+    session_attendees: int = 0
+    elderly_attendees: int = 0
+
+
+class SuggestTeams(Command):
+    request_id: str = Field(pattern=SCOPED_REF)
+    limit: int = Field(default=10, ge=1, le=100)

@@ -1,0 +1,69 @@
+"""``evolve`` for dispatch's three aggregates: a team's schedule, a point-day, a hub day.
+
+Evolve never refuses: the log is the truth. Events of other kinds leave the state as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from services.dispatch.domain.model import Coverage, Day, Request, Schedule, Shift
+from shared.events import Event
+from shared.events.dispatch import (
+    ActivityReported,
+    CoverageRequested,
+    DayClosed,
+    DispatchCancelled,
+    DispatchMarkedNoShow,
+    OverCapacityRecorded,
+    TeamCheckedIn,
+    TeamCheckedOut,
+    TeamDispatched,
+)
+
+
+def _with(state: Schedule, shift: Shift) -> Schedule:
+    return Schedule(shifts={**state.shifts, shift.dispatch_id: shift})
+
+
+def evolve_schedule(state: Schedule, event: Event) -> Schedule:
+    if isinstance(event, TeamDispatched):
+        return _with(state, Shift(
+            dispatch_id=event.dispatch_id, team_id=event.team_id,
+            service_point_id=event.service_point_id, province_code=event.province_code,
+            commune_code=event.commune_code, date=event.date, starts_at=event.starts_at,
+            ends_at=event.ends_at, focus=event.focus))
+    dispatch_id = getattr(event, "dispatch_id", None)
+    shift = state.shifts.get(dispatch_id) if isinstance(dispatch_id, str) else None
+    if shift is None:
+        return state
+    if isinstance(event, DispatchCancelled):
+        return _with(state, replace(shift, status="cancelled"))
+    if isinstance(event, TeamCheckedIn):
+        return _with(state, replace(shift, status="checked_in", checked_in_at=event.at))
+    if isinstance(event, TeamCheckedOut):
+        return _with(state, replace(shift, status="checked_out", checked_out_at=event.at))
+    if isinstance(event, DispatchMarkedNoShow):
+        return _with(state, replace(shift, status="no_show"))
+    if isinstance(event, ActivityReported):
+        return _with(state, replace(shift, reported=True))
+    return state
+
+
+def evolve_coverage(state: Coverage, event: Event) -> Coverage:
+    if isinstance(event, CoverageRequested):
+        request = Request(
+            request_id=event.request_id, service_point_id=event.service_point_id,
+            province_code=event.province_code, commune_code=event.commune_code, date=event.date,
+            starts_at=event.starts_at, ends_at=event.ends_at, teams_needed=event.teams_needed,
+            focus=event.focus)
+        return replace(state, requests={**state.requests, event.request_id: request})
+    if isinstance(event, OverCapacityRecorded):
+        return replace(state, over_capacity=state.over_capacity | {event.dispatch_id})
+    return state
+
+
+def evolve_day(state: Day, event: Event) -> Day:
+    if isinstance(event, DayClosed):
+        return Day(closed=True, no_shows=event.no_shows)
+    return state
