@@ -33,7 +33,14 @@ def free_port() -> int:
 
 def available_services() -> list[str]:
     """Services whose ``python -m services.<name>`` entry point exists in this checkout."""
-    return [s for s in SERVICES if importlib.util.find_spec(f"services.{s}.__main__") is not None]
+    return [s for s in SERVICES if _has_module(f"services.{s}.__main__")]
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent package is missing
+        return False
 
 
 @dataclass
