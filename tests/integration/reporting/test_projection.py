@@ -1,0 +1,156 @@
+"""The live projection against a real nats-server and a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from nats.aio.client import Client
+
+from services.reporting.app import Reporting, start
+from shared.envelope import H_DLQ_REASON, H_DLQ_STREAM_SEQ, event_subject
+from shared.eventstore import EventStore
+from shared.settings import Settings
+from tests.integration.reporting.campaign import START, generate
+from tests.integration.reporting.conftest import publish, until
+from tests.integration.reporting.expected import expected_view
+from tests.integration.reporting.observe import observed_view
+
+PROVINCES = ["01", "79", "68"]
+DAYS = [START + timedelta(days=n) for n in range(8)]
+
+
+@pytest.fixture
+async def service(rsettings: Settings) -> AsyncIterator[Reporting]:
+    svc = await start(rsettings, batch_size=200, max_wait_s=0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.consumer.run(stop))
+    yield svc
+    stop.set()
+    await task
+    await svc.close()
+
+
+def client(svc: Reporting) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{svc.server.port}", timeout=10)
+
+
+async def caught_up(svc: Reporting, seq: int) -> None:
+    async def done() -> bool:
+        return (await svc.store.position()).position >= seq
+
+    await until(done, 30, f"projection at {seq}")
+
+
+async def test_every_figure_equals_the_fold_of_the_log(
+    service: Reporting, store: EventStore, rsettings: Settings
+) -> None:
+    """Given a generated campaign log, when the projection has caught up, then every figure the
+    API serves equals the figure folded straight from the events."""
+    log = generate(rsettings.hub, volunteers=600, teams=60, days=6)
+    last = await publish(store, log)
+    await caught_up(service, last)
+    async with client(service) as http:
+        observed = await observed_view(http, PROVINCES, DAYS)
+    expected = expected_view(log, PROVINCES, DAYS)
+    for key in expected:
+        assert observed[key] == expected[key], key
+    assert len(log) > 3_000
+
+
+async def test_poison_event_is_dead_lettered_and_later_events_count(
+    service: Reporting, store: EventStore, nc: Client, rsettings: Settings
+) -> None:
+    """Given an undecodable message and an unknown event type in the log, they land in the
+    dead-letter stream with the reason, and the events after them are still counted."""
+    log = generate(rsettings.hub, volunteers=30, teams=3, days=1)
+    js = nc.jetstream()
+    subject = event_subject(rsettings.hub, "registry", "volunteer", "bad")
+    await js.publish(subject, b"{not json", stream=rsettings.event_stream)
+    unknown = log[1][1].model_copy(update={"event_type": "registry.volunteer_levitated"})
+    await js.publish(subject, unknown.to_bytes(), stream=rsettings.event_stream)
+    last = await publish(store, log)
+    await caught_up(service, last)
+    sub = await js.pull_subscribe(f"vhub.dlq.{rsettings.hub}.>", stream=rsettings.dlq_stream)
+    dead = await sub.fetch(2, timeout=5)
+    reasons = {int(m.headers[H_DLQ_STREAM_SEQ]): m.headers[H_DLQ_REASON] for m in dead}
+    assert "undecodable envelope" in reasons[1]
+    assert "unknown event type 'registry.volunteer_levitated'" in reasons[2]
+    async with client(service) as http:
+        body = (await http.get("/v1/summary")).json()
+    expected = expected_view(log, PROVINCES, [])
+    assert body["figures"] == expected["summary"]["figures"]
+    assert body["freshness"]["position"] == last
+
+
+async def test_api_answers_with_freshness_errors_and_csv(
+    service: Reporting, store: EventStore, rsettings: Settings
+) -> None:
+    """404 names the unknown code, 422 refuses bad values, min_position waits or answers 503
+    with Retry-After, lists stream as CSV, and every answer says how fresh it is."""
+    log = generate(rsettings.hub, volunteers=40, teams=4, days=2)
+    last = await publish(store, log)
+    async with client(service) as http:
+        waited = await http.get("/v1/summary", params={"min_position": last})
+        assert waited.status_code == 200
+        assert waited.json()["freshness"]["position"] >= last
+        assert waited.headers["Vhub-Position"] == str(waited.json()["freshness"]["position"])
+        assert waited.json()["freshness"]["last_event_at"] == log[-1][1].recorded_at.isoformat()
+        behind = await http.get("/v1/provinces", params={"min_position": last + 1_000})
+        assert behind.status_code == 503
+        assert behind.headers["Retry-After"] == "1"
+        assert behind.json()["detail"]["reason"] == "projection_behind"
+        for path in (
+            "/v1/provinces/99",
+            "/v1/provinces/xx/communes",
+            "/v1/communes/99999",
+            "/v1/daily?province=98",
+        ):
+            resp = await http.get(path)
+            assert resp.status_code == 404, path
+            assert resp.json()["detail"]["reason"].startswith("unknown_")
+        for path in (
+            "/v1/daily?from=2025-13-01",
+            "/v1/daily?from=2025-07-05&to=2025-07-01",
+            "/v1/teams?focus=dancing",
+            "/v1/teams?page=0",
+            "/v1/summary?min_position=x",
+            "/v1/border-communes?covered=sometimes",
+            "/v1/coverage?date=soon",
+            "/v1/provinces?format=xml",
+            "/v1/teams?province=abc",
+        ):
+            assert (await http.get(path)).status_code == 422, path
+        for path in (
+            "/v1/provinces",
+            "/v1/provinces/01/communes",
+            "/v1/daily",
+            "/v1/teams",
+            "/v1/border-communes",
+            "/v1/coverage",
+            "/v1/possible-duplicates",
+        ):
+            resp = await http.get(path, params={"format": "csv"})
+            assert resp.status_code == 200, path
+            assert resp.headers["content-type"].startswith("text/csv")
+            assert resp.headers["Vhub-Position"] == str(last)
+            lines = resp.text.splitlines()
+            assert lines and "," in lines[0]
+        teams_csv = (await http.get("/v1/teams?format=csv")).text.splitlines()
+        assert len(teams_csv) == 1 + 4
+        code = log[1][1].data["commune_code"]
+        one = await http.get(f"/v1/communes/{int(code)}")  # unpadded codes are accepted
+        assert one.status_code == 200
+        assert one.json()["figures"] == expected_view(log, PROVINCES, [])["communes"][code]
+        spec = (await http.get("/openapi.json")).json()
+        assert {"/v1/summary", "/v1/teams", "/v1/border-communes"} <= set(spec["paths"])
+        assert all(set(ops) == {"get"} for ops in spec["paths"].values())
+        assert (await http.get("/readyz")).status_code == 200
+        assert "vhub_consumer_position" in (await http.get("/metrics")).text
+        daily = (
+            await http.get("/v1/daily", params={"province": "1", "from": str(START), "to": str(START)})
+        ).json()
+        assert [row["day"] for row in daily["items"]] == [str(START)]
