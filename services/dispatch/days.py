@@ -15,7 +15,7 @@ import structlog
 from nats.js import JetStreamContext
 
 from services.dispatch import messages as m
-from services.dispatch.domain import decide
+from services.dispatch.domain import attendance
 from services.dispatch.domain.model import Day
 from services.dispatch.service import DispatchService
 from shared.aggregates import CommandContext
@@ -45,7 +45,7 @@ class DayClosing:
         svc = self._svc
         async with self._slots:
             outcome = await svc.schedules.execute(
-                team_id, svc.sub_context(ctx, team_id), lambda s: decide.mark_no_shows(s, day))
+                team_id, svc.sub_context(ctx, team_id), lambda s: attendance.mark_no_shows(s, day))
             snap = await svc.schedules.load(team_id)
         total = sum(1 for s in snap.state.on(day) if s.status == "no_show")
         return (0 if outcome.duplicate else len(outcome.events)), total
@@ -54,7 +54,7 @@ class DayClosing:
         svc = self._svc
         svc.handled += 1
         now = svc.clock()
-        decide.close_day(Day(), cmd.date, hub=svc.hub, no_shows=0, now=now, policy=svc.policy)
+        attendance.close_day(Day(), cmd.date, hub=svc.hub, no_shows=0, now=now, policy=svc.policy)
         teams = await self.scheduled_teams()
         counts = await asyncio.gather(*(self._close_team(t, cmd.date, ctx) for t in teams))
         marked = sum(c[0] for c in counts)
@@ -62,7 +62,7 @@ class DayClosing:
         key = cmd.date.isoformat()
         before = await svc.days.load(key)
         outcome = await svc.days.execute(key, svc.sub_context(ctx, "day"), lambda s: (
-            decide.close_day(s, cmd.date, hub=svc.hub, no_shows=no_shows, now=now,
+            attendance.close_day(s, cmd.date, hub=svc.hub, no_shows=no_shows, now=now,
                              policy=svc.policy)))
         log.info("day_closed", date=key, teams=len(teams), marked=marked, no_shows=no_shows)
         return Accepted.of(outcome, result={

@@ -16,7 +16,7 @@ from typing import Any
 
 from services.dispatch import messages as m
 from services.dispatch.clock import Clock
-from services.dispatch.domain import decide
+from services.dispatch.domain import attendance, decide
 from services.dispatch.domain.evolve import evolve_coverage, evolve_day, evolve_schedule
 from services.dispatch.domain.model import (
     Coverage,
@@ -88,7 +88,7 @@ class DispatchService:
                                  correlation_id=finding.dispatch_id, actor="dispatch",
                                  received_at=self.clock())
             key = point_day_id(finding.service_point_id, finding.date)
-            await self.coverage.execute(key, ctx, partial(decide.record_over_capacity,
+            await self.coverage.execute(key, ctx, partial(attendance.record_over_capacity,
                                                           finding=finding))
 
     # -- shifts ----------------------------------------------------------------------------
@@ -149,24 +149,24 @@ class DispatchService:
     async def cancel_dispatch(self, cmd: m.CancelDispatch, ctx: CommandContext) -> Accepted:
         self.handled += 1
         return await self._on_shift(cmd.dispatch_id, ctx,
-                                    lambda s: decide.cancel_dispatch(s, cmd))
+                                    lambda s: attendance.cancel_dispatch(s, cmd))
 
     async def check_in(self, cmd: m.CheckIn, ctx: CommandContext) -> Accepted:
         self.handled += 1
         now = self.clock()
-        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: decide.check_in(
+        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: attendance.check_in(
             s, cmd, now=now, policy=self.policy))
 
     async def check_out(self, cmd: m.CheckOut, ctx: CommandContext) -> Accepted:
         self.handled += 1
         now = self.clock()
-        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: decide.check_out(
+        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: attendance.check_out(
             s, cmd, now=now, policy=self.policy))
 
     async def report_activity(self, cmd: m.ReportActivity, ctx: CommandContext,
                               source: Source = "command") -> Accepted:
         self.handled += 1
-        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: decide.report_activity(
+        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: attendance.report_activity(
             s, cmd, policy=self.policy, source=source))
 
     async def suggest_teams(self, cmd: m.SuggestTeams, ctx: CommandContext) -> Accepted:

@@ -10,18 +10,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from services.dispatch.domain.commands import (
-    CancelDispatch,
-    CheckIn,
-    CheckOut,
     DispatchTeam,
     PlanRotation,
-    ReportActivity,
     RequestCoverage,
 )
 from services.dispatch.domain.model import (
-    REPORT_FIELDS,
     Coverage,
-    Day,
     PointView,
     Policy,
     Request,
@@ -34,21 +28,13 @@ from services.dispatch.domain.model import (
 from shared.decider import Rejected
 from shared.events import Event
 from shared.events.dispatch import (
-    ActivityReported,
     CoverageRequested,
-    DayClosed,
-    DispatchCancelled,
-    DispatchMarkedNoShow,
-    OverCapacityRecorded,
-    Source,
-    TeamCheckedIn,
-    TeamCheckedOut,
     TeamDispatched,
 )
 from shared.events.registry import Focus
 
 
-def _in_campaign(policy: Policy, *days: date) -> None:
+def in_campaign(policy: Policy, *days: date) -> None:
     for day in days:
         if not policy.campaign_start <= day <= policy.campaign_end:
             raise Rejected("outside_campaign", f"{day} is outside the campaign "
@@ -93,7 +79,7 @@ def _free(state: Schedule, starts_at: datetime, ends_at: datetime) -> None:
             )
 
 
-def _shift(state: Schedule, dispatch_id: str) -> Shift:
+def shift_of(state: Schedule, dispatch_id: str) -> Shift:
     shift = state.shifts.get(dispatch_id)
     if shift is None:
         raise Rejected("unknown_dispatch", f"no dispatch {dispatch_id}", dispatch_id=dispatch_id)
@@ -102,7 +88,7 @@ def _shift(state: Schedule, dispatch_id: str) -> Shift:
     return shift
 
 
-def _not_future(policy: Policy, at: datetime, now: datetime) -> None:
+def not_in_future(policy: Policy, at: datetime, now: datetime) -> None:
     if at > now + policy.clock_skew:
         raise Rejected("in_the_future", f"{at.isoformat()} is in the future "
                        f"(now {now.isoformat()}, skew {policy.clock_skew})")
@@ -111,7 +97,7 @@ def _not_future(policy: Policy, at: datetime, now: datetime) -> None:
 def request_coverage(state: Coverage, cmd: RequestCoverage, *, point: PointView | None,
                      request_id: str, policy: Policy) -> list[Event]:
     where = _point(point, cmd.service_point_id)
-    _in_campaign(policy, cmd.date)
+    in_campaign(policy, cmd.date)
     _shift_length(policy, local_datetime(cmd.date, cmd.starts_at),
                   local_datetime(cmd.date, cmd.ends_at))
     return [CoverageRequested(
@@ -137,7 +123,7 @@ def dispatch_team(state: Schedule, cmd: DispatchTeam, *, team: TeamView | None,
     where = _point(point, cmd.service_point_id)
     _shift_length(policy, cmd.starts_at, cmd.ends_at)
     day = local_date(cmd.starts_at)
-    _in_campaign(policy, day, local_date(cmd.ends_at - timedelta(microseconds=1)))
+    in_campaign(policy, day, local_date(cmd.ends_at - timedelta(microseconds=1)))
     if day_closed:
         raise Rejected("day_closed", f"{day} is closed: no new dispatches", date=str(day))
     if cmd.coverage_request_id is not None:
@@ -165,7 +151,7 @@ def plan_rotation(state: Schedule, cmd: PlanRotation, *, team: TeamView | None,
                        f"days; this one {days}", days=days)
     if len(dispatch_ids) < days:
         raise ValueError("one dispatch id per day is needed")
-    _in_campaign(policy, cmd.from_date, cmd.to_date)
+    in_campaign(policy, cmd.from_date, cmd.to_date)
     out: list[Event] = []
     for n in range(days):
         day = cmd.from_date + timedelta(days=n)
@@ -180,89 +166,3 @@ def plan_rotation(state: Schedule, cmd: PlanRotation, *, team: TeamView | None,
         out.append(_dispatched(known, where[n % len(where)], dispatch_ids[n], starts_at, ends_at,
                                cmd.focus, rotation_id=rotation_id))
     return out
-
-
-def cancel_dispatch(state: Schedule, cmd: CancelDispatch) -> list[Event]:
-    shift = _shift(state, cmd.dispatch_id)
-    if shift.status in ("checked_in", "checked_out"):
-        raise Rejected("already_checked_in", "a dispatch the team checked in to stays on record")
-    if shift.status == "no_show":
-        raise Rejected("marked_no_show", f"dispatch {shift.dispatch_id} was marked no-show")
-    return [DispatchCancelled(dispatch_id=shift.dispatch_id, team_id=shift.team_id,
-                              reason=cmd.reason, **shift.where())]
-
-
-def check_in(state: Schedule, cmd: CheckIn, *, now: datetime, policy: Policy) -> list[Event]:
-    shift = _shift(state, cmd.dispatch_id)
-    if shift.status == "no_show":
-        raise Rejected("marked_no_show", f"{shift.date} was closed with this dispatch a no-show")
-    if shift.status != "scheduled":
-        raise Rejected("already_checked_in", f"checked in at {shift.checked_in_at}")
-    _not_future(policy, cmd.at, now)
-    if not shift.starts_at - policy.checkin_grace <= cmd.at <= shift.ends_at:
-        raise Rejected("outside_shift_window", f"check-in is open from {policy.checkin_grace} "
-                       f"before {shift.starts_at.isoformat()} to {shift.ends_at.isoformat()}")
-    return [TeamCheckedIn(dispatch_id=shift.dispatch_id, team_id=shift.team_id, at=cmd.at,
-                          late=cmd.at > shift.starts_at, **shift.where())]
-
-
-def check_out(state: Schedule, cmd: CheckOut, *, now: datetime, policy: Policy) -> list[Event]:
-    shift = _shift(state, cmd.dispatch_id)
-    if shift.status == "checked_out":
-        raise Rejected("already_checked_out", f"checked out at {shift.checked_out_at}")
-    if shift.status != "checked_in" or shift.checked_in_at is None:
-        raise Rejected("not_checked_in", f"dispatch {shift.dispatch_id} is {shift.status}")
-    _not_future(policy, cmd.at, now)
-    if cmd.at < shift.checked_in_at:
-        raise Rejected("check_out_before_check_in",
-                       f"checked in at {shift.checked_in_at.isoformat()}")
-    if cmd.at > shift.ends_at + policy.checkin_grace:
-        raise Rejected("outside_shift_window", f"check-out closes {policy.checkin_grace} after "
-                       f"{shift.ends_at.isoformat()}")
-    return [TeamCheckedOut(dispatch_id=shift.dispatch_id, team_id=shift.team_id, at=cmd.at,
-                           **shift.where())]
-
-
-def report_activity(state: Schedule, cmd: ReportActivity, *, policy: Policy,
-                    source: Source = "command") -> list[Event]:
-    shift = _shift(state, cmd.dispatch_id)
-    if shift.status not in ("checked_in", "checked_out"):
-        raise Rejected("not_checked_in", f"dispatch {shift.dispatch_id} is {shift.status}: "
-                       "only a checked-in dispatch reports")
-    if shift.reported:
-        raise Rejected("already_reported", f"dispatch {shift.dispatch_id} has its report")
-    counts = {name: int(getattr(cmd, name)) for name in REPORT_FIELDS}
-    for name, value in counts.items():
-        if value < 0:
-            raise Rejected("negative_count", f"{name} is {value}", field=name)
-    if counts["elderly_attendees"] > counts["session_attendees"]:
-        raise Rejected("elderly_exceed_attendees", "more elderly attendees than attendees")
-    if counts["session_attendees"] > 0 and counts["digital_sessions_held"] == 0:
-        raise Rejected("attendees_without_session", "attendees reported but no session held")
-    for name, value in counts.items():
-        limit = policy.report_limits.get(name)
-        if limit is not None and value > limit:
-            raise Rejected("implausible_report", f"{name} {value} is above {limit} for one shift",
-                           field=name, value=value, limit=limit)
-    return [ActivityReported(dispatch_id=shift.dispatch_id, team_id=shift.team_id,
-                             source=source, **counts, **shift.where())]
-
-
-def mark_no_shows(state: Schedule, day: date) -> list[Event]:
-    """Every shift of ``day`` still only scheduled: each becomes a no-show, once."""
-    return [DispatchMarkedNoShow(dispatch_id=s.dispatch_id, team_id=s.team_id,
-                                 **s.where())
-            for s in sorted(state.on(day), key=lambda s: s.starts_at) if s.status == "scheduled"]
-
-
-def close_day(state: Day, day: date, *, hub: str, no_shows: int, now: datetime,
-              policy: Policy) -> list[Event]:
-    """A closed day stays closed: closing it again is accepted and records nothing."""
-    if day > local_date(now):
-        raise Rejected("in_the_future", f"{day} has not begun (today is {local_date(now)})")
-    _in_campaign(policy, day)
-    return [] if state.closed else [DayClosed(hub=hub, date=day, no_shows=no_shows)]
-
-
-def record_over_capacity(state: Coverage, finding: OverCapacityRecorded) -> list[Event]:
-    return [] if finding.dispatch_id in state.over_capacity else [finding]
