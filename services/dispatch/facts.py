@@ -170,11 +170,13 @@ class FactsProjection:
 
     async def wait_for(self, position: int, within: float) -> bool:
         """Wait until the projection has applied ``position``; False when the deadline passes."""
+        return await self.wait_until(lambda view: view.position >= position, within)
+
+    async def wait_until(self, ready: Callable[[FactsView], bool], within: float) -> bool:
+        """Wait until ``ready(view)`` holds after a batch; False when the deadline passes."""
         async with self._changed:
             try:
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self.view.position >= position), within
-                )
+                await asyncio.wait_for(self._changed.wait_for(lambda: ready(self.view)), within)
             except TimeoutError:
                 return False
         return True
