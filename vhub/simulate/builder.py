@@ -1,0 +1,315 @@
+"""Builds a plan from entities (volunteers, teams, points, shifts) and keeps the truth in step.
+
+Each ``add_*`` records one entity, the command(s) it needs, and what it does to the figures, so a
+scenario reads as a story and the ground truth cannot drift from the commands.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from shared.refdata import communes_of
+from vhub.simulate import people
+from vhub.simulate.model import (
+    ACCEPT,
+    CAMPAIGN,
+    REPORT_FIELDS,
+    RESENT,
+    Area,
+    Noise,
+    Phase,
+    Ref,
+    Step,
+    Truth,
+    refuse,
+)
+
+LOCAL = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+
+
+def at(day: date, t: time) -> datetime:
+    return datetime.combine(day, t, tzinfo=LOCAL)
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat()
+
+
+def areas(province: str, commune: str | None) -> list[Area]:
+    out: list[Area] = [CAMPAIGN, ("province", province)]
+    if commune:
+        out.append(("commune", commune))
+    return out
+
+
+@dataclass(slots=True)
+class Point:
+    key: str
+    province: str
+    commune: str
+
+
+@dataclass(slots=True)
+class Team:
+    key: str
+    province: str
+    commune: str | None
+    focus: str
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Volunteer:
+    key: str
+    index: int
+    province: str
+    commune: str
+    affiliation: str
+    team: Team | None
+
+
+@dataclass(slots=True)
+class Shift:
+    """One dispatch of a team to a point, and what happens to it in the field."""
+
+    key: str
+    team: Team
+    point: Point
+    day: date
+    starts: datetime
+    ends: datetime
+    check_in: datetime | None = None  # None: a no-show
+    check_out: datetime | None = None
+    report: dict[str, int] | None = None
+    implausible: dict[str, int] | None = None  # a report refused first, then corrected
+
+
+class Builder:
+    def __init__(self, scenario: str, seed: int, run_id: str) -> None:
+        self.rng = random.Random(f"{scenario}:{seed}")
+        self.run = run_id
+        self.truth = Truth()
+        self.volunteers: list[Volunteer] = []
+        self.shifts: list[Shift] = []
+        self.orders: list[Order] = []
+        self._n = 0
+        self.phases: list[Phase] = []
+        self._steps: dict[str, list[Step]] = {}
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def cid(self, kind: str) -> str:
+        self._n += 1
+        return f"{self.run}-{kind}-{self._n}"
+
+    def step(self, phase: str, step: Step) -> Step:
+        self._steps.setdefault(phase, []).append(step)
+        return step
+
+    def freeze(self, order: list[str],
+               lazy: Mapping[str, tuple[int, Callable[[], Iterator[Step]]]]) -> tuple[Phase, ...]:
+        """Phases in ``order``: the eager ones recorded by ``step``, the lazy ones as given."""
+        out = []
+        for name in order:
+            if name in lazy:
+                size, make = lazy[name]
+                out.append(Phase(name, size, make))
+            elif self._steps.get(name):
+                steps = tuple(self._steps[name])
+                out.append(Phase(name, len(steps), lambda s=steps: iter(s)))  # type: ignore[misc]
+        return tuple(out)
+
+    # -- registry ------------------------------------------------------------------------------
+
+    def point(self, phase: str, province: str, commune: str, kind: str, name: str) -> Point:
+        key = self.cid("point")
+        self.step(phase, Step("registry", "register_service_point", {
+            "name": name, "kind": kind, "province_code": province, "commune_code": commune,
+        }, command_id=key, saves=key))
+        return Point(key, province, commune)
+
+    def team(self, phase: str, province: str, commune: str | None, focus: str,
+             organisation: str, name: str) -> Team:
+        key = self.cid("team")
+        body: dict[str, Any] = {"name": name, "province_code": province, "focus": focus,
+                                "organisation": organisation}
+        if commune:
+            body["commune_code"] = commune
+        self.step(phase, Step("registry", "form_team", body, command_id=key, saves=key))
+        self.truth.add(areas(province, commune), "active_teams")
+        self.truth.teams_by_focus[focus] += 1
+        return Team(key, province, commune, focus)
+
+    def volunteer(self, province: str, commune: str, affiliation: str,
+                  team: Team | None) -> Volunteer:
+        """A volunteer who registers (and joins ``team``); the command is made on demand."""
+        v = Volunteer(f"{self.run}-vol-{len(self.volunteers)}", len(self.volunteers), province,
+                      commune, affiliation, team)
+        self.volunteers.append(v)
+        if team is not None:
+            team.members.append(v.key)
+        self.truth.add(areas(province, commune), "active_volunteers")
+        self.truth.volunteers_by_affiliation[affiliation] += 1
+        return v
+
+    def volunteer_body(self, v: Volunteer) -> dict[str, Any]:
+        """The registration ``v`` sends: the same every time it is made (seeded by its index)."""
+        rng = random.Random(f"{self.run}:vol:{v.index}")
+        return {
+            "full_name": people.full_name(rng), "phone": people.phone(self.run, v.index),
+            "birth_date": people.birth_date(rng).isoformat(), "province_code": v.province,
+            "commune_code": v.commune, "affiliation": v.affiliation,
+            "skills": people.skills(rng), "consent": True,
+        }
+
+    def register_step(self, v: Volunteer) -> Step:
+        return Step("registry", "register_volunteer", self.volunteer_body(v), v.key, saves=v.key)
+
+    def member_step(self, v: Volunteer) -> Step:
+        assert v.team is not None
+        return Step("registry", "add_team_member",
+                    {"team_id": Ref(v.team.key), "volunteer_id": Ref(v.key)}, f"{v.key}-join")
+
+    def commune_in(self, province: str) -> str:
+        return self.rng.choice(communes_of(province)).code
+
+    def leader_step(self, team: Team, v: Volunteer) -> Step:
+        return Step("registry", "appoint_team_leader",
+                    {"team_id": Ref(team.key), "volunteer_id": Ref(v.key)}, f"{team.key}-lead")
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def dispatch(self, team: Team, point: Point, day: date, start: time, end: time) -> Shift:
+        """``dispatch_team``: one shift."""
+        shift = Shift(self.cid("disp"), team, point, day, at(day, start), at(day, end))
+        self.shifts.append(shift)
+        self.orders.append(Order(shift.key, team, [point], day, day, start, end, single=True))
+        return shift
+
+    def rotation(self, team: Team, points: list[Point], first: date, days: int, start: time,
+                 end: time) -> list[Shift]:
+        """``plan_rotation``: a shift a day from ``first``, cycling over ``points``."""
+        key = self.cid("rot")
+        out = []
+        for n in range(days):
+            day = first + timedelta(days=n)
+            out.append(Shift(f"{key}#{n}", team, points[n % len(points)], day, at(day, start),
+                             at(day, end)))
+        self.shifts.extend(out)
+        self.orders.append(Order(key, team, points, first, out[-1].day, start, end))
+        return out
+
+    def fate(self, s: Shift, p_no_show: float, p_late: float) -> None:
+        """Whether the team turns up (on time or late) and when it leaves."""
+        rng = self.rng
+        if rng.random() < p_no_show:
+            return
+        if rng.random() < p_late:
+            s.check_in = s.starts + timedelta(minutes=rng.randint(5, 50))
+        else:
+            s.check_in = s.starts - timedelta(minutes=rng.randint(0, 20))
+        s.check_out = s.ends + timedelta(minutes=rng.randint(-30, 20))
+
+    def double_booking(self, phase: str, s: Shift) -> None:
+        """The same team sent to a second point over the same hours: refused, counted."""
+        body = {"team_id": Ref(s.team.key), "service_point_id": Ref(s.point.key),
+                "starts_at": iso(s.starts + timedelta(hours=1)),
+                "ends_at": iso(s.ends + timedelta(hours=1))}
+        self.step(phase, Step("dispatch", "dispatch_team", body, self.cid("dbl"),
+                              expect=refuse("shift_overlaps"), noise=Noise.DOUBLE_BOOKING))
+        self.truth.noise[Noise.DOUBLE_BOOKING] += 1
+
+    # -- noise ---------------------------------------------------------------------------------
+
+    def duplicate_registration(self, phase: str, v: Volunteer) -> None:
+        """The same person (same phone, other spelling) registers again: refused, counted."""
+        original = self.volunteer_body(v)
+        body = {**original, "full_name": original["full_name"].upper()}
+        self.step(phase, Step("registry", "register_volunteer", body, self.cid("dupreg"),
+                              expect=refuse("duplicate_volunteer"),
+                              noise=Noise.DUPLICATE_REGISTRATION))
+        self.truth.noise[Noise.DUPLICATE_REGISTRATION] += 1
+
+    def resend(self, phase: str, step: Step) -> None:
+        """The same command id again (a client retry): accepted as a duplicate, nothing new."""
+        self.step(phase, Step(step.context, step.name, step.body, step.command_id,
+                              expect=RESENT, noise=Noise.RETRIED_COMMAND))
+        self.truth.noise[Noise.RETRIED_COMMAND] += 1
+
+
+@dataclass(slots=True)
+class Order:
+    """A dispatch command: one shift (``dispatch_team``) or a rotation (``plan_rotation``)."""
+
+    key: str
+    team: Team
+    points: list[Point]
+    first: date
+    last: date
+    start: time
+    end: time
+    single: bool = False
+
+    def step(self) -> Step:
+        if self.single:
+            return Step("dispatch", "dispatch_team", {
+                "team_id": Ref(self.team.key), "service_point_id": Ref(self.points[0].key),
+                "starts_at": iso(at(self.first, self.start)),
+                "ends_at": iso(at(self.first, self.end)),
+            }, self.key, saves=self.key)
+        return Step("dispatch", "plan_rotation", {
+            "team_id": Ref(self.team.key), "service_point_ids": [Ref(p.key) for p in self.points],
+            "from_date": self.first.isoformat(), "to_date": self.last.isoformat(),
+            "daily_starts_at": self.start.isoformat(), "daily_ends_at": self.end.isoformat(),
+        }, self.key, saves=self.key)
+
+
+def shift_steps(s: Shift, phase: str) -> Step | None:
+    """The step of ``phase`` (check_in, check_out, report, report_fix) for shift ``s``, if any."""
+    ref = Ref(s.key)
+    if phase == "check_in" and s.check_in is not None:
+        late = s.check_in > s.starts
+        return Step("dispatch", "check_in", {"dispatch_id": ref, "at": iso(s.check_in)},
+                    f"{s.key}-in", noise=Noise.LATE_CHECK_IN if late else None)
+    if phase == "check_out" and s.check_out is not None:
+        return Step("dispatch", "check_out", {"dispatch_id": ref, "at": iso(s.check_out)},
+                    f"{s.key}-out")
+    if phase == "report" and s.report is not None:
+        if s.implausible is not None:
+            return Step("dispatch", "report_activity", {"dispatch_id": ref, **s.implausible},
+                        f"{s.key}-rep-x", expect=refuse("implausible_report"),
+                        noise=Noise.IMPLAUSIBLE_REPORT)
+        return Step("dispatch", "report_activity", {"dispatch_id": ref, **s.report},
+                    f"{s.key}-rep")
+    if phase == "report_fix" and s.report is not None and s.implausible is not None:
+        return Step("dispatch", "report_activity", {"dispatch_id": ref, **s.report},
+                    f"{s.key}-rep")
+    return None
+
+
+def count_shift(truth: Truth, s: Shift) -> None:
+    where = areas(s.point.province, s.point.commune)
+    truth.add(where, "dispatches")
+    if s.check_in is None:
+        truth.add(where, "no_shows")
+        truth.noise[Noise.NO_SHOW] += 1
+        return
+    truth.add(where, "check_ins")
+    if s.check_in > s.starts:
+        truth.noise[Noise.LATE_CHECK_IN] += 1
+    if s.implausible is not None:
+        truth.noise[Noise.IMPLAUSIBLE_REPORT] += 1
+    if s.report is not None:
+        truth.add(where, "activity_reports")
+        for name in REPORT_FIELDS:
+            truth.add(where, name, s.report.get(name, 0))
+    if s.point.commune in truth.border_communes:
+        truth.border_communes_covered.add(s.point.commune)
+
+
+__all__ = ["ACCEPT", "Builder", "Order", "Point", "Shift", "Team", "Volunteer", "at",
+           "count_shift", "shift_steps"]

@@ -1,0 +1,156 @@
+"""Sends a plan through the public command subjects only, as an outside system would.
+
+Bounded concurrency inside a phase, phases in order. Ids the services hand out are remembered
+under the step's ``saves`` key for later steps. Timeouts are resent with the same command id
+(safe: commands are idempotent); refusals that only mean "not known there yet" (dispatch keeps its
+own projection of registry facts) are retried with back-off until a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client
+
+from vhub.simulate.model import Noise, Phase, Plan, Ref, Step
+from vhub.simulate.progress import PhaseProgress
+
+# Refusals that say "not yet known here" while a projection catches up: worth resending.
+TRANSIENT = frozenset({"unknown_team", "unknown_service_point", "internal_error"})
+MAX_UNEXPECTED_KEPT = 50
+
+
+class MissingRefError(LookupError):
+    """An earlier command that should have created this id did not."""
+
+
+@dataclass
+class Tally:
+    """What came back, for the whole run."""
+
+    sent: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    noise_seen: Counter[Noise] = field(default_factory=Counter)
+    unexpected: int = 0
+    unexpected_samples: list[str] = field(default_factory=list)
+    skipped: int = 0
+    timeouts: int = 0
+    transient_retries: int = 0
+    max_version: int = 0
+
+    def surprise(self, text: str) -> None:
+        self.unexpected += 1
+        if len(self.unexpected_samples) < MAX_UNEXPECTED_KEPT:
+            self.unexpected_samples.append(text)
+
+
+class Driver:
+    def __init__(self, nc: Client, *, concurrency: int = 64, correlation_id: str = "simulate",
+                 request_timeout: float = 10.0, transient_deadline: float = 60.0) -> None:
+        self._nc = nc
+        self._concurrency = concurrency
+        self._correlation = correlation_id
+        self._timeout = request_timeout
+        self._deadline = transient_deadline
+        self.ids: dict[str, str] = {}
+        self.tally = Tally()
+
+    async def run(self, plan: Plan, progress: PhaseProgress) -> None:
+        for phase in plan.phases:
+            await self.run_phase(phase, progress)
+
+    async def run_phase(self, phase: Phase, progress: PhaseProgress) -> None:
+        steps = phase.steps()
+        task = progress.start(phase.name, phase.size)
+
+        async def worker() -> None:
+            for step in steps:  # one shared iterator: each step is taken by exactly one worker
+                refused = await self.send(step)
+                progress.advance(task, refused)
+
+        await asyncio.gather(*(worker() for _ in range(min(self._concurrency, phase.size or 1))))
+        progress.finish(task)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, Ref):
+            try:
+                return self.ids[value.key]
+            except KeyError:
+                raise MissingRefError(value.key) from None
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    async def send(self, step: Step) -> bool:
+        """Send one step until it has a final answer; True when it was refused."""
+        try:
+            body = {k: self.resolve(v) for k, v in step.body.items()}
+        except MissingRefError as err:
+            self.tally.skipped += 1
+            self.tally.surprise(f"{step.name} {step.command_id}: no id for {err}")
+            return True
+        body.update(command_id=step.command_id, correlation_id=self._correlation,
+                    actor="vhub-simulate")
+        raw = json.dumps(body).encode()
+        reply = await self._request(step, raw)
+        self._record(step, reply)
+        return not reply.get("accepted", False)
+
+    async def _request(self, step: Step, raw: bytes) -> dict[str, Any]:
+        deadline = time.monotonic() + self._deadline
+        backoff = 0.05
+        while True:
+            self.tally.sent += 1
+            try:
+                msg = await self._nc.request(step.subject, raw, timeout=self._timeout)
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+                self.tally.timeouts += 1
+                if time.monotonic() > deadline:
+                    return {"accepted": False, "code": "timeout", "reason": "no answer"}
+                continue  # resend with the same command id: idempotent
+            reply: dict[str, Any] = json.loads(msg.data)
+            code = reply.get("code")
+            retry = (not reply.get("accepted") and code in TRANSIENT
+                     and code != step.expect.code and time.monotonic() < deadline)
+            if not retry:
+                return reply
+            self.tally.transient_retries += 1
+            await asyncio.sleep(backoff)  # back-off while another service's projection catches up
+            backoff = min(backoff * 2, 1.0)
+
+    def _record(self, step: Step, reply: dict[str, Any]) -> None:
+        t = self.tally
+        accepted = bool(reply.get("accepted"))
+        if accepted:
+            t.accepted += 1
+            t.duplicates += bool(reply.get("duplicate"))
+            t.max_version = max(t.max_version, int(reply.get("version") or 0))
+            if step.saves:
+                self._save(step.saves, reply)
+        else:
+            t.refused[str(reply.get("code"))] += 1
+        want = step.expect
+        ok = accepted == want.accepted and (want.code is None or reply.get("code") == want.code)
+        if want.duplicate:
+            ok = ok and bool(reply.get("duplicate"))
+        if not ok:
+            t.surprise(f"{step.name} {step.command_id}: expected "
+                       f"{'accepted' if want.accepted else want.code}"
+                       f"{' (duplicate)' if want.duplicate else ''}, got "
+                       f"{'accepted' if accepted else reply.get('code')}: {reply.get('reason', '')}")
+        elif step.noise is not None:
+            t.noise_seen[step.noise] += 1
+
+    def _save(self, key: str, reply: dict[str, Any]) -> None:
+        result = reply.get("result") or {}
+        self.ids[key] = str(result.get("dispatch_id") or reply["aggregate_id"])
+        for n, d in enumerate(result.get("dispatches") or []):
+            self.ids[f"{key}#{n}"] = str(d["dispatch_id"])
