@@ -19,6 +19,7 @@ from shared.envelope import Envelope, command_subject, derive_id, event_subject
 from shared.events import Event
 from shared.events.registry import (
     BorderCommunesDesignated,
+    Focus,
     ServicePointRegistered,
     TeamDisbanded,
     TeamFormed,
@@ -50,10 +51,10 @@ class Registry:
         return result.last_seq
 
     async def team(self, team_id: str, *, province: str = "01", commune: str | None = "00004",
-                   focus: str = "admin_support") -> int:
+                   focus: Focus = "admin_support") -> int:
         return await self.record("team", team_id, TeamFormed(
             team_id=team_id, name=f"Đội {team_id}", province_code=province,
-            commune_code=commune, focus=focus, organisation="Đoàn phường"))  # type: ignore[arg-type]
+            commune_code=commune, focus=focus, organisation="Đoàn phường"))
 
     async def disband(self, team_id: str) -> int:
         return await self.record("team", team_id, TeamDisbanded(team_id=team_id, reason="done"))

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import date, time
+from typing import Any
 
 import pytest
 
 from services.dispatch.domain import decide
 from services.dispatch.domain.commands import RequestCoverage
-from services.dispatch.domain.model import Coverage, Policy, Request, TeamView
+from services.dispatch.domain.model import (
+    Coverage,
+    PointView,
+    Policy,
+    Request,
+    Schedule,
+    TeamView,
+)
 from shared.decider import Rejected
+from shared.events import Event
 from shared.events.dispatch import CoverageRequested, DispatchCancelled, TeamDispatched
 from tests.unit.dispatch.support import (
     POINT,
@@ -24,14 +33,15 @@ from tests.unit.dispatch.support import (
 )
 
 
-def dispatch(state=None, *, team=TEAM, point=POINT, request=None, closed=False,  # type: ignore[no-untyped-def]
-             **cmd):
+def dispatch(state: Schedule | None = None, *, team: TeamView | None = TEAM,
+             point: PointView | None = POINT, request: Request | None = None,
+             closed: bool = False, **cmd: Any) -> list[Event]:
     return decide.dispatch_team(state or schedule(), dispatch_cmd(**cmd), team=team, point=point,
                                 request=request, day_closed=closed, dispatch_id="t1:new",
                                 policy=POLICY)
 
 
-def code_of(fn, *args, **kwargs) -> str:  # type: ignore[no-untyped-def]
+def code_of(fn: Any, *args: Any, **kwargs: Any) -> str:
     with pytest.raises(Rejected) as err:
         fn(*args, **kwargs)
     return err.value.code

@@ -1,0 +1,101 @@
+"""close_day marks no-shows exactly once, across a restart mid-way and a retry; times are checked
+against the injected clock."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+
+from services.dispatch.app import DispatchApp
+from services.dispatch.clock import ManualClock
+from shared.aggregates import CommandContext
+from shared.envelope import event_subject
+from shared.eventstore import EventStore
+from tests.integration.dispatch.conftest import NOW, Ask, Registry, Start, known
+
+DAY = date(2025, 7, 10)
+
+
+async def hub_events(store: EventStore, aggregate: str, ids: list[str]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for agg_id in ids:
+        subject = event_subject(store.hub, "dispatch", aggregate, agg_id)
+        out.update(r.envelope.event_type for r in await store.read(subject))
+    return out
+
+
+async def test_close_day_marks_no_shows_once_across_a_restart_and_a_retry(
+        start_dispatch: Start, registry: Registry, store: EventStore, ask: Ask,
+        clock: ManualClock) -> None:
+    """Three teams dispatched on a day, one checked in; close_day is cut off after one team,
+    the replica restarts, the same command finishes the job, and a later close_day with a new
+    id marks nothing: two no-shows and one DayClosed in the log."""
+    app = await start_dispatch("a")
+    for team in ("t1", "t2", "t3"):
+        await registry.team(team)
+    await known(app, await registry.point("p1"))
+    ids = {}
+    for team in ("t1", "t2", "t3"):
+        reply = await ask("dispatch_team", team_id=team, service_point_id="p1",
+                          starts_at="2025-07-10T08:00:00+07:00",
+                          ends_at="2025-07-10T12:00:00+07:00")
+        ids[team] = reply["result"]["dispatch_id"]
+    assert (await ask("check_in", dispatch_id=ids["t2"], at="2025-07-10T08:10:00+07:00"))[
+        "accepted"]
+    clock.now = NOW + timedelta(hours=8)
+    # the close_day "close-1" got as far as team t1, then the process went away
+    ctx = CommandContext(command_id="close-1", correlation_id="close-1", actor="scheduler",
+                         received_at=clock())
+    assert await app.closing._close_team("t1", DAY, ctx) == (1, 1)
+    await app.stop()
+    await start_dispatch("a")
+
+    resumed = await ask("close_day", command_id="close-1", date="2025-07-10")
+    assert resumed["accepted"], resumed
+    assert resumed["result"] | {"teams": 3} == {"date": "2025-07-10", "no_shows": 2,
+                                                "marked_now": 1, "teams": 3,
+                                                "already_closed": False}
+    again = await ask("close_day", command_id="close-1", date="2025-07-10")
+    assert again["duplicate"]
+    later = await ask("close_day", command_id="close-2", date="2025-07-10")
+    assert later["result"]["marked_now"] == 0
+    assert later["result"]["already_closed"]
+    schedules = await hub_events(store, "schedule", ["t1", "t2", "t3"])
+    assert schedules["dispatch.dispatch_marked_no_show"] == 2
+    assert (await hub_events(store, "day", ["2025-07-10"]))["dispatch.day_closed"] == 1
+    late = await ask("check_in", dispatch_id=ids["t3"], at="2025-07-10T09:00:00+07:00")
+    assert late["code"] == "marked_no_show"
+
+
+async def test_closed_day_takes_no_new_dispatch_and_future_days_stay_open(
+        dispatch: DispatchApp, registry: Registry, ask: Ask, clock: ManualClock) -> None:
+    """After DayClosed reaches the projection, dispatching to that date is refused; a date
+    after the clock's today cannot be closed."""
+    await registry.team("t1")
+    await registry.point("p1")
+    assert (await ask("close_day", date="2025-07-11"))["code"] == "in_the_future"
+    closed = await ask("close_day", date="2025-07-09")
+    assert closed["accepted"], closed
+    assert await dispatch.projection.wait_until(
+        lambda view: date(2025, 7, 9) in view.closed_days and "t1" in view.teams, within=10)
+    reply = await ask("dispatch_team", team_id="t1", service_point_id="p1",
+                      starts_at="2025-07-09T14:00:00+07:00", ends_at="2025-07-09T16:00:00+07:00")
+    assert reply["code"] == "day_closed"
+
+
+async def test_caller_times_are_checked_against_the_injected_clock(
+        dispatch: DispatchApp, registry: Registry, ask: Ask, clock: ManualClock) -> None:
+    """With the clock at 07:00 on a campaign day, an 08:00 check-in is in the future; once the
+    clock passes 08:00 the same check-in is accepted (a simulation of a past day)."""
+    await registry.team("t1")
+    await known(dispatch, await registry.point("p1"))
+    clock.now = NOW.replace(hour=7)
+    did = (await ask("dispatch_team", team_id="t1", service_point_id="p1",
+                     starts_at="2025-07-10T08:00:00+07:00",
+                     ends_at="2025-07-10T12:00:00+07:00"))["result"]["dispatch_id"]
+    early = await ask("check_in", dispatch_id=did, at="2025-07-10T08:00:00+07:00")
+    assert early["code"] == "in_the_future"
+    clock.advance(timedelta(hours=1, minutes=1))
+    assert (await ask("check_in", dispatch_id=did, at="2025-07-10T08:00:00+07:00"))["accepted"]
+    out = await ask("check_out", dispatch_id=did, at="2025-07-10T07:59:00+07:00")
+    assert out["code"] == "check_out_before_check_in"
