@@ -197,7 +197,7 @@ class Builder:
         out = []
         for n in range(days):
             day = first + timedelta(days=n)
-            out.append(Shift(f"{key}#{n}", team, points[n % len(points)], day, at(day, start),
+            out.append(Shift(f"{key}.{n}", team, points[n % len(points)], day, at(day, start),
                              at(day, end)))
         self.shifts.extend(out)
         self.orders.append(Order(key, team, points, first, out[-1].day, start, end))

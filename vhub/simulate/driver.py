@@ -153,4 +153,4 @@ class Driver:
         result = reply.get("result") or {}
         self.ids[key] = str(result.get("dispatch_id") or reply["aggregate_id"])
         for n, d in enumerate(result.get("dispatches") or []):
-            self.ids[f"{key}#{n}"] = str(d["dispatch_id"])
+            self.ids[f"{key}.{n}"] = str(d["dispatch_id"])
