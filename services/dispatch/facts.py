@@ -23,7 +23,7 @@ import structlog
 from nats.aio.msg import Msg
 
 from services.dispatch.domain.evolve import evolve_coverage
-from services.dispatch.domain.model import Coverage, PointView, Request, TeamView, point_day_id
+from services.dispatch.domain.model import Coverage, PointView, TeamView, point_day_id
 from shared.envelope import Envelope, event_subject
 from shared.events import Event
 from shared.events.dispatch import (
@@ -74,11 +74,9 @@ class FactsView:
     closed_days: set[date] = field(default_factory=set)
     position: int = 0
 
-    def request(self, request_id: str) -> Request | None:
-        for cov in self.coverage.values():
-            if request_id in cov.requests:
-                return cov.requests[request_id]
-        return None
+    def recorded(self, finding: OverCapacityRecorded) -> bool:
+        cov = self.coverage.get(point_day_id(finding.service_point_id, finding.date))
+        return cov is not None and finding.dispatch_id in cov.over_capacity
 
     def busy(self) -> dict[str, list[tuple[datetime, datetime]]]:
         out: dict[str, list[tuple[datetime, datetime]]] = {}
@@ -164,6 +162,7 @@ class FactsProjection:
         CONSUMER_POSITION.labels(self.name).set(self.view.position)
         async with self._changed:
             self._changed.notify_all()
+        self._pending = [f for f in self._pending if not self.view.recorded(f)]  # replayed
         if self._pending:
             await self._on_findings(self._pending)  # raises: the batch is nak'd, retried later
             self._pending = []
