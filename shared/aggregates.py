@@ -1,4 +1,5 @@
-"""Load → decide → append, with a bounded snapshot cache and optimistic-concurrency retries.
+"""Repositories of aggregates: load from a bounded snapshot cache plus the log; write through
+:func:`shared.transaction.transact` (decide → append, optimistic-concurrency retries).
 
 A snapshot is the folded state, the stream sequence it reflects, and the ids of the commands recorded
 on the aggregate, so a retried command is answered from the log, however late it comes.
@@ -6,21 +7,18 @@ on the aggregate, so a retried command is answered from the log, however late it
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Generic, TypeVar
 
 import structlog
 
-from shared.decider import EvolveFn, Rejected
+from shared.decider import EvolveFn
 from shared.envelope import Envelope, derive_id, event_subject
 from shared.events import Event
-from shared.eventstore import ConcurrencyConflictError, EventStore
+from shared.eventstore import EventStore
 from shared.upcast import decode
 
 S = TypeVar("S")
@@ -86,7 +84,6 @@ class Aggregates(Generic[S]):
         self._cache: OrderedDict[str, Snapshot[S]] = OrderedDict()
         self._cache_size = cache_size
         self._retries = retries
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def subject(self, aggregate_id: str) -> str:
         return event_subject(self._store.hub, self.context, self.aggregate, aggregate_id)
@@ -118,74 +115,36 @@ class Aggregates(Generic[S]):
         """Decide against the current state and append; on a lost race, reload and decide again.
 
         A command id already recorded on this aggregate returns its first outcome unchanged.
-        Within one process, writes to one aggregate take turns (no conflict among ourselves);
-        across processes, optimistic concurrency decides and the loser retries with jitter.
         """
-        subject = self.subject(aggregate_id)
-        async with self._turn(subject):
-            return await self._execute(subject, aggregate_id, ctx, decide)
+        from shared.transaction import Target, transact
 
-    @contextlib.asynccontextmanager
-    async def _turn(self, subject: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(subject) or (asyncio.Lock(), 0)
-        self._locks[subject] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[subject]
-            if users == 1:
-                del self._locks[subject]
-            else:
-                self._locks[subject] = (lock, users - 1)
+        [outcome] = await transact(ctx, [Target(self, aggregate_id)],
+                                   lambda states: [decide(states[0])])
+        return outcome
 
-    async def _execute(
-        self,
-        subject: str,
-        aggregate_id: str,
-        ctx: CommandContext,
-        decide: Callable[[S], list[Event]],
-    ) -> Outcome:
-        for attempt in range(self._retries + 1):
-            snap = await self.load(aggregate_id)
-            if ctx.command_id in snap.commands:
-                done = snap.commands[ctx.command_id]
-                return Outcome(aggregate_id, done[-1].seq, done, duplicate=True)
-            events = decide(snap.state)
-            if not events:
-                return Outcome(aggregate_id, snap.version, ())
-            envelopes = [self._envelope(aggregate_id, ctx, ev, n) for n, ev in enumerate(events)]
-            try:
-                result = await self._store.append(subject, envelopes, expected=snap.version)
-            except ConcurrencyConflictError:
-                log.debug("occ_conflict", subject=subject, attempt=attempt)
-                self._cache.pop(subject, None)
-                # another process won: back off a little, with jitter, so racers spread out
-                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
-                continue
-            if result.duplicate:  # our own earlier write: the next load tells exactly what it was
-                self._cache.pop(subject, None)
-                continue
-            recorded = tuple(
-                EventRef(result.first_seq + i, env.event_type, env.event_id)
-                for i, env in enumerate(envelopes)
-            )
-            state = snap.state
-            for ev in events:
-                state = self._evolve(state, ev)
-            self._remember(
-                subject,
-                replace(snap, state=state, version=result.last_seq,
-                        commands={**snap.commands, ctx.command_id: recorded}),
-            )
-            return Outcome(aggregate_id, result.last_seq, recorded)
-        raise Rejected(
-            "concurrency_conflict",
-            f"{self.aggregate} {aggregate_id} kept changing under {self._retries + 1} attempts; "
-            "send the command again",
-        )
+    def forget(self, aggregate_id: str) -> None:
+        """Drop the cached snapshot (it may be stale after a lost race)."""
+        self._cache.pop(self.subject(aggregate_id), None)
 
-    def _envelope(self, aggregate_id: str, ctx: CommandContext, ev: Event, n: int) -> Envelope:
+    def advance(self, aggregate_id: str, snap: Snapshot[S], ctx: CommandContext,
+                events: list[Event], refs: tuple[EventRef, ...]) -> None:
+        """Cache the snapshot after our own append, without reading it back."""
+        state = snap.state
+        for ev in events:
+            state = self._evolve(state, ev)
+        self._remember(self.subject(aggregate_id),
+                       replace(snap, state=state, version=refs[-1].seq,
+                               commands={**snap.commands, ctx.command_id: refs}))
+
+    @property
+    def store(self) -> EventStore:
+        return self._store
+
+    @property
+    def retries(self) -> int:
+        return self._retries
+
+    def envelope(self, aggregate_id: str, ctx: CommandContext, ev: Event, n: int) -> Envelope:
         return Envelope(
             event_id=derive_id(self._store.hub, ctx.command_id, aggregate_id, str(n)),
             event_type=ev.event_type,

@@ -1,8 +1,9 @@
 """The JetStream event store: the only module that reads or appends events.
 
-* ``append`` publishes a command's events with ``Nats-Expected-Last-Subject-Sequence`` (optimistic
-  concurrency) and ``Nats-Msg-Id = <hub>:<command id>:<n>`` (dedup). Two or more events go as one
-  atomic batch (ADR-50, ``allow_atomic``), so a command is recorded whole or not at all.
+* ``append``/``append_many`` publish a command's events with ``Nats-Expected-Last-Subject-Sequence``
+  (optimistic concurrency, per subject) and ``Nats-Msg-Id = <hub>:<command id>:<aggregate>:<n>``
+  (dedup). Two or more events go as one atomic batch (ADR-50, ``allow_atomic``), also across
+  several aggregates, so a command is recorded whole or not at all.
 * The lost-ack trap (FACTS.md): since server 2.12 the sequence check runs before dedup, so resending a
   publish whose ack was lost gets 10071 ("wrong last sequence") or, for a batch, 10201 ("duplicate
   message id"). On either, the store reads the subject's last message: if it carries this command's
@@ -35,6 +36,9 @@ log = structlog.get_logger(__name__)
 
 ERR_WRONG_LAST_SEQUENCE = 10071
 ERR_BATCH_DUPLICATE_MSG_ID = 10201
+# 10164 ("wrong last sequence" inside a batch) means two expected headers on one subject: our bug,
+# never a conflict, so it is raised as it is.
+CONFLICT_CODES = (ERR_WRONG_LAST_SEQUENCE, ERR_BATCH_DUPLICATE_MSG_ID)
 
 
 class ConcurrencyConflictError(Exception):
@@ -48,6 +52,15 @@ class ConcurrencyConflictError(Exception):
 
 class AppendFailedError(Exception):
     """The server did not confirm the append after every retry; the outcome is unknown."""
+
+
+@dataclass(frozen=True)
+class Write:
+    """Events for one subject, and the last sequence the writer saw there (0: empty)."""
+
+    subject: str
+    events: list[Envelope]
+    expected: int
 
 
 @dataclass(frozen=True)
@@ -113,38 +126,54 @@ class EventStore:
         Raises :class:`ConcurrencyConflictError` when another writer got there first, and
         :class:`AppendFailedError` when the server never answered.
         """
-        if not events:
-            raise ValueError("nothing to append")
-        keys = {(e.command_id, e.aggregate_id) for e in events}
-        if len(keys) != 1:
-            raise ValueError("one append records one command's events on one aggregate")
-        command_id, aggregate_id = keys.pop()
-        ids = [msg_id(self.hub, command_id, aggregate_id, n) for n in range(len(events))]
+        [result] = await self.append_many([Write(subject, events, expected)])
+        return result
+
+    async def append_many(self, writes: list[Write]) -> list[AppendResult]:
+        """Append one command's events to several aggregates as ONE atomic batch.
+
+        Each subject's first message carries its own expected last sequence, so the batch lands
+        only if no aggregate changed since it was read: a transaction across aggregates of one
+        hub (verified on nats-server 2.15.1). Results are per write, in order.
+        """
+        plan: list[tuple[str, Envelope, str, int | None]] = []
+        for w in writes:
+            if not w.events:
+                raise ValueError(f"nothing to append to {w.subject}")
+            keys = {(e.command_id, e.aggregate_id) for e in w.events}
+            if len(keys) != 1 or len({e.command_id for w2 in writes for e in w2.events}) != 1:
+                raise ValueError("one append records one command's events")
+            command_id, aggregate_id = keys.pop()
+            for n, event in enumerate(w.events):
+                plan.append((w.subject, event, msg_id(self.hub, command_id, aggregate_id, n),
+                             w.expected if n == 0 else None))
         timed_out = False
         for attempt in range(1, self._attempts + 1):
             try:
-                if len(events) == 1:
-                    ack = await self._publish_one(subject, events[0], ids[0], expected)
+                if len(plan) == 1:
+                    subject, event, mid, expected = plan[0]
+                    last, duplicate = await self._publish_one(subject, event, mid, expected or 0)
                 else:
-                    ack = await self._publish_batch(subject, events, ids, expected)
+                    last, duplicate = await self._publish_batch(plan), False
             except (TimeoutError, nats.errors.TimeoutError):
                 timed_out = True
-                log.warning("append_timeout", subject=subject, attempt=attempt)
+                log.warning("append_timeout", subjects=len(writes), attempt=attempt)
                 continue
             except APIError as err:
-                if err.err_code in (ERR_WRONG_LAST_SEQUENCE, ERR_BATCH_DUPLICATE_MSG_ID):
-                    mine = await self._already_recorded(subject, ids[-1])
-                    if mine is not None:
-                        log.info("append_lost_ack_recovered", subject=subject, timed_out=timed_out)
-                        return AppendResult(mine - len(events) + 1, mine, duplicate=True)
-                    raise ConcurrencyConflictError(subject, expected, str(err.description)) from err
-                raise
-            return ack
-        raise AppendFailedError(f"{subject}: no answer after {self._attempts} attempts")
+                if err.err_code not in CONFLICT_CODES:
+                    raise
+                mine = await self._already_recorded(plan[-1][0], plan[-1][2])
+                if mine is None:
+                    raise ConcurrencyConflictError(plan[0][0], plan[0][3] or 0,
+                                                   str(err.description)) from err
+                log.info("append_lost_ack_recovered", subjects=len(writes), timed_out=timed_out)
+                last, duplicate = mine, True
+            return _results(writes, last, duplicate)
+        raise AppendFailedError(f"{len(writes)} subjects: no answer after {self._attempts} attempts")
 
     async def _publish_one(
         self, subject: str, event: Envelope, mid: str, expected: int
-    ) -> AppendResult:
+    ) -> tuple[int, bool]:
         headers = {
             **event.headers(),
             H_MSG_ID: mid,
@@ -153,23 +182,20 @@ class EventStore:
         ack = await self._js.publish(
             subject, event.to_bytes(), timeout=self._timeout, stream=self.stream, headers=headers
         )
-        return AppendResult(ack.seq, ack.seq, duplicate=bool(ack.duplicate))
+        return ack.seq, bool(ack.duplicate)
 
-    async def _publish_batch(
-        self, subject: str, events: list[Envelope], ids: list[str], expected: int
-    ) -> AppendResult:
+    async def _publish_batch(self, plan: list[tuple[str, Envelope, str, int | None]]) -> int:
         batch_id = uuid.uuid4().hex
-        last = len(events)
-        for n, (event, mid) in enumerate(zip(events, ids, strict=True), start=1):
+        for n, (subject, event, mid, expected) in enumerate(plan, start=1):
             headers = {
                 **event.headers(),
                 H_MSG_ID: mid,
                 Header.BATCH_ID: batch_id,
                 Header.BATCH_SEQUENCE: str(n),
             }
-            if n == 1:
+            if expected is not None:
                 headers[H_EXPECTED_LAST_SUBJECT_SEQ] = str(expected)
-            if n < last:
+            if n < len(plan):
                 await self._nc.publish(subject, event.to_bytes(), headers=headers)
                 continue
             headers[Header.BATCH_COMMIT] = "1"
@@ -179,8 +205,7 @@ class EventStore:
             resp = json.loads(reply.data)
             if "error" in resp:
                 raise APIError.from_error(resp["error"])
-            seq = int(resp["seq"])
-            return AppendResult(seq - last + 1, seq, duplicate=False)
+            return int(resp["seq"])
         raise AssertionError("unreachable")
 
     async def _already_recorded(self, subject: str, last_msg_id: str) -> int | None:
@@ -196,3 +221,14 @@ class EventStore:
                 return raw.seq
             return None
         return None
+
+
+def _results(writes: list[Write], last_seq: int, duplicate: bool) -> list[AppendResult]:
+    """Per-write sequences: a batch is stored contiguously, in the order it was sent."""
+    total = sum(len(w.events) for w in writes)
+    seq = last_seq - total + 1
+    out = []
+    for w in writes:
+        out.append(AppendResult(seq, seq + len(w.events) - 1, duplicate))
+        seq += len(w.events)
+    return out

@@ -1,9 +1,9 @@
 """The registry's use cases: load → decide → append, across the aggregates a command touches.
 
-Uniqueness across aggregates: a phone is claimed on its own subject (``registry.phone.<key>``, the
-key a keyed pseudonym of the normalised number, so no personal data is in any subject) with
-optimistic concurrency before the volunteer is recorded. Cascades (disband → members leave) are
-idempotent per aggregate, so a retried command finishes what a crash left half done.
+A command that changes several aggregates records all their events in ONE atomic batch, each
+aggregate guarded by its expected version (shared.transaction). Uniqueness across aggregates: a
+phone is claimed on its own subject (``registry.phone.<key>``, the key a keyed pseudonym of the
+normalised number, so no personal data is in any subject) together with the volunteer it names.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import timedelta
-from functools import partial
+from typing import Any
 
 from services.registry.domain import places, team, values, volunteer
 from services.registry.domain.commands import (
@@ -30,9 +30,11 @@ from shared.aggregates import Aggregates, CommandContext, Outcome
 from shared.commands import Accepted
 from shared.decider import Rejected
 from shared.envelope import derive_id
-from shared.events.registry import CONTEXT, VolunteerLeftTeam
+from shared.events import Event
+from shared.events.registry import CONTEXT
 from shared.eventstore import EventStore
 from shared.settings import Settings
+from shared.transaction import Target, transact
 
 TZ_OFFSET = timedelta(hours=7)  # Asia/Ho_Chi_Minh has no daylight saving
 BORDER_ID = "border_communes"
@@ -65,68 +67,71 @@ class Registry:
     # -- volunteers ----------------------------------------------------------------------------
 
     async def register_volunteer(self, cmd: RegisterVolunteer, ctx: CommandContext) -> Accepted:
+        """Phone claim, volunteer and identity key in ONE atomic batch: exactly one volunteer per
+        phone, however many instances race, and nothing half-recorded after a crash."""
         volunteer_id = derive_id(self._store.hub, "volunteer", ctx.command_id)
         today = (ctx.received_at + TZ_OFFSET).date()
-        fields = volunteer.validate_registration(cmd, today)  # refuse before claiming anything
-        await self._claim_phone(str(fields["phone"]), volunteer_id, ctx)
+        fields = volunteer.validate_registration(cmd, today)  # refuse before reading anything
+        phone_key = self.pseudonym("phone", str(fields["phone"]))
         identity = self.pseudonym(values.identity_name(str(fields["full_name"])),
                                   str(fields["birth_date"]), str(fields["province_code"]))
-        seen = await self.identities.load(identity)
-        dupes = [v for v in seen.state.holders if v != volunteer_id]
-        outcome = await self.volunteers.execute(
-            volunteer_id, ctx, lambda s: volunteer.register(
-                s, cmd, volunteer_id=volunteer_id, today=today, possible_duplicates=dupes))
-        await self.identities.execute(identity, ctx,
-                                      lambda s: places.see_identity(s, volunteer_id))
+        dupes: list[str] = []
+
+        def decide(states: list[Any]) -> list[list[Event]]:
+            claim, vol, seen = states
+            dupes[:] = [v for v in seen.holders if v != volunteer_id]
+            return [places.claim_phone(claim, volunteer_id),
+                    volunteer.register(vol, cmd, volunteer_id=volunteer_id, today=today,
+                                       possible_duplicates=dupes),
+                    places.see_identity(seen, volunteer_id)]
+
+        _, outcome, _ = await transact(ctx, [Target(self.phones, phone_key),
+                                             Target(self.volunteers, volunteer_id),
+                                             Target(self.identities, identity)], decide)
         warnings = [{"code": "possible_duplicate", "duplicate_of": sorted(dupes),
                      "reason": "same name and birth date in this province"}] if dupes else []
         return Accepted.of(outcome, warnings=warnings)
 
-    async def _claim_phone(self, phone: str, volunteer_id: str, ctx: CommandContext) -> None:
-        key = self.pseudonym("phone", phone)
-        claim = await self.phones.load(key)
-        orphan = None
-        if claim.state.owner not in (None, volunteer_id):
-            owner = claim.state.owner
-            assert owner is not None
-            if (await self.volunteers.load(owner)).state.registered:
-                raise Rejected("duplicate_volunteer", "this phone number is already registered",
-                               existing_id=owner)
-            last = await self._store.last(self.phones.subject(key))
-            if last and ctx.received_at - last[0].envelope.recorded_at > places.ORPHAN_CLAIM_AFTER:
-                orphan = owner  # a registration that claimed the phone and never completed
-        await self.phones.execute(key, ctx, lambda s: places.claim_phone(
-            s, volunteer_id, free_orphan=orphan))
-
     async def update_volunteer(self, cmd: UpdateVolunteer, ctx: CommandContext) -> Accepted:
+        """A new phone is claimed and the old one released in the same batch as the change."""
         current = await self.volunteers.load(cmd.volunteer_id)
         volunteer.require_active(current.state, cmd.volunteer_id)
         phone = values.normalise_phone(cmd.phone) if cmd.phone is not None else None
-        old_phone = current.state.phone
-        if phone is not None and phone != old_phone:
-            await self._claim_phone(phone, cmd.volunteer_id, ctx)
-        outcome = await self.volunteers.execute(
-            cmd.volunteer_id, ctx, lambda s: volunteer.update(s, cmd, phone=phone))
-        if phone is not None and old_phone and phone != old_phone:
-            await self.phones.execute(self.pseudonym("phone", old_phone), ctx,
-                                      lambda s: places.release_phone(s, cmd.volunteer_id))
+        old = current.state.phone
+        targets = [Target(self.volunteers, cmd.volunteer_id)]
+        moving = phone is not None and old is not None and phone != old
+        if moving:
+            targets += [Target(self.phones, self.pseudonym("phone", str(phone))),
+                        Target(self.phones, self.pseudonym("phone", str(old)))]
+
+        def decide(states: list[Any]) -> list[list[Event]]:
+            vol = states[0]
+            _unchanged(vol.phone == old)
+            events = [volunteer.update(vol, cmd, phone=phone)]
+            if moving:
+                events += [places.claim_phone(states[1], cmd.volunteer_id),
+                           places.release_phone(states[2], cmd.volunteer_id)]
+            return events
+
+        outcome, *_ = await transact(ctx, targets, decide)
         return Accepted.of(outcome)
 
     async def withdraw_volunteer(self, cmd: WithdrawVolunteer, ctx: CommandContext) -> Accepted:
-        outcome = await self.volunteers.execute(
-            cmd.volunteer_id, ctx, lambda s: volunteer.withdraw(s, cmd.volunteer_id, cmd.reason))
-        for team_id in await self._teams_left(cmd.volunteer_id, ctx.command_id):
-            await self.teams.execute(team_id, ctx, partial(team.drop_member, team_id=team_id,
-                                                           volunteer_id=cmd.volunteer_id))
-        return Accepted.of(outcome)
+        """Withdrawing leaves the team too, in the same batch."""
+        team_id = (await self.volunteers.load(cmd.volunteer_id)).state.team_id
+        targets = [Target(self.volunteers, cmd.volunteer_id)]
+        if team_id:
+            targets.append(Target(self.teams, team_id))
 
-    async def _teams_left(self, volunteer_id: str, command_id: str) -> list[str]:
-        """Teams this command took the volunteer out of, read back from the log (so a retry
-        after a crash finishes the cascade)."""
-        history = await self._store.read(self.volunteers.subject(volunteer_id))
-        return [str(r.envelope.data["team_id"]) for r in history
-                if r.envelope.command_id == command_id
-                and r.envelope.event_type == VolunteerLeftTeam.event_type]
+        def decide(states: list[Any]) -> list[list[Event]]:
+            _unchanged(states[0].team_id == team_id)
+            events = [volunteer.withdraw(states[0], cmd.volunteer_id, cmd.reason)]
+            if team_id:
+                events.append(team.drop_member(states[1], team_id, cmd.volunteer_id))
+            return events
+
+        outcome, *_ = await transact(ctx, targets, decide)
+        return Accepted.of(outcome)
 
     # -- teams ---------------------------------------------------------------------------------
 
@@ -137,28 +142,19 @@ class Registry:
         return Accepted.of(outcome)
 
     async def add_team_member(self, cmd: AddTeamMember, ctx: CommandContext) -> Accepted:
-        current = await self.teams.load(cmd.team_id)
-        if ctx.command_id not in current.commands:
-            team.add_member(current.state, cmd.team_id, cmd.volunteer_id)  # refuse early
-        await self.volunteers.execute(
-            cmd.volunteer_id, ctx, lambda s: volunteer.join(s, cmd.volunteer_id, cmd.team_id))
-        try:
-            outcome = await self.teams.execute(
-                cmd.team_id, ctx, lambda s: team.add_member(s, cmd.team_id, cmd.volunteer_id))
-        except Rejected:  # the team changed in between (disbanded): undo the volunteer's side
-            undo = CommandContext(f"{ctx.command_id}.undo", ctx.correlation_id, ctx.actor,
-                                  ctx.received_at, ctx.command_id)
-            await self.volunteers.execute(
-                cmd.volunteer_id, undo, lambda s: volunteer.leave(s, cmd.volunteer_id,
-                                                                  cmd.team_id))
-            raise
+        """Team and volunteer change together: one active team per volunteer holds exactly."""
+        outcome, _ = await transact(ctx, [Target(self.teams, cmd.team_id),
+                                          Target(self.volunteers, cmd.volunteer_id)],
+                                    lambda s: [team.add_member(s[0], cmd.team_id, cmd.volunteer_id),
+                                               volunteer.join(s[1], cmd.volunteer_id, cmd.team_id)])
         return Accepted.of(outcome)
 
     async def remove_team_member(self, cmd: RemoveTeamMember, ctx: CommandContext) -> Accepted:
-        outcome = await self.teams.execute(
-            cmd.team_id, ctx, lambda s: team.remove_member(s, cmd.team_id, cmd.volunteer_id))
-        await self.volunteers.execute(
-            cmd.volunteer_id, ctx, lambda s: volunteer.leave(s, cmd.volunteer_id, cmd.team_id))
+        outcome, _ = await transact(ctx, [Target(self.teams, cmd.team_id),
+                                          Target(self.volunteers, cmd.volunteer_id)],
+                                    lambda s: [team.remove_member(s[0], cmd.team_id,
+                                                                  cmd.volunteer_id),
+                                               volunteer.leave(s[1], cmd.volunteer_id, cmd.team_id)])
         return Accepted.of(outcome)
 
     async def appoint_team_leader(self, cmd: AppointTeamLeader, ctx: CommandContext) -> Accepted:
@@ -167,12 +163,18 @@ class Registry:
         return Accepted.of(outcome)
 
     async def disband_team(self, cmd: DisbandTeam, ctx: CommandContext) -> Accepted:
-        outcome = await self.teams.execute(
-            cmd.team_id, ctx, lambda s: team.disband(s, cmd.team_id, cmd.reason))
-        members = (await self.teams.load(cmd.team_id)).state.members
-        for member in sorted(members):  # idempotent: a retry finishes a half-done cascade
-            await self.volunteers.execute(
-                member, ctx, partial(volunteer.leave, volunteer_id=member, team_id=cmd.team_id))
+        """The team and every member's release, in one batch."""
+        members = sorted((await self.teams.load(cmd.team_id)).state.members)
+        targets = [Target(self.teams, cmd.team_id),
+                   *(Target(self.volunteers, m) for m in members)]
+
+        def decide(states: list[Any]) -> list[list[Event]]:
+            _unchanged(sorted(states[0].members) == members)
+            return [team.disband(states[0], cmd.team_id, cmd.reason),
+                    *(volunteer.leave(s, m, cmd.team_id) for s, m in zip(states[1:], members,
+                                                                         strict=True))]
+
+        outcome, *_ = await transact(ctx, targets, decide)
         return Accepted.of(outcome)
 
     # -- places --------------------------------------------------------------------------------
@@ -191,3 +193,9 @@ class Registry:
         total = len((await self.campaign.load(BORDER_ID)).state.codes)
         return Accepted.of(outcome, result={"border_communes": total})
 
+
+
+def _unchanged(same: bool) -> None:
+    """What we read before choosing the aggregates changed in between: let the caller resend."""
+    if not same:
+        raise Rejected("concurrency_conflict", "the volunteer or team changed meanwhile; send again")

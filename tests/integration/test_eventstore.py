@@ -87,3 +87,22 @@ async def test_lost_ack_resend_is_recognised(nc: Client, provisioned: Settings,
     history = await store.read(subject)
     assert len(history) == events
     assert result.last_seq == history[-1].seq
+
+
+async def test_append_many_is_one_transaction_across_aggregates(store: EventStore,
+                                                                provisioned: Settings) -> None:
+    """Events for several aggregates land together, or (one aggregate stale) not at all."""
+    from shared.eventstore import Write
+
+    a = event_subject(provisioned.hub, "registry", "volunteer", "va")
+    b = event_subject(provisioned.hub, "registry", "volunteer", "vb")
+    first_b = await store.append(b, [env(store.hub, "vb", "c0")], expected=0)
+    with pytest.raises(ConcurrencyConflictError):
+        await store.append_many([Write(a, [env(store.hub, "va", "c1")], 0),
+                                 Write(b, [env(store.hub, "vb", "c1")], 0)])  # b is stale
+    assert await store.read(a) == []
+    results = await store.append_many([
+        Write(a, [env(store.hub, "va", "c2", 0), env(store.hub, "va", "c2", 1)], 0),
+        Write(b, [env(store.hub, "vb", "c2")], first_b.last_seq)])
+    assert [r.seq for r in await store.read(a)] == [results[0].first_seq, results[0].last_seq]
+    assert (await store.read(b))[-1].seq == results[1].last_seq == results[0].last_seq + 1

@@ -1,9 +1,8 @@
 """Service points, the border-commune list, and the claims that make uniqueness hold across
-aggregates: a phone claim subject per normalised phone (pseudonymised), claimed with OCC."""
+aggregates: a phone claim subject per normalised phone (pseudonymised), claimed in the same atomic
+batch as the volunteer it names, with optimistic concurrency on both."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,8 +18,6 @@ from shared.events.registry import (
     PhoneReleased,
     ServicePointRegistered,
 )
-
-ORPHAN_CLAIM_AFTER = timedelta(seconds=60)
 
 
 class ServicePoint(BaseModel):
@@ -83,11 +80,11 @@ def evolve_claim(state: Claim, event: Event) -> Claim:
     return state
 
 
-def claim_phone(state: Claim, volunteer_id: str, *, free_orphan: str | None) -> list[Event]:
-    """Claim a free number. ``free_orphan`` is a holder whose registration never got recorded."""
+def claim_phone(state: Claim, volunteer_id: str) -> list[Event]:
+    """Claim a free number (recorded in the same atomic batch as the volunteer's change)."""
     if state.owner == volunteer_id:
         return []
-    if state.owner is not None and state.owner != free_orphan:
+    if state.owner is not None:
         raise Rejected("duplicate_volunteer", "this phone number is already registered",
                        existing_id=state.owner)
     return [PhoneClaimed(volunteer_id=volunteer_id)]

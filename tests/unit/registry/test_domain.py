@@ -195,11 +195,14 @@ def test_unknown_team_is_refused() -> None:
 # -- places and claims ----------------------------------------------------------------------------
 
 
-def test_phone_claim_refuses_a_second_owner_but_frees_an_orphan() -> None:
+def test_phone_claim_refuses_a_second_owner() -> None:
+    """A held number is refused to anyone else, naming the holder; claiming it again is a no-op."""
     held = places.Claim(owner="v1")
-    assert rejected(places.claim_phone, held, "v2", free_orphan=None) == "duplicate_volunteer"
-    assert places.claim_phone(held, "v2", free_orphan="v1")[0].event_type == "registry.phone_claimed"
-    assert places.claim_phone(held, "v1", free_orphan=None) == []
+    assert rejected(places.claim_phone, held, "v2") == "duplicate_volunteer"
+    assert places.claim_phone(places.Claim(), "v2")[0].event_type == "registry.phone_claimed"
+    assert places.claim_phone(held, "v1") == []
+    released = places.evolve_claim(held, places.release_phone(held, "v1")[0])
+    assert places.claim_phone(released, "v2")[0].event_type == "registry.phone_claimed"
 
 
 def test_border_communes_are_checked_and_added() -> None:

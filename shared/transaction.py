@@ -1,0 +1,125 @@
+"""One command's write across one or more aggregates: load all → decide → append as one batch.
+
+The batch is atomic and carries each aggregate's expected version, so it lands only if none of
+them changed since they were read; the loser of a race reloads, decides again (a rule may now
+refuse it) after a short jittered back-off. Within one process, writers of the same aggregates
+take turns (locks taken in subject order, so two commands never wait on each other in a circle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from shared.aggregates import Aggregates, CommandContext, EventRef, Outcome
+from shared.decider import Rejected
+from shared.events import Event
+from shared.eventstore import ConcurrencyConflictError, EventStore, Write
+
+log = structlog.get_logger(__name__)
+
+
+class Turns:
+    """Per-subject locks that disappear when nobody holds or waits for them."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, subjects: Sequence[str]) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for subject in sorted(set(subjects)):
+                await stack.enter_async_context(self._one(subject))
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _one(self, subject: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(subject) or (asyncio.Lock(), 0)
+        self._locks[subject] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[subject]
+            if users == 1:
+                del self._locks[subject]
+            else:
+                self._locks[subject] = (lock, users - 1)
+
+
+_TURNS: weakref.WeakKeyDictionary[EventStore, Turns] = weakref.WeakKeyDictionary()
+
+
+def turns_for(store: EventStore) -> Turns:
+    """One set of turns per store (per service instance)."""
+    return _TURNS.setdefault(store, Turns())
+
+
+@dataclass(frozen=True)
+class Target:
+    repo: Aggregates[Any]
+    aggregate_id: str
+
+    @property
+    def subject(self) -> str:
+        return self.repo.subject(self.aggregate_id)
+
+
+Decide = Callable[[list[Any]], list[list[Event]]]
+
+
+async def transact(ctx: CommandContext, targets: list[Target], decide: Decide) -> list[Outcome]:
+    """Run ``decide`` over the targets' current states (in order) and record its events, one
+    list per target, atomically. A command id already recorded returns the first outcome."""
+    store = targets[0].repo.store
+    retries = targets[0].repo.retries
+    async with turns_for(store).hold([t.subject for t in targets]):
+        for attempt in range(retries + 1):
+            snaps = await asyncio.gather(*(t.repo.load(t.aggregate_id) for t in targets))
+            if any(ctx.command_id in s.commands for s in snaps):
+                return [_recorded(t, s, ctx) for t, s in zip(targets, snaps, strict=True)]
+            decided = decide([s.state for s in snaps])
+            plan = [(t, s, evs) for t, s, evs in zip(targets, snaps, decided, strict=True) if evs]
+            if not plan:
+                return [Outcome(t.aggregate_id, s.version, ()) for t, s in zip(targets, snaps,
+                                                                               strict=True)]
+            envelopes = {t.subject: [t.repo.envelope(t.aggregate_id, ctx, ev, n)
+                                     for n, ev in enumerate(evs)] for t, _, evs in plan}
+            try:
+                results = await store.append_many(
+                    [Write(t.subject, envelopes[t.subject], s.version) for t, s, _ in plan])
+            except ConcurrencyConflictError:
+                log.debug("occ_conflict", subjects=[t.subject for t in targets], attempt=attempt)
+                for t in targets:
+                    t.repo.forget(t.aggregate_id)
+                # another process won: back off a little, with jitter, so racers spread out
+                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+                continue
+            if results[0].duplicate:  # our own earlier write: the next load says what it was
+                for t in targets:
+                    t.repo.forget(t.aggregate_id)
+                continue
+            outcomes = {}
+            for (t, s, evs), res in zip(plan, results, strict=True):
+                refs = tuple(EventRef(res.first_seq + i, env.event_type, env.event_id)
+                             for i, env in enumerate(envelopes[t.subject]))
+                t.repo.advance(t.aggregate_id, s, ctx, evs, refs)
+                outcomes[t.subject] = Outcome(t.aggregate_id, res.last_seq, refs)
+            return [outcomes.get(t.subject) or Outcome(t.aggregate_id, s.version, ())
+                    for t, s in zip(targets, snaps, strict=True)]
+    names = ", ".join(f"{t.repo.aggregate} {t.aggregate_id}" for t in targets)
+    raise Rejected("concurrency_conflict",
+                   f"{names} kept changing under {retries + 1} attempts; send the command again")
+
+
+def _recorded(target: Target, snap: Any, ctx: CommandContext) -> Outcome:
+    done: tuple[EventRef, ...] = snap.commands.get(ctx.command_id, ())
+    return Outcome(target.aggregate_id, done[-1].seq if done else snap.version, done,
+                   duplicate=True)
