@@ -12,7 +12,12 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.api import build_api
-from services.reporting.consumer import DURABLE, LiveProjection, PositionWatch
+from services.reporting.consumer import (
+    DURABLE,
+    LiveProjection,
+    PositionWatch,
+    drop_orphaned_deliveries,
+)
 from services.reporting.db import make_engine
 from services.reporting.queries import ReadModel
 from services.reporting.store import ReportingStore
@@ -64,6 +69,7 @@ async def start(settings: Settings, *, batch_size: int = 500, max_wait_s: float 
         batch_size=batch_size,
     )
     at = await store.position()
+    await drop_orphaned_deliveries(js, settings.read_stream, DURABLE)
     await consumer.ensure(start_after=at.position)
 
     async def readiness() -> tuple[bool, dict[str, Any]]:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import structlog
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from services.reporting.store import Item, ReportingStore
@@ -45,6 +47,22 @@ def _first_error(err: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']} ({err.error_count()} errors)"
 
 
+async def drop_orphaned_deliveries(js: JetStreamContext, stream: str, durable: str) -> None:
+    """Delete the durable consumer if a dead predecessor left deliveries unacknowledged.
+
+    Those would only come back after ``ack_wait``; with ``max_ack_pending`` at one batch nothing
+    else is delivered meanwhile. :meth:`DurableConsumer.ensure` then recreates it from our
+    checkpoint, which is where the truth is anyway. (One live instance per durable.)
+    """
+    try:
+        info = await js.consumer_info(stream, durable)
+    except NotFoundError:
+        return
+    if info.num_ack_pending:
+        log.info("consumer_reset", durable=durable, unacked=info.num_ack_pending)
+        await js.delete_consumer(stream, durable)
+
+
 class PositionWatch:
     """Wakes readers waiting for the projection to reach a position (see ``min_position``)."""
 
@@ -73,6 +91,8 @@ class LiveProjection:
         self.position = 0
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
+        if not msgs:
+            return
         items: list[Item] = []
         for msg in msgs:
             item, reason = decode_msg(msg)

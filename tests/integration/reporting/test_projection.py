@@ -138,7 +138,8 @@ async def test_api_answers_with_freshness_errors_and_csv(
             assert resp.headers["content-type"].startswith("text/csv")
             assert resp.headers["Vhub-Position"] == str(last)
             lines = resp.text.splitlines()
-            assert lines and "," in lines[0]
+            assert lines
+            assert "," in lines[0]
         teams_csv = (await http.get("/v1/teams?format=csv")).text.splitlines()
         assert len(teams_csv) == 1 + 4
         code = log[1][1].data["commune_code"]

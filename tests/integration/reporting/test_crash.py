@@ -1,0 +1,117 @@
+"""SIGKILL the reporting process at random moments while it consumes: no event lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from nats.aio.client import Client
+
+from services.reporting.db import make_engine
+from services.reporting.store import ReportingStore
+from shared.eventstore import EventStore
+from shared.settings import Settings
+from tests.integration.reporting.campaign import generate
+from tests.integration.reporting.conftest import publish, until
+from tests.integration.reporting.expected import expected_view
+from tests.integration.reporting.observe import observed_view
+from tests.integration.reporting.test_projection import DAYS, PROVINCES
+
+ROOT = Path(__file__).resolve().parents[3]
+KILLS = 5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(settings: Settings, port: int, logfile: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "VHUB_ENV": "test",
+        "VHUB_HUB": settings.hub,
+        "VHUB_NATS_URL": settings.nats_url,
+        "VHUB_DATABASE_URL": settings.database_url,
+        "VHUB_HTTP_PORT": str(port),
+        "VHUB_LOG_FORMAT": "json",
+        "VHUB_LOG_LEVEL": "info",
+    }
+    with logfile.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.reporting", "--batch-size", "40"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.mark.slow
+async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
+    store: EventStore, nc: Client, rsettings: Settings, tmp_path: Path
+) -> None:
+    """Given a producer still appending, when the reporting process is SIGKILLed five times at
+    random points of its consumption and restarted, then every figure is exactly right."""
+    rnd = random.Random()
+    log = generate(rsettings.hub, volunteers=900, teams=80, days=6, seed=rnd.randrange(1000))
+    cut = len(log) // 3
+    last_seq: dict[str, int] = {}
+    await publish(store, log[:cut], last_seq)
+    producing = asyncio.create_task(publish(store, log[cut:], last_seq))
+    js = nc.jetstream()
+    engine = make_engine(rsettings.database_url, writer=False)
+    probe = ReportingStore(engine)
+    port, logfile = _free_port(), tmp_path / "reporting.log"
+    backlogs: list[int] = []  # events still to consume when each kill landed
+    try:
+        for _ in range(KILLS):
+            proc = _spawn(rsettings, port, logfile)
+            try:
+                start_at = await _position(probe)
+                target = start_at + rnd.randint(1, 400)
+
+                async def reached(target: int = target, proc: subprocess.Popen[bytes] = proc) -> bool:
+                    assert proc.poll() is None, logfile.read_text()[-2_000:]
+                    return await _position(probe) >= target
+
+                await until(reached, 60, f"the process to reach {target}")
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+            info = await js.stream_info(rsettings.event_stream)
+            backlogs.append(info.state.last_seq - await _position(probe))
+        last = await producing
+        proc = _spawn(rsettings, port, logfile)
+        try:
+
+            async def caught_up() -> bool:
+                return await _position(probe) >= last
+
+            await until(caught_up, 60, "the last restart to catch up")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+                observed = await observed_view(http, PROVINCES, DAYS)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0, logfile.read_text()[-2_000:]
+    finally:
+        await engine.dispose()
+    assert observed == expected_view(log, PROVINCES, DAYS)
+    assert len(backlogs) == KILLS
+    assert min(backlogs) > 0, backlogs  # every kill hit a process that was still consuming
+
+
+async def _position(probe: ReportingStore) -> int:
+    try:
+        return (await probe.position()).position
+    except Exception:  # the schema does not exist before the first process created it
+        return 0
