@@ -29,17 +29,8 @@ def build_bus(nc: Client, settings: Settings, clock: Callable[[], datetime] = ut
                        publish_timeout=settings.publish_timeout_s)
     registry = Registry(store, settings)
     bus = CommandBus(nc, CONTEXT, clock=clock, concurrency=settings.command_concurrency)
-    bus.route("register_volunteer", c.RegisterVolunteer, registry.register_volunteer)
-    bus.route("update_volunteer", c.UpdateVolunteer, registry.update_volunteer)
-    bus.route("withdraw_volunteer", c.WithdrawVolunteer, registry.withdraw_volunteer)
-    bus.route("form_team", c.FormTeam, registry.form_team)
-    bus.route("add_team_member", c.AddTeamMember, registry.add_team_member)
-    bus.route("remove_team_member", c.RemoveTeamMember, registry.remove_team_member)
-    bus.route("appoint_team_leader", c.AppointTeamLeader, registry.appoint_team_leader)
-    bus.route("disband_team", c.DisbandTeam, registry.disband_team)
-    bus.route("register_service_point", c.RegisterServicePoint, registry.register_service_point)
-    bus.route("designate_border_communes", c.DesignateBorderCommunes,
-              registry.designate_border_communes)
+    for name, model in c.COMMANDS.items():
+        bus.route(name, model, getattr(registry, name))
     return bus
 
 

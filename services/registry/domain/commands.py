@@ -15,6 +15,8 @@ Text = Field(min_length=1, max_length=200)
 
 
 class RegisterVolunteer(Command):
+    """Register a volunteer (consent required; one volunteer per phone number)."""
+
     full_name: str = Field(max_length=400)
     phone: str = Field(max_length=40)
     birth_date: date
@@ -26,6 +28,8 @@ class RegisterVolunteer(Command):
 
 
 class UpdateVolunteer(Command):
+    """Change a volunteer's details; only the fields given change."""
+
     volunteer_id: str = Id
     full_name: str | None = Field(default=None, max_length=400)
     phone: str | None = Field(default=None, max_length=40)
@@ -36,11 +40,15 @@ class UpdateVolunteer(Command):
 
 
 class WithdrawVolunteer(Command):
+    """Withdraw a volunteer (they leave their team too)."""
+
     volunteer_id: str = Id
     reason: str = Field(default="withdrawn", max_length=500)
 
 
 class FormTeam(Command):
+    """Form a team in a province (optionally a commune) with one focus of work."""
+
     name: str = Field(max_length=400)
     province_code: str = Code
     commune_code: str | None = Field(default=None, min_length=1, max_length=10)
@@ -54,23 +62,27 @@ class TeamMember(Command):
 
 
 class AddTeamMember(TeamMember):
-    pass
+    """Add a volunteer to a team (a volunteer is in at most one active team)."""
 
 
 class RemoveTeamMember(TeamMember):
-    pass
+    """Take a volunteer out of a team."""
 
 
 class AppointTeamLeader(TeamMember):
-    pass
+    """Appoint a member as the team's leader."""
 
 
 class DisbandTeam(Command):
+    """Disband a team; its members are free to join another."""
+
     team_id: str = Id
     reason: str = Field(default="disbanded", max_length=500)
 
 
 class RegisterServicePoint(Command):
+    """Register a service point: a provincial centre, a commune one-stop point, a community site."""
+
     name: str = Field(max_length=400)
     kind: PointKind
     province_code: str = Code
@@ -78,5 +90,22 @@ class RegisterServicePoint(Command):
 
 
 class DesignateBorderCommunes(Command):
+    """Add communes to the campaign's border-commune list."""
+
     commune_codes: list[str] = Field(min_length=1, max_length=5_000)
     effective_from: date | None = None
+
+
+# subject name (vhub.cmd.registry.<name>) -> command model; the use case of the same name serves it
+COMMANDS: dict[str, type[Command]] = {
+    "register_volunteer": RegisterVolunteer,
+    "update_volunteer": UpdateVolunteer,
+    "withdraw_volunteer": WithdrawVolunteer,
+    "form_team": FormTeam,
+    "add_team_member": AddTeamMember,
+    "remove_team_member": RemoveTeamMember,
+    "appoint_team_leader": AppointTeamLeader,
+    "disband_team": DisbandTeam,
+    "register_service_point": RegisterServicePoint,
+    "designate_border_communes": DesignateBorderCommunes,
+}
