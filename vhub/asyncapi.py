@@ -64,11 +64,11 @@ def build_broker() -> NatsBroker:
     broker.publisher("vhub.evt.{hub}.{context}.{aggregate}.{id}", title="Envelope",
                      schema=Envelope, description="The envelope every event travels in.")
     load_all()
-    for event_type, model in sorted(CATALOGUE.items()):
+    for event_type, event_model in sorted(CATALOGUE.items()):
         context = event_type.split(".", 1)[0]
         broker.publisher(f"vhub.evt.{{hub}}.{context}.{{aggregate}}.{{id}}",
-                         title=event_type, schema=model,
-                         description=(model.__doc__ or event_type).strip())
+                         title=event_type, schema=event_model,
+                         description=(event_model.__doc__ or event_type).strip())
     return broker
 
 
