@@ -118,23 +118,31 @@ class Aggregates(Generic[S]):
         """
         from shared.transaction import Target, transact
 
-        [outcome] = await transact(ctx, [Target(self, aggregate_id)],
-                                   lambda states: [decide(states[0])])
+        [outcome] = await transact(ctx, [Target(self, aggregate_id)], lambda states: [decide(states[0])])
         return outcome
 
     def forget(self, aggregate_id: str) -> None:
         """Drop the cached snapshot (it may be stale after a lost race)."""
         self._cache.pop(self.subject(aggregate_id), None)
 
-    def advance(self, aggregate_id: str, snap: Snapshot[S], ctx: CommandContext,
-                events: list[Event], refs: tuple[EventRef, ...]) -> None:
+    def advance(
+        self,
+        aggregate_id: str,
+        snap: Snapshot[S],
+        ctx: CommandContext,
+        events: list[Event],
+        refs: tuple[EventRef, ...],
+    ) -> None:
         """Cache the snapshot after our own append, without reading it back."""
         state = snap.state
         for ev in events:
             state = self._evolve(state, ev)
-        self._remember(self.subject(aggregate_id),
-                       replace(snap, state=state, version=refs[-1].seq,
-                               commands={**snap.commands, ctx.command_id: refs}))
+        self._remember(
+            self.subject(aggregate_id),
+            replace(
+                snap, state=state, version=refs[-1].seq, commands={**snap.commands, ctx.command_id: refs}
+            ),
+        )
 
     @property
     def store(self) -> EventStore:

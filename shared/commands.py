@@ -62,8 +62,9 @@ class Accepted(BaseModel):
         return cls(
             aggregate_id=outcome.aggregate_id,
             version=outcome.version,
-            events=[EventInfo(event_type=e.event_type, event_id=e.event_id, seq=e.seq)
-                    for e in outcome.events],
+            events=[
+                EventInfo(event_type=e.event_type, event_id=e.event_id, seq=e.seq) for e in outcome.events
+            ],
             duplicate=outcome.duplicate,
             **extra,
         )
@@ -127,8 +128,9 @@ class CommandBus:
         for name in self._routes:
             subject = command_subject(self.context, name)
             self._subs.append(
-                await self._nc.subscribe(subject, queue=self.context, cb=self._receive,
-                                         pending_msgs_limit=100_000)
+                await self._nc.subscribe(
+                    subject, queue=self.context, cb=self._receive, pending_msgs_limit=100_000
+                )
             )
         await self._nc.flush()  # the server knows our interest before start() returns
 
@@ -189,7 +191,8 @@ class CommandBus:
             return Refused(code=rej.code, reason=rej.reason, details=dict(rej.details))
         except Exception:
             log.exception("command_failed", command=name)
-            return Refused(code="internal_error",
-                           reason="the command could not be recorded; it is safe to send it again")
+            return Refused(
+                code="internal_error", reason="the command could not be recorded; it is safe to send it again"
+            )
         finally:
             structlog.contextvars.unbind_contextvars("correlation_id")

@@ -78,11 +78,8 @@ class DurableConsumer:
             await self._js.add_consumer(self.stream, self._config(start_after))
             return
         floor = info.ack_floor.stream_seq if info.ack_floor else 0
-        if (floor or 0) > start_after or set(info.config.filter_subjects or []) != set(
-            self._filters
-        ):
-            log.warning("consumer_recreated", durable=self.durable, ack_floor=floor,
-                        checkpoint=start_after)
+        if (floor or 0) > start_after or set(info.config.filter_subjects or []) != set(self._filters):
+            log.warning("consumer_recreated", durable=self.durable, ack_floor=floor, checkpoint=start_after)
             await self._js.delete_consumer(self.stream, self.durable)
             await self._js.add_consumer(self.stream, self._config(start_after))
 

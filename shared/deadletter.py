@@ -49,9 +49,6 @@ class DeadLetters:
             out[H_DLQ_STREAM_SEQ] = str(stream_seq)
             # the same poison message redelivered after a crash is kept once
             out[H_MSG_ID] = f"dlq:{self.source}:{stream_seq}"
-        await self._js.publish(
-            dlq_subject(self._hub, self.source), payload, stream=self._stream, headers=out
-        )
+        await self._js.publish(dlq_subject(self._hub, self.source), payload, stream=self._stream, headers=out)
         DEAD_LETTERS.labels(self.source).inc()
-        log.warning("dead_lettered", source=self.source, subject=subject, seq=stream_seq,
-                    reason=reason)
+        log.warning("dead_lettered", source=self.source, subject=subject, seq=stream_seq, reason=reason)

@@ -97,9 +97,7 @@ class EventStore:
         seq = after_seq + 1
         while True:
             try:
-                raw = await self._js.get_msg(
-                    self.stream, seq=seq, subject=subject, next=True, direct=True
-                )
+                raw = await self._js.get_msg(self.stream, seq=seq, subject=subject, next=True, direct=True)
             except NotFoundError:
                 return out
             assert raw.seq is not None
@@ -145,8 +143,14 @@ class EventStore:
                 raise ValueError("one append records one command's events")
             command_id, aggregate_id = keys.pop()
             for n, event in enumerate(w.events):
-                plan.append((w.subject, event, msg_id(self.hub, command_id, aggregate_id, n),
-                             w.expected if n == 0 else None))
+                plan.append(
+                    (
+                        w.subject,
+                        event,
+                        msg_id(self.hub, command_id, aggregate_id, n),
+                        w.expected if n == 0 else None,
+                    )
+                )
         timed_out = False
         for attempt in range(1, self._attempts + 1):
             try:
@@ -164,16 +168,13 @@ class EventStore:
                     raise
                 mine = await self._already_recorded(plan[-1][0], plan[-1][2])
                 if mine is None:
-                    raise ConcurrencyConflictError(plan[0][0], plan[0][3] or 0,
-                                                   str(err.description)) from err
+                    raise ConcurrencyConflictError(plan[0][0], plan[0][3] or 0, str(err.description)) from err
                 log.info("append_lost_ack_recovered", subjects=len(writes), timed_out=timed_out)
                 last, duplicate = mine, True
             return _results(writes, last, duplicate)
         raise AppendFailedError(f"{len(writes)} subjects: no answer after {self._attempts} attempts")
 
-    async def _publish_one(
-        self, subject: str, event: Envelope, mid: str, expected: int
-    ) -> tuple[int, bool]:
+    async def _publish_one(self, subject: str, event: Envelope, mid: str, expected: int) -> tuple[int, bool]:
         headers = {
             **event.headers(),
             H_MSG_ID: mid,
@@ -199,9 +200,7 @@ class EventStore:
                 await self._nc.publish(subject, event.to_bytes(), headers=headers)
                 continue
             headers[Header.BATCH_COMMIT] = "1"
-            reply = await self._nc.request(
-                subject, event.to_bytes(), timeout=self._timeout, headers=headers
-            )
+            reply = await self._nc.request(subject, event.to_bytes(), timeout=self._timeout, headers=headers)
             resp = json.loads(reply.data)
             if "error" in resp:
                 raise APIError.from_error(resp["error"])

@@ -28,8 +28,13 @@ def server_binary() -> Path:
 
 
 def render_config(
-    store_dir: Path, *, port: int = -1, host: str = "127.0.0.1", sync_always: bool = True,
-    monitor_port: int | None = None, server_name: str = "vhub-dev",
+    store_dir: Path,
+    *,
+    port: int = -1,
+    host: str = "127.0.0.1",
+    sync_always: bool = True,
+    monitor_port: int | None = None,
+    server_name: str = "vhub-dev",
 ) -> str:
     lines = [
         f'server_name: "{server_name}"',
@@ -96,14 +101,17 @@ def start_nats_server(
         stale.unlink()
     conf = workdir / "nats-server.conf"
     conf.write_text(
-        render_config(workdir / "jetstream", port=port, sync_always=sync_always,
-                      monitor_port=-1 if monitor else None)
+        render_config(
+            workdir / "jetstream", port=port, sync_always=sync_always, monitor_port=-1 if monitor else None
+        )
     )
     log_path = workdir / "nats-server.log"
     with log_path.open("ab") as log_file:
         proc = subprocess.Popen(
             [str(server_binary()), "-c", str(conf), "-ports_file_dir", str(ports_dir)],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     ports_file = ports_dir / f"nats-server_{proc.pid}.ports"
     deadline = time.monotonic() + timeout
@@ -133,4 +141,3 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
-

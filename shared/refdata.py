@@ -49,8 +49,9 @@ def communes() -> dict[str, Commune]:
     out: dict[str, Commune] = {}
     for w in vp.Ward.iter_all():
         code = commune_code(int(w.code))
-        out[code] = Commune(code, w.name, w.codename, w.division_type.value,
-                            province_code(int(w.province_code)))
+        out[code] = Commune(
+            code, w.name, w.codename, w.division_type.value, province_code(int(w.province_code))
+        )
     return out
 
 

@@ -87,8 +87,9 @@ class HttpServer:
     """uvicorn inside this process's event loop."""
 
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+        )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
 

@@ -64,8 +64,9 @@ def dlq_stream_config(settings: Settings) -> StreamConfig:
     )
 
 
-def central_stream_config(settings: Settings, hubs: list[str], name: str,
-                          local_hub: str | None = None) -> StreamConfig:
+def central_stream_config(
+    settings: Settings, hubs: list[str], name: str, local_hub: str | None = None
+) -> StreamConfig:
     """A subject-less stream sourcing each hub's stream from its own JetStream domain (the
     central hub's own stream is sourced locally)."""
     return StreamConfig(

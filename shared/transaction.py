@@ -88,13 +88,15 @@ async def transact(ctx: CommandContext, targets: list[Target], decide: Decide) -
             decided = decide([s.state for s in snaps])
             plan = [(t, s, evs) for t, s, evs in zip(targets, snaps, decided, strict=True) if evs]
             if not plan:
-                return [Outcome(t.aggregate_id, s.version, ()) for t, s in zip(targets, snaps,
-                                                                               strict=True)]
-            envelopes = {t.subject: [t.repo.envelope(t.aggregate_id, ctx, ev, n)
-                                     for n, ev in enumerate(evs)] for t, _, evs in plan}
+                return [Outcome(t.aggregate_id, s.version, ()) for t, s in zip(targets, snaps, strict=True)]
+            envelopes = {
+                t.subject: [t.repo.envelope(t.aggregate_id, ctx, ev, n) for n, ev in enumerate(evs)]
+                for t, _, evs in plan
+            }
             try:
                 results = await store.append_many(
-                    [Write(t.subject, envelopes[t.subject], s.version) for t, s, _ in plan])
+                    [Write(t.subject, envelopes[t.subject], s.version) for t, s, _ in plan]
+                )
             except ConcurrencyConflictError:
                 log.debug("occ_conflict", subjects=[t.subject for t in targets], attempt=attempt)
                 for t in targets:
@@ -108,18 +110,22 @@ async def transact(ctx: CommandContext, targets: list[Target], decide: Decide) -
                 continue
             outcomes = {}
             for (t, s, evs), res in zip(plan, results, strict=True):
-                refs = tuple(EventRef(res.first_seq + i, env.event_type, env.event_id)
-                             for i, env in enumerate(envelopes[t.subject]))
+                refs = tuple(
+                    EventRef(res.first_seq + i, env.event_type, env.event_id)
+                    for i, env in enumerate(envelopes[t.subject])
+                )
                 t.repo.advance(t.aggregate_id, s, ctx, evs, refs)
                 outcomes[t.subject] = Outcome(t.aggregate_id, res.last_seq, refs)
-            return [outcomes.get(t.subject) or Outcome(t.aggregate_id, s.version, ())
-                    for t, s in zip(targets, snaps, strict=True)]
+            return [
+                outcomes.get(t.subject) or Outcome(t.aggregate_id, s.version, ())
+                for t, s in zip(targets, snaps, strict=True)
+            ]
     names = ", ".join(f"{t.repo.aggregate} {t.aggregate_id}" for t in targets)
-    raise Rejected("concurrency_conflict",
-                   f"{names} kept changing under {retries + 1} attempts; send the command again")
+    raise Rejected(
+        "concurrency_conflict", f"{names} kept changing under {retries + 1} attempts; send the command again"
+    )
 
 
 def _recorded(target: Target, snap: Any, ctx: CommandContext) -> Outcome:
     done: tuple[EventRef, ...] = snap.commands.get(ctx.command_id, ())
-    return Outcome(target.aggregate_id, done[-1].seq if done else snap.version, done,
-                   duplicate=True)
+    return Outcome(target.aggregate_id, done[-1].seq if done else snap.version, done, duplicate=True)

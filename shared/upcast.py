@@ -38,9 +38,7 @@ def upcast(event_type: str, version: int, data: dict[str, Any]) -> dict[str, Any
     if model is None:
         raise UnknownEventError(f"unknown event type {event_type!r}")
     if version > model.schema_version:
-        raise UnknownEventError(
-            f"{event_type} v{version} is newer than this code (v{model.schema_version})"
-        )
+        raise UnknownEventError(f"{event_type} v{version} is newer than this code (v{model.schema_version})")
     while version < model.schema_version:
         step = UPCASTERS.get((event_type, version))
         if step is None:

@@ -58,17 +58,27 @@ def build_broker() -> NatsBroker:
     broker = NatsBroker()
     for context, table in command_tables().items():
         for name, model in table.items():
-            broker.subscriber(f"vhub.cmd.{context}.{name}", queue=context,
-                              title=f"{context}.{name}",
-                              description=model.__doc__ or f"the {name} command")(_handler(model))
-    broker.publisher("vhub.evt.{hub}.{context}.{aggregate}.{id}", title="Envelope",
-                     schema=Envelope, description="The envelope every event travels in.")
+            broker.subscriber(
+                f"vhub.cmd.{context}.{name}",
+                queue=context,
+                title=f"{context}.{name}",
+                description=model.__doc__ or f"the {name} command",
+            )(_handler(model))
+    broker.publisher(
+        "vhub.evt.{hub}.{context}.{aggregate}.{id}",
+        title="Envelope",
+        schema=Envelope,
+        description="The envelope every event travels in.",
+    )
     load_all()
     for event_type, event_model in sorted(CATALOGUE.items()):
         context = event_type.split(".", 1)[0]
-        broker.publisher(f"vhub.evt.{{hub}}.{context}.{{aggregate}}.{{id}}",
-                         title=event_type, schema=event_model,
-                         description=(event_model.__doc__ or event_type).strip())
+        broker.publisher(
+            f"vhub.evt.{{hub}}.{context}.{{aggregate}}.{{id}}",
+            title=event_type,
+            schema=event_model,
+            description=(event_model.__doc__ or event_type).strip(),
+        )
     return broker
 
 

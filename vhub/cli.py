@@ -27,8 +27,9 @@ import_app = typer.Typer(help="Load operator data through the public command API
 app.add_typer(import_app, name="import")
 console = Console()
 
-NatsPort = Annotated[int | None, typer.Option(
-    help="NATS port (default 4222, or a free one when taken; 0: any free port).")]
+NatsPort = Annotated[
+    int | None, typer.Option(help="NATS port (default 4222, or a free one when taken; 0: any free port).")
+]
 HttpPort = Annotated[int | None, typer.Option(help="First HTTP port (default 8080, next ones up).")]
 DataDir = Annotated[Path | None, typer.Option(help="JetStream store and SQLite files.")]
 ReadyFile = Annotated[Path | None, typer.Option(help="Write NATS and service URLs here once ready.")]
@@ -39,10 +40,10 @@ def _data_dir(data_dir: Path | None) -> Path:
     return data_dir or Path(platformdirs.user_data_dir("vhub")) / "dev"
 
 
-def _start_stack(nats_port: int | None, http_port: int | None, data_dir: Path | None,
-                 sync_always: bool) -> DevStack:
-    stack = DevStack(_data_dir(data_dir), nats_port=nats_port, http_port=http_port,
-                     sync_always=sync_always)
+def _start_stack(
+    nats_port: int | None, http_port: int | None, data_dir: Path | None, sync_always: bool
+) -> DevStack:
+    stack = DevStack(_data_dir(data_dir), nats_port=nats_port, http_port=http_port, sync_always=sync_always)
     console.print(f"[bold]vhub[/] starting in {stack.data_dir} …")
     try:
         stack.start()
@@ -71,9 +72,13 @@ def _wait_for_stop() -> None:
 
 
 @app.command()
-def dev(nats_port: NatsPort = None, http_port: HttpPort = None, data_dir: DataDir = None,
-        ready_file: ReadyFile = None,
-        sync_always: Annotated[bool, typer.Option(help="fsync before every ack")] = True) -> None:
+def dev(
+    nats_port: NatsPort = None,
+    http_port: HttpPort = None,
+    data_dir: DataDir = None,
+    ready_file: ReadyFile = None,
+    sync_always: Annotated[bool, typer.Option(help="fsync before every ack")] = True,
+) -> None:
     """Run the embedded stack in the foreground until Ctrl-C or SIGTERM."""
     stack = _start_stack(nats_port, http_port, data_dir, sync_always)
     try:
@@ -88,9 +93,14 @@ def dev(nats_port: NatsPort = None, http_port: HttpPort = None, data_dir: DataDi
 
 
 @app.command()
-def demo(once: Annotated[bool, typer.Option(help="Exit after the demo instead of serving.")] = False,
-         nats_port: NatsPort = None, http_port: HttpPort = None, data_dir: DataDir = None,
-         ready_file: ReadyFile = None, seed: int = 2025) -> None:
+def demo(
+    once: Annotated[bool, typer.Option(help="Exit after the demo instead of serving.")] = False,
+    nats_port: NatsPort = None,
+    http_port: HttpPort = None,
+    data_dir: DataDir = None,
+    ready_file: ReadyFile = None,
+    seed: int = 2025,
+) -> None:
     """Start the embedded stack, run the demo campaign, print the figures; keep serving."""
     stack = _start_stack(nats_port, http_port, data_dir, True)
     try:
@@ -126,8 +136,9 @@ async def _demo_job(stack: DevStack, seed: int) -> bool:
 @app.command()
 def provision(
     nats_url: NatsUrl = None,
-    central_hubs: Annotated[str | None, typer.Option(
-        help="At central: comma-separated hubs whose streams VHUB_CENTRAL sources.")] = None,
+    central_hubs: Annotated[
+        str | None, typer.Option(help="At central: comma-separated hubs whose streams VHUB_CENTRAL sources.")
+    ] = None,
 ) -> None:
     """Create or update this hub's streams (event log, ingest, dead letters)."""
     from shared.runtime import connect_nats
@@ -143,8 +154,9 @@ def provision(
             await provision_streams(js, settings)
             if central_hubs:
                 hubs = [h.strip() for h in central_hubs.split(",") if h.strip()]
-                await ensure_stream(js, central_stream_config(settings, hubs, "VHUB_CENTRAL",
-                                                              local_hub=settings.hub))
+                await ensure_stream(
+                    js, central_stream_config(settings, hubs, "VHUB_CENTRAL", local_hub=settings.hub)
+                )
         finally:
             await nc.drain()
 
@@ -153,12 +165,17 @@ def provision(
 
 
 @import_app.command("border-communes")
-def import_border_communes(file: Path, nats_url: NatsUrl = None,
-                           column: str = "commune_code") -> None:
+def import_border_communes(file: Path, nats_url: NatsUrl = None, column: str = "commune_code") -> None:
     """Designate the campaign's border communes from a CSV (a commune_code column)."""
     codes = _read_column(file, column)
-    reply = asyncio.run(_send(nats_url, "designate_border_communes", {"commune_codes": codes},
-                              f"import-border-{file.name}-{len(codes)}"))
+    reply = asyncio.run(
+        _send(
+            nats_url,
+            "designate_border_communes",
+            {"commune_codes": codes},
+            f"import-border-{file.name}-{len(codes)}",
+        )
+    )
     _print_reply(reply)
 
 
@@ -171,9 +188,15 @@ def import_service_points(file: Path, nats_url: NatsUrl = None) -> None:
     async def go() -> list[dict[str, Any]]:
         client = await CommandClient.connect(_nats_url(nats_url))
         try:
-            return [await client.send("registry", "register_service_point", {
-                k: row[k] for k in ("name", "kind", "province_code", "commune_code")},
-                command_id=f"import-point-{row.get('id') or i}") for i, row in enumerate(rows)]
+            return [
+                await client.send(
+                    "registry",
+                    "register_service_point",
+                    {k: row[k] for k in ("name", "kind", "province_code", "commune_code")},
+                    command_id=f"import-point-{row.get('id') or i}",
+                )
+                for i, row in enumerate(rows)
+            ]
         finally:
             await client.close()
 
@@ -198,8 +221,12 @@ def status(ready_file: Annotated[Path, typer.Option(help="The ready file of `vhu
                 alive = client.get(f"{url}/healthz").status_code == 200
                 ready = client.get(f"{url}/readyz")
                 detail = {k: v for k, v in ready.json().items() if k != "ready"}
-                table.add_row(name, "yes" if alive else "no",
-                              "yes" if ready.status_code == 200 else "no", json.dumps(detail))
+                table.add_row(
+                    name,
+                    "yes" if alive else "no",
+                    "yes" if ready.status_code == 200 else "no",
+                    json.dumps(detail),
+                )
             except httpx.HTTPError as err:
                 table.add_row(name, "no", "no", str(err))
     console.print(table)
@@ -225,8 +252,7 @@ def _read_column(file: Path, column: str) -> list[str]:
         return [row[column].strip() for row in reader if row[column].strip()]
 
 
-async def _send(nats_url: str | None, name: str, body: dict[str, Any],
-                command_id: str) -> dict[str, Any]:
+async def _send(nats_url: str | None, name: str, body: dict[str, Any], command_id: str) -> dict[str, Any]:
     client = await CommandClient.connect(_nats_url(nats_url))
     try:
         return await client.send("registry", name, body, command_id=command_id)
@@ -236,8 +262,10 @@ async def _send(nats_url: str | None, name: str, body: dict[str, Any],
 
 def _print_reply(reply: dict[str, Any]) -> None:
     if reply["accepted"]:
-        console.print(f"[green]accepted[/] {reply['aggregate_id']} at {reply['version']}"
-                      f" {json.dumps(reply.get('result') or {})}")
+        console.print(
+            f"[green]accepted[/] {reply['aggregate_id']} at {reply['version']}"
+            f" {json.dumps(reply.get('result') or {})}"
+        )
     else:
         console.print(f"[red]refused[/] {reply['code']}: {reply['reason']}")
         raise typer.Exit(1)

@@ -19,12 +19,13 @@ class CommandClient:
     async def connect(cls, url: str) -> CommandClient:
         return cls(await nats.connect(url, name="vhub-cli"))
 
-    async def send(self, context: str, name: str, body: dict[str, Any],
-                   command_id: str | None = None) -> dict[str, Any]:
+    async def send(
+        self, context: str, name: str, body: dict[str, Any], command_id: str | None = None
+    ) -> dict[str, Any]:
         payload = {"command_id": command_id or uuid.uuid4().hex, **body}
-        reply = await self._nc.request(f"vhub.cmd.{context}.{name}",
-                                       json.dumps(payload, default=str).encode(),
-                                       timeout=self._timeout)
+        reply = await self._nc.request(
+            f"vhub.cmd.{context}.{name}", json.dumps(payload, default=str).encode(), timeout=self._timeout
+        )
         result: dict[str, Any] = json.loads(reply.data)
         return result
 

@@ -30,34 +30,72 @@ async def run_registry_demo(client: CommandClient, console: Console) -> list[dic
         reply = await client.send("registry", name, body, command_id=command_id)
         replies.append(reply)
         ok = reply["accepted"]
-        table.add_row(name, "yes" if ok else "no",
-                      reply["aggregate_id"] if ok else reply["code"],
-                      str(reply["version"]) if ok else reply["reason"])
+        table.add_row(
+            name,
+            "yes" if ok else "no",
+            reply["aggregate_id"] if ok else reply["code"],
+            str(reply["version"]) if ok else reply["reason"],
+        )
         return reply
 
     vols = []
     for i, (name, phone, born, prov, commune, aff) in enumerate(VOLUNTEERS):
-        r = await do("register_volunteer", {
-            "full_name": name, "phone": phone, "birth_date": born, "province_code": prov,
-            "commune_code": commune, "affiliation": aff, "skills": ["digital skills"],
-            "consent": True}, f"demo-vol-{i}")
+        r = await do(
+            "register_volunteer",
+            {
+                "full_name": name,
+                "phone": phone,
+                "birth_date": born,
+                "province_code": prov,
+                "commune_code": commune,
+                "affiliation": aff,
+                "skills": ["digital skills"],
+                "consent": True,
+            },
+            f"demo-vol-{i}",
+        )
         vols.append(r.get("aggregate_id"))
-    await do("register_volunteer", {  # the same phone in its +84 form: refused
-        "full_name": "Nguyễn Minh Anh", "phone": "+84912000001", "birth_date": "2003-02-11",
-        "province_code": "01", "commune_code": "00070", "affiliation": "youth_union",
-        "consent": True}, "demo-vol-dup")
-    team = await do("form_team", {"name": "Đội hình chuyển đổi số Hoàn Kiếm",
-                                  "province_code": "01", "commune_code": "00070",
-                                  "focus": "digital_skills",
-                                  "organisation": "Đoàn Thanh niên phường Hoàn Kiếm"}, "demo-team-1")
+    await do(
+        "register_volunteer",
+        {  # the same phone in its +84 form: refused
+            "full_name": "Nguyễn Minh Anh",
+            "phone": "+84912000001",
+            "birth_date": "2003-02-11",
+            "province_code": "01",
+            "commune_code": "00070",
+            "affiliation": "youth_union",
+            "consent": True,
+        },
+        "demo-vol-dup",
+    )
+    team = await do(
+        "form_team",
+        {
+            "name": "Đội hình chuyển đổi số Hoàn Kiếm",
+            "province_code": "01",
+            "commune_code": "00070",
+            "focus": "digital_skills",
+            "organisation": "Đoàn Thanh niên phường Hoàn Kiếm",
+        },
+        "demo-team-1",
+    )
     for i, vol in enumerate(vols[:4]):
-        await do("add_team_member", {"team_id": team["aggregate_id"], "volunteer_id": vol},
-                 f"demo-member-{i}")
-    await do("appoint_team_leader", {"team_id": team["aggregate_id"], "volunteer_id": vols[0]},
-             "demo-leader-1")
-    await do("register_service_point", {"name": "Trung tâm Phục vụ hành chính công phường Hoàn Kiếm",
-                                        "kind": "commune_one_stop", "province_code": "01",
-                                        "commune_code": "00070"}, "demo-point-1")
+        await do(
+            "add_team_member", {"team_id": team["aggregate_id"], "volunteer_id": vol}, f"demo-member-{i}"
+        )
+    await do(
+        "appoint_team_leader", {"team_id": team["aggregate_id"], "volunteer_id": vols[0]}, "demo-leader-1"
+    )
+    await do(
+        "register_service_point",
+        {
+            "name": "Trung tâm Phục vụ hành chính công phường Hoàn Kiếm",
+            "kind": "commune_one_stop",
+            "province_code": "01",
+            "commune_code": "00070",
+        },
+        "demo-point-1",
+    )
     await do("designate_border_communes", {"commune_codes": ["01273"]}, "demo-border-1")
     console.print(table)
     return replies

@@ -83,8 +83,7 @@ class DevStack:
         port = self.nats_port if self.nats_port is not None else 4222
         if port <= 0 or not port_is_free(port):
             port = -1  # the server picks a free port and reports it
-        self.nats = start_nats_server(self.data_dir / "nats", port=port,
-                                      sync_always=self.sync_always)
+        self.nats = start_nats_server(self.data_dir / "nats", port=port, sync_always=self.sync_always)
         asyncio.run(self._provision())
         first_http = self.http_port or 8080
         for offset, name in enumerate(self.services):
@@ -116,9 +115,13 @@ class DevStack:
         env = self.service_env(name, http_port)
         log_path = self.data_dir / "logs" / f"{name}.log"
         with log_path.open("ab") as log_file:
-            proc = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env,
-                                    stdout=log_file, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}"],
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         sp = ServiceProcess(name, proc, f"http://127.0.0.1:{http_port}", env, log_path)
         self.procs[name] = sp
         return sp

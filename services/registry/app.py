@@ -25,8 +25,9 @@ log = structlog.get_logger(__name__)
 
 def build_bus(nc: Client, settings: Settings, clock: Callable[[], datetime] = utcnow) -> CommandBus:
     """The registry's command table: subject name → command model → use case."""
-    store = EventStore(nc, stream=settings.event_stream, hub=settings.hub,
-                       publish_timeout=settings.publish_timeout_s)
+    store = EventStore(
+        nc, stream=settings.event_stream, hub=settings.hub, publish_timeout=settings.publish_timeout_s
+    )
     registry = Registry(store, settings)
     bus = CommandBus(nc, CONTEXT, clock=clock, concurrency=settings.command_concurrency)
     for name, model in c.COMMANDS.items():
@@ -34,8 +35,9 @@ def build_bus(nc: Client, settings: Settings, clock: Callable[[], datetime] = ut
     return bus
 
 
-async def run(settings: Settings, *, provision_streams: bool = False,
-              stop: asyncio.Event | None = None) -> None:
+async def run(
+    settings: Settings, *, provision_streams: bool = False, stop: asyncio.Event | None = None
+) -> None:
     """Serve registry commands and the ops endpoints until stopped."""
     stop = stop or stop_on_signals()
     nc = await connect_nats(settings, "vhub-registry")
@@ -47,8 +49,7 @@ async def run(settings: Settings, *, provision_streams: bool = False,
     async def readiness() -> tuple[bool, dict[str, Any]]:
         return True, {"commands": bus.names}
 
-    http = HttpServer(ops_app(nc, readiness, "vhub registry"), settings.http_host,
-                      settings.http_port)
+    http = HttpServer(ops_app(nc, readiness, "vhub registry"), settings.http_host, settings.http_port)
     await http.start()
     log.info("registry_started", hub=settings.hub, http_port=http.port)
     await stop.wait()

@@ -43,22 +43,30 @@ BORDER_ID = "border_communes"
 class Registry:
     def __init__(self, store: EventStore, settings: Settings) -> None:
         def repo(aggregate: str, initial, evolve):  # type: ignore[no-untyped-def]  # generic factory
-            return Aggregates(store, context=CONTEXT, aggregate=aggregate, initial=initial,
-                              evolve=evolve, cache_size=settings.snapshot_cache_size,
-                              retries=settings.occ_retries)
+            return Aggregates(
+                store,
+                context=CONTEXT,
+                aggregate=aggregate,
+                initial=initial,
+                evolve=evolve,
+                cache_size=settings.snapshot_cache_size,
+                retries=settings.occ_retries,
+            )
 
         self._store = store
         self._key = settings.pii_key.get_secret_value().encode()
         self.volunteers: Aggregates[volunteer.Volunteer] = repo(
-            "volunteer", volunteer.initial, volunteer.evolve)
+            "volunteer", volunteer.initial, volunteer.evolve
+        )
         self.teams: Aggregates[team.Team] = repo("team", team.initial, team.evolve)
         self.phones: Aggregates[places.Claim] = repo("phone", places.Claim, places.evolve_claim)
-        self.identities: Aggregates[places.Claim] = repo(
-            "identity", places.Claim, places.evolve_claim)
+        self.identities: Aggregates[places.Claim] = repo("identity", places.Claim, places.evolve_claim)
         self.points: Aggregates[places.ServicePoint] = repo(
-            "service_point", places.ServicePoint, places.evolve_point)
+            "service_point", places.ServicePoint, places.evolve_point
+        )
         self.campaign: Aggregates[places.BorderCommunes] = repo(
-            "campaign", places.BorderCommunes, places.evolve_border)
+            "campaign", places.BorderCommunes, places.evolve_border
+        )
 
     def pseudonym(self, *parts: str) -> str:
         """A keyed, one-way key for personal values (subjects must never carry them)."""
@@ -73,23 +81,44 @@ class Registry:
         today = (ctx.received_at + TZ_OFFSET).date()
         fields = volunteer.validate_registration(cmd, today)  # refuse before reading anything
         phone_key = self.pseudonym("phone", str(fields["phone"]))
-        identity = self.pseudonym(values.identity_name(str(fields["full_name"])),
-                                  str(fields["birth_date"]), str(fields["province_code"]))
+        identity = self.pseudonym(
+            values.identity_name(str(fields["full_name"])),
+            str(fields["birth_date"]),
+            str(fields["province_code"]),
+        )
         dupes: list[str] = []
 
         def decide(states: list[Any]) -> list[list[Event]]:
             claim, vol, seen = states
             dupes[:] = [v for v in seen.holders if v != volunteer_id]
-            return [places.claim_phone(claim, volunteer_id),
-                    volunteer.register(vol, cmd, volunteer_id=volunteer_id, today=today,
-                                       possible_duplicates=dupes),
-                    places.see_identity(seen, volunteer_id)]
+            return [
+                places.claim_phone(claim, volunteer_id),
+                volunteer.register(
+                    vol, cmd, volunteer_id=volunteer_id, today=today, possible_duplicates=dupes
+                ),
+                places.see_identity(seen, volunteer_id),
+            ]
 
-        _, outcome, _ = await transact(ctx, [Target(self.phones, phone_key),
-                                             Target(self.volunteers, volunteer_id),
-                                             Target(self.identities, identity)], decide)
-        warnings = [{"code": "possible_duplicate", "duplicate_of": sorted(dupes),
-                     "reason": "same name and birth date in this province"}] if dupes else []
+        _, outcome, _ = await transact(
+            ctx,
+            [
+                Target(self.phones, phone_key),
+                Target(self.volunteers, volunteer_id),
+                Target(self.identities, identity),
+            ],
+            decide,
+        )
+        warnings = (
+            [
+                {
+                    "code": "possible_duplicate",
+                    "duplicate_of": sorted(dupes),
+                    "reason": "same name and birth date in this province",
+                }
+            ]
+            if dupes
+            else []
+        )
         return Accepted.of(outcome, warnings=warnings)
 
     async def update_volunteer(self, cmd: UpdateVolunteer, ctx: CommandContext) -> Accepted:
@@ -101,16 +130,20 @@ class Registry:
         targets = [Target(self.volunteers, cmd.volunteer_id)]
         moving = phone is not None and old is not None and phone != old
         if moving:
-            targets += [Target(self.phones, self.pseudonym("phone", str(phone))),
-                        Target(self.phones, self.pseudonym("phone", str(old)))]
+            targets += [
+                Target(self.phones, self.pseudonym("phone", str(phone))),
+                Target(self.phones, self.pseudonym("phone", str(old))),
+            ]
 
         def decide(states: list[Any]) -> list[list[Event]]:
             vol = states[0]
             _unchanged(vol.phone == old)
             events = [volunteer.update(vol, cmd, phone=phone)]
             if moving:
-                events += [places.claim_phone(states[1], cmd.volunteer_id),
-                           places.release_phone(states[2], cmd.volunteer_id)]
+                events += [
+                    places.claim_phone(states[1], cmd.volunteer_id),
+                    places.release_phone(states[2], cmd.volunteer_id),
+                ]
             return events
 
         outcome, *_ = await transact(ctx, targets, decide)
@@ -137,62 +170,66 @@ class Registry:
 
     async def form_team(self, cmd: FormTeam, ctx: CommandContext) -> Accepted:
         team_id = derive_id(self._store.hub, "team", ctx.command_id)
-        outcome = await self.teams.execute(team_id, ctx,
-                                           lambda s: team.form(s, cmd, team_id=team_id))
+        outcome = await self.teams.execute(team_id, ctx, lambda s: team.form(s, cmd, team_id=team_id))
         return Accepted.of(outcome)
 
     async def add_team_member(self, cmd: AddTeamMember, ctx: CommandContext) -> Accepted:
         """Team and volunteer change together: one active team per volunteer holds exactly."""
-        outcome, _ = await transact(ctx, [Target(self.teams, cmd.team_id),
-                                          Target(self.volunteers, cmd.volunteer_id)],
-                                    lambda s: [team.add_member(s[0], cmd.team_id, cmd.volunteer_id),
-                                               volunteer.join(s[1], cmd.volunteer_id, cmd.team_id)])
+        outcome, _ = await transact(
+            ctx,
+            [Target(self.teams, cmd.team_id), Target(self.volunteers, cmd.volunteer_id)],
+            lambda s: [
+                team.add_member(s[0], cmd.team_id, cmd.volunteer_id),
+                volunteer.join(s[1], cmd.volunteer_id, cmd.team_id),
+            ],
+        )
         return Accepted.of(outcome)
 
     async def remove_team_member(self, cmd: RemoveTeamMember, ctx: CommandContext) -> Accepted:
-        outcome, _ = await transact(ctx, [Target(self.teams, cmd.team_id),
-                                          Target(self.volunteers, cmd.volunteer_id)],
-                                    lambda s: [team.remove_member(s[0], cmd.team_id,
-                                                                  cmd.volunteer_id),
-                                               volunteer.leave(s[1], cmd.volunteer_id, cmd.team_id)])
+        outcome, _ = await transact(
+            ctx,
+            [Target(self.teams, cmd.team_id), Target(self.volunteers, cmd.volunteer_id)],
+            lambda s: [
+                team.remove_member(s[0], cmd.team_id, cmd.volunteer_id),
+                volunteer.leave(s[1], cmd.volunteer_id, cmd.team_id),
+            ],
+        )
         return Accepted.of(outcome)
 
     async def appoint_team_leader(self, cmd: AppointTeamLeader, ctx: CommandContext) -> Accepted:
         outcome = await self.teams.execute(
-            cmd.team_id, ctx, lambda s: team.appoint_leader(s, cmd.team_id, cmd.volunteer_id))
+            cmd.team_id, ctx, lambda s: team.appoint_leader(s, cmd.team_id, cmd.volunteer_id)
+        )
         return Accepted.of(outcome)
 
     async def disband_team(self, cmd: DisbandTeam, ctx: CommandContext) -> Accepted:
         """The team and every member's release, in one batch."""
         members = sorted((await self.teams.load(cmd.team_id)).state.members)
-        targets = [Target(self.teams, cmd.team_id),
-                   *(Target(self.volunteers, m) for m in members)]
+        targets = [Target(self.teams, cmd.team_id), *(Target(self.volunteers, m) for m in members)]
 
         def decide(states: list[Any]) -> list[list[Event]]:
             _unchanged(sorted(states[0].members) == members)
-            return [team.disband(states[0], cmd.team_id, cmd.reason),
-                    *(volunteer.leave(s, m, cmd.team_id) for s, m in zip(states[1:], members,
-                                                                         strict=True))]
+            return [
+                team.disband(states[0], cmd.team_id, cmd.reason),
+                *(volunteer.leave(s, m, cmd.team_id) for s, m in zip(states[1:], members, strict=True)),
+            ]
 
         outcome, *_ = await transact(ctx, targets, decide)
         return Accepted.of(outcome)
 
     # -- places --------------------------------------------------------------------------------
 
-    async def register_service_point(self, cmd: RegisterServicePoint,
-                                     ctx: CommandContext) -> Accepted:
+    async def register_service_point(self, cmd: RegisterServicePoint, ctx: CommandContext) -> Accepted:
         point_id = derive_id(self._store.hub, "service_point", ctx.command_id)
         outcome = await self.points.execute(
-            point_id, ctx, lambda s: places.register_point(s, cmd, point_id=point_id))
+            point_id, ctx, lambda s: places.register_point(s, cmd, point_id=point_id)
+        )
         return Accepted.of(outcome)
 
-    async def designate_border_communes(self, cmd: DesignateBorderCommunes,
-                                        ctx: CommandContext) -> Accepted:
-        outcome: Outcome = await self.campaign.execute(
-            BORDER_ID, ctx, lambda s: places.designate(s, cmd))
+    async def designate_border_communes(self, cmd: DesignateBorderCommunes, ctx: CommandContext) -> Accepted:
+        outcome: Outcome = await self.campaign.execute(BORDER_ID, ctx, lambda s: places.designate(s, cmd))
         total = len((await self.campaign.load(BORDER_ID)).state.codes)
         return Accepted.of(outcome, result={"border_communes": total})
-
 
 
 def _unchanged(same: bool) -> None:

@@ -29,9 +29,22 @@ def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-u
 def dev_stack(tmp_path: Path):  # type: ignore[no-untyped-def]
     ready = tmp_path / "ready.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vhub.cli", "dev", "--data-dir", str(tmp_path / "data"),
-         "--ready-file", str(ready), "--http-port", str(free_port()), "--nats-port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "vhub.cli",
+            "dev",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--ready-file",
+            str(ready),
+            "--http-port",
+            str(free_port()),
+            "--nats-port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(lambda: ready.exists() or proc.poll() is not None, 60, "ready file")
@@ -54,12 +67,24 @@ async def test_dev_stack_serves_commands_and_stops_cleanly_on_sigterm(dev_stack)
             assert (await client.get(f"{url}/healthz")).status_code == 200
             assert (await client.get(f"{url}/metrics")).status_code == 200
     nc = await nats.connect(info["nats_url"])
-    reply = await nc.request("vhub.cmd.registry.form_team", json.dumps({
-        "name": "Đội hình e2e", "province_code": "01", "focus": "admin_support",
-        "organisation": "Đoàn xã"}).encode(), timeout=10)
+    reply = await nc.request(
+        "vhub.cmd.registry.form_team",
+        json.dumps(
+            {
+                "name": "Đội hình e2e",
+                "province_code": "01",
+                "focus": "admin_support",
+                "organisation": "Đoàn xã",
+            }
+        ).encode(),
+        timeout=10,
+    )
     await nc.drain()
     assert json.loads(reply.data)["accepted"]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
-    wait_for(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE
-                             for c in children), 10, "children gone")
+    wait_for(
+        lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
+        10,
+        "children gone",
+    )

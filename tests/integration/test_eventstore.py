@@ -18,9 +18,16 @@ NOW = datetime(2025, 7, 1, 8, 0, tzinfo=UTC)
 
 def env(hub: str, agg: str, command_id: str, n: int = 0, **data: object) -> Envelope:
     return Envelope(
-        event_id=derive_id(hub, command_id, agg, str(n)), event_type="registry.volunteer_withdrawn",
-        schema_version=1, aggregate_id=agg, hub=hub, occurred_at=NOW, recorded_at=NOW,
-        command_id=command_id, correlation_id=command_id, data={"volunteer_id": agg, **data},
+        event_id=derive_id(hub, command_id, agg, str(n)),
+        event_type="registry.volunteer_withdrawn",
+        schema_version=1,
+        aggregate_id=agg,
+        hub=hub,
+        occurred_at=NOW,
+        recorded_at=NOW,
+        command_id=command_id,
+        correlation_id=command_id,
+        data={"volunteer_id": agg, **data},
     )
 
 
@@ -29,8 +36,8 @@ async def test_append_then_read_back_in_order(store: EventStore, provisioned: Se
     subject = event_subject(provisioned.hub, "registry", "volunteer", "v1")
     first = await store.append(subject, [env(store.hub, "v1", "c1", reason="a")], expected=0)
     second = await store.append(
-        subject, [env(store.hub, "v1", "c2", 0, reason="b"), env(store.hub, "v1", "c2", 1,
-                                                                  reason="c")],
+        subject,
+        [env(store.hub, "v1", "c2", 0, reason="b"), env(store.hub, "v1", "c2", 1, reason="c")],
         expected=first.last_seq,
     )
     history = await store.read(subject)
@@ -39,8 +46,7 @@ async def test_append_then_read_back_in_order(store: EventStore, provisioned: Se
     assert await store.read(subject, after_seq=second.first_seq) == history[2:]
 
 
-async def test_stale_expected_sequence_is_a_conflict(store: EventStore,
-                                                     provisioned: Settings) -> None:
+async def test_stale_expected_sequence_is_a_conflict(store: EventStore, provisioned: Settings) -> None:
     """A writer that read an old version loses: the log keeps the first writer's event only."""
     subject = event_subject(provisioned.hub, "registry", "volunteer", "v2")
     await store.append(subject, [env(store.hub, "v2", "c1")], expected=0)
@@ -49,8 +55,7 @@ async def test_stale_expected_sequence_is_a_conflict(store: EventStore,
     assert len(await store.read(subject)) == 1
 
 
-async def test_two_concurrent_writers_exactly_one_wins(store: EventStore,
-                                                       provisioned: Settings) -> None:
+async def test_two_concurrent_writers_exactly_one_wins(store: EventStore, provisioned: Settings) -> None:
     """Two appends at the same expected version: one succeeds, the other conflicts."""
     subject = event_subject(provisioned.hub, "registry", "volunteer", "v3")
     results = await asyncio.gather(
@@ -72,13 +77,16 @@ async def test_batch_is_atomic_under_conflict(store: EventStore, provisioned: Se
 
 
 @pytest.mark.parametrize("events", [1, 3])
-async def test_lost_ack_resend_is_recognised(nc: Client, provisioned: Settings,
-                                             events: int) -> None:
+async def test_lost_ack_resend_is_recognised(nc: Client, provisioned: Settings, events: int) -> None:
     """A publish whose ack is lost is resent; the store sees its own Msg-Id and reports success
     (the server answers the resend with 10071 or 10201, not duplicate=True)."""
     lossy = LosingAcks(nc, drop=1)
-    store = EventStore(lossy, stream=provisioned.event_stream, hub=provisioned.hub,  # type: ignore[arg-type]
-                       publish_timeout=2.0)
+    store = EventStore(
+        lossy,
+        stream=provisioned.event_stream,
+        hub=provisioned.hub,  # type: ignore[arg-type]
+        publish_timeout=2.0,
+    )
     subject = event_subject(provisioned.hub, "registry", "volunteer", "v5")
     batch = [env(store.hub, "v5", "c1", n) for n in range(events)]
     result = await store.append(subject, batch, expected=0)
@@ -89,8 +97,9 @@ async def test_lost_ack_resend_is_recognised(nc: Client, provisioned: Settings,
     assert result.last_seq == history[-1].seq
 
 
-async def test_append_many_is_one_transaction_across_aggregates(store: EventStore,
-                                                                provisioned: Settings) -> None:
+async def test_append_many_is_one_transaction_across_aggregates(
+    store: EventStore, provisioned: Settings
+) -> None:
     """Events for several aggregates land together, or (one aggregate stale) not at all."""
     from shared.eventstore import Write
 
@@ -98,11 +107,15 @@ async def test_append_many_is_one_transaction_across_aggregates(store: EventStor
     b = event_subject(provisioned.hub, "registry", "volunteer", "vb")
     first_b = await store.append(b, [env(store.hub, "vb", "c0")], expected=0)
     with pytest.raises(ConcurrencyConflictError):
-        await store.append_many([Write(a, [env(store.hub, "va", "c1")], 0),
-                                 Write(b, [env(store.hub, "vb", "c1")], 0)])  # b is stale
+        await store.append_many(
+            [Write(a, [env(store.hub, "va", "c1")], 0), Write(b, [env(store.hub, "vb", "c1")], 0)]
+        )  # b is stale
     assert await store.read(a) == []
-    results = await store.append_many([
-        Write(a, [env(store.hub, "va", "c2", 0), env(store.hub, "va", "c2", 1)], 0),
-        Write(b, [env(store.hub, "vb", "c2")], first_b.last_seq)])
+    results = await store.append_many(
+        [
+            Write(a, [env(store.hub, "va", "c2", 0), env(store.hub, "va", "c2", 1)], 0),
+            Write(b, [env(store.hub, "vb", "c2")], first_b.last_seq),
+        ]
+    )
     assert [r.seq for r in await store.read(a)] == [results[0].first_seq, results[0].last_seq]
     assert (await store.read(b))[-1].seq == results[1].last_seq == results[0].last_seq + 1

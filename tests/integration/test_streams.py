@@ -25,13 +25,15 @@ async def test_provisioning_twice_changes_nothing(nc: Client, provisioned: Setti
     assert after.config.duplicate_window == before.config.duplicate_window
 
 
-async def test_central_stream_sources_a_hub_stream(nc: Client, provisioned: Settings,
-                                                   store: EventStore) -> None:
+async def test_central_stream_sources_a_hub_stream(
+    nc: Client, provisioned: Settings, store: EventStore
+) -> None:
     """A subject-less central stream sourcing the hub's stream ends with every hub event."""
     js = nc.jetstream()
     name = f"VHUB_CENTRAL_{provisioned.hub.upper()}"
-    await ensure_stream(js, central_stream_config(provisioned, [provisioned.hub], name,
-                                                  local_hub=provisioned.hub))
+    await ensure_stream(
+        js, central_stream_config(provisioned, [provisioned.hub], name, local_hub=provisioned.hub)
+    )
     try:
         subject = event_subject(provisioned.hub, "registry", "volunteer", "v1")
         last = 0

@@ -42,16 +42,31 @@ def postgres_admin_url() -> Iterator[str | None]:
         run_as = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
     data = tmp / "data"
-    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "postgres", "--no-sync",
-                    "-A", "trust"], check=True, capture_output=True)
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(tmp / "log"), "-o",
-                    f"-p {port} -k {tmp} -h 127.0.0.1 -F", "start"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*run_as, initdb, "-D", str(data), "-U", "postgres", "--no-sync", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *run_as,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(tmp / "log"),
+            "-o",
+            f"-p {port} -k {tmp} -h 127.0.0.1 -F",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -11,15 +11,30 @@ from shared.events.registry import VolunteerRegistered
 from shared.upcast import UnknownEventError, decode
 
 NOW = datetime(2025, 7, 1, tzinfo=UTC)
-V1 = {"volunteer_id": "v1", "full_name": "Đỗ Minh Tâm", "phone": "+84912345678",
-      "birth_date": "2001-01-01", "province_code": "01", "commune_code": "00070",
-      "affiliation": "youth_union"}
+V1 = {
+    "volunteer_id": "v1",
+    "full_name": "Đỗ Minh Tâm",
+    "phone": "+84912345678",
+    "birth_date": "2001-01-01",
+    "province_code": "01",
+    "commune_code": "00070",
+    "affiliation": "youth_union",
+}
 
 
 def envelope(event_type: str, version: int, data: dict[str, object]) -> Envelope:
-    return Envelope(event_id="e", event_type=event_type, schema_version=version,
-                    aggregate_id="v1", hub="hn", occurred_at=NOW, recorded_at=NOW,
-                    command_id="c", correlation_id="c", data=data)
+    return Envelope(
+        event_id="e",
+        event_type=event_type,
+        schema_version=version,
+        aggregate_id="v1",
+        hub="hn",
+        occurred_at=NOW,
+        recorded_at=NOW,
+        command_id="c",
+        correlation_id="c",
+        data=data,
+    )
 
 
 def test_v1_registration_reads_as_current_version() -> None:
@@ -35,8 +50,9 @@ def test_current_version_decodes_unchanged() -> None:
     assert event.skills == ["a"]
 
 
-@pytest.mark.parametrize(("event_type", "version"), [("registry.nope", 1),
-                                                     ("registry.volunteer_registered", 9)])
+@pytest.mark.parametrize(
+    ("event_type", "version"), [("registry.nope", 1), ("registry.volunteer_registered", 9)]
+)
 def test_unknown_types_and_future_versions_are_refused(event_type: str, version: int) -> None:
     """What this code cannot read raises UnknownEventError (consumers dead-letter it)."""
     with pytest.raises(UnknownEventError):

@@ -47,8 +47,15 @@ def register_point(state: ServicePoint, cmd: RegisterServicePoint, *, point_id: 
         raise Rejected("duplicate_service_point", f"service point {point_id} exists already")
     province, commune = values.check_place(cmd.province_code, cmd.commune_code)
     assert commune is not None
-    return [ServicePointRegistered(service_point_id=point_id, name=values.normalise_name(cmd.name),
-                                   kind=cmd.kind, province_code=province, commune_code=commune)]
+    return [
+        ServicePointRegistered(
+            service_point_id=point_id,
+            name=values.normalise_name(cmd.name),
+            kind=cmd.kind,
+            province_code=province,
+            commune_code=commune,
+        )
+    ]
 
 
 def evolve_border(state: BorderCommunes, event: Event) -> BorderCommunes:
@@ -61,8 +68,7 @@ def designate(state: BorderCommunes, cmd: DesignateBorderCommunes) -> list[Event
     codes = [refdata.normalise_commune(c) for c in cmd.commune_codes]
     unknown = [raw for raw, code in zip(cmd.commune_codes, codes, strict=True) if code is None]
     if unknown:
-        raise Rejected("unknown_commune", f"{len(unknown)} unknown commune codes",
-                       unknown=unknown[:50])
+        raise Rejected("unknown_commune", f"{len(unknown)} unknown commune codes", unknown=unknown[:50])
     new = sorted({c for c in codes if c is not None} - state.codes)
     if not new:
         return []
@@ -85,8 +91,9 @@ def claim_phone(state: Claim, volunteer_id: str) -> list[Event]:
     if state.owner == volunteer_id:
         return []
     if state.owner is not None:
-        raise Rejected("duplicate_volunteer", "this phone number is already registered",
-                       existing_id=state.owner)
+        raise Rejected(
+            "duplicate_volunteer", "this phone number is already registered", existing_id=state.owner
+        )
     return [PhoneClaimed(volunteer_id=volunteer_id)]
 
 

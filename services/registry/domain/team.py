@@ -53,11 +53,16 @@ def form(state: Team, cmd: FormTeam, *, team_id: str) -> list[Event]:
     if state.formed:
         raise Rejected("duplicate_team", f"team {team_id} exists already")
     province, commune = values.check_place(cmd.province_code, cmd.commune_code)
-    return [TeamFormed(
-        team_id=team_id, name=values.normalise_name(cmd.name), province_code=province,
-        commune_code=commune, focus=cmd.focus,
-        organisation=values.normalise_name(cmd.organisation, field="organisation"),
-    )]
+    return [
+        TeamFormed(
+            team_id=team_id,
+            name=values.normalise_name(cmd.name),
+            province_code=province,
+            commune_code=commune,
+            focus=cmd.focus,
+            organisation=values.normalise_name(cmd.organisation, field="organisation"),
+        )
+    ]
 
 
 def require_open(state: Team, team_id: str) -> None:

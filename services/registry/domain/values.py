@@ -71,8 +71,10 @@ def check_place(province: str, commune: str | None) -> tuple[str, str | None]:
     if c is None:
         raise Rejected("unknown_commune", f"no commune-level unit with code {commune!r}")
     if refdata.communes()[c].province_code != p:
-        raise Rejected("commune_outside_province",
-                       f"commune {c} is in province {refdata.communes()[c].province_code}, not {p}")
+        raise Rejected(
+            "commune_outside_province",
+            f"commune {c} is in province {refdata.communes()[c].province_code}, not {p}",
+        )
     return p, c
 
 

@@ -43,9 +43,13 @@ def evolve(state: Volunteer, event: Event) -> Volunteer:
     match event:
         case VolunteerRegistered():
             return Volunteer(
-                registered=True, phone=event.phone, full_name=event.full_name,
-                birth_date=event.birth_date, province_code=event.province_code,
-                commune_code=event.commune_code, affiliation=event.affiliation,
+                registered=True,
+                phone=event.phone,
+                full_name=event.full_name,
+                birth_date=event.birth_date,
+                province_code=event.province_code,
+                commune_code=event.commune_code,
+                affiliation=event.affiliation,
             )
         case VolunteerUpdated():
             changes = event.model_dump(exclude_none=True, exclude={"volunteer_id", "skills"})
@@ -69,13 +73,15 @@ def register(
 ) -> list[Event]:
     """Register once; flag (not refuse) a same-name, same-birth-date volunteer in the province."""
     if state.registered:
-        raise Rejected("duplicate_volunteer", "this volunteer is already registered",
-                       existing_id=volunteer_id)
+        raise Rejected(
+            "duplicate_volunteer", "this volunteer is already registered", existing_id=volunteer_id
+        )
     fields = validate_registration(cmd, today)
     events: list[Event] = [VolunteerRegistered(volunteer_id=volunteer_id, **fields)]
     if possible_duplicates:
-        events.append(PossibleDuplicateFlagged(volunteer_id=volunteer_id,
-                                               duplicate_of=sorted(possible_duplicates)))
+        events.append(
+            PossibleDuplicateFlagged(volunteer_id=volunteer_id, duplicate_of=sorted(possible_duplicates))
+        )
     return events
 
 
@@ -138,8 +144,9 @@ def join(state: Volunteer, volunteer_id: str, team_id: str) -> list[Event]:
     if state.team_id == team_id:
         raise Rejected("already_member", f"volunteer {volunteer_id} is already in this team")
     if state.team_id is not None:
-        raise Rejected("already_in_team", f"volunteer {volunteer_id} is in team {state.team_id}",
-                       team_id=state.team_id)
+        raise Rejected(
+            "already_in_team", f"volunteer {volunteer_id} is in team {state.team_id}", team_id=state.team_id
+        )
     return [VolunteerJoinedTeam(volunteer_id=volunteer_id, team_id=team_id)]
 
 

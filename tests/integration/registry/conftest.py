@@ -18,8 +18,9 @@ Send = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-async def start_registry(nats_url: str, provisioned: Settings) -> AsyncIterator[
-        Callable[[], Awaitable[CommandBus]]]:
+async def start_registry(
+    nats_url: str, provisioned: Settings
+) -> AsyncIterator[Callable[[], Awaitable[CommandBus]]]:
     """Start registry instances (each with its own connection and caches) on demand."""
     running: list[tuple[CommandBus, Client]] = []
 

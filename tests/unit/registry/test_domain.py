@@ -27,16 +27,22 @@ TODAY = date(2025, 7, 1)
 
 def reg(**over: object) -> RegisterVolunteer:
     base: dict[str, object] = dict(
-        full_name="  Nguyễn   Văn An ", phone="0912 345 678", birth_date=date(2003, 5, 4),
-        province_code="1", commune_code="70", affiliation="youth_union",
-        skills=["Dịch vụ công", "dịch vụ công"], consent=True,
+        full_name="  Nguyễn   Văn An ",
+        phone="0912 345 678",
+        birth_date=date(2003, 5, 4),
+        province_code="1",
+        commune_code="70",
+        affiliation="youth_union",
+        skills=["Dịch vụ công", "dịch vụ công"],
+        consent=True,
     )
     return RegisterVolunteer.model_validate({**base, **over})
 
 
 def registered(**over: object) -> volunteer.Volunteer:
-    events = volunteer.register(volunteer.initial(), reg(**over), volunteer_id="v1", today=TODAY,
-                                possible_duplicates=[])
+    events = volunteer.register(
+        volunteer.initial(), reg(**over), volunteer_id="v1", today=TODAY, possible_duplicates=[]
+    )
     return fold(volunteer.evolve, volunteer.initial(), events)
 
 
@@ -51,8 +57,9 @@ def rejected(fn: object, *args: object, **kwargs: object) -> str:
 
 def test_registration_normalises_name_phone_codes_and_skills() -> None:
     """Given a messy form, when registered, then the event holds the normalised values."""
-    [ev] = volunteer.register(volunteer.initial(), reg(), volunteer_id="v1", today=TODAY,
-                              possible_duplicates=[])
+    [ev] = volunteer.register(
+        volunteer.initial(), reg(), volunteer_id="v1", today=TODAY, possible_duplicates=[]
+    )
     assert isinstance(ev, VolunteerRegistered)
     assert ev.full_name == "Nguyễn Văn An"
     assert ev.phone == "+84912345678"
@@ -60,8 +67,9 @@ def test_registration_normalises_name_phone_codes_and_skills() -> None:
     assert ev.skills == ["dịch vụ công"]
 
 
-@pytest.mark.parametrize("raw", ["0912345678", "+84912345678", "84912345678", "+84 91-234.5678",
-                                 "0084912345678"])
+@pytest.mark.parametrize(
+    "raw", ["0912345678", "+84912345678", "84912345678", "+84 91-234.5678", "0084912345678"]
+)
 def test_phone_forms_of_one_number_are_the_same(raw: str) -> None:
     """0xxxxxxxxx, +84xxxxxxxxx and their punctuated forms normalise to one E.164 number."""
     assert values.normalise_phone(raw) == "+84912345678"
@@ -81,37 +89,70 @@ def test_name_is_nfc_normalised() -> None:
     assert values.normalise_name(nfd) == unicodedata.normalize("NFC", "Trần Thị Bích")
 
 
-@pytest.mark.parametrize(("name", "code"), [("A", "invalid_full_name"), ("x" * 121, "invalid_full_name"),
-                                            ("12345", "invalid_full_name")])
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("A", "invalid_full_name"), ("x" * 121, "invalid_full_name"), ("12345", "invalid_full_name")],
+)
 def test_names_are_bounded(name: str, code: str) -> None:
     """Names too short, too long or without letters are refused."""
-    assert rejected(volunteer.register, volunteer.initial(), reg(full_name=name),
-                    volunteer_id="v1", today=TODAY, possible_duplicates=[]) == code
+    assert (
+        rejected(
+            volunteer.register,
+            volunteer.initial(),
+            reg(full_name=name),
+            volunteer_id="v1",
+            today=TODAY,
+            possible_duplicates=[],
+        )
+        == code
+    )
 
 
 def test_no_consent_is_refused() -> None:
     """Without consent nothing is recorded."""
-    assert rejected(volunteer.register, volunteer.initial(), reg(consent=False),
-                    volunteer_id="v1", today=TODAY, possible_duplicates=[]) == "consent_required"
+    assert (
+        rejected(
+            volunteer.register,
+            volunteer.initial(),
+            reg(consent=False),
+            volunteer_id="v1",
+            today=TODAY,
+            possible_duplicates=[],
+        )
+        == "consent_required"
+    )
 
 
-@pytest.mark.parametrize(("over", "code"), [
-    ({"province_code": "99"}, "unknown_province"),
-    ({"commune_code": "99999"}, "unknown_commune"),
-    ({"province_code": "79"}, "commune_outside_province"),  # 00070 is in Hà Nội, not HCMC
-    ({"birth_date": date(2030, 1, 1)}, "invalid_birth_date"),
-    ({"birth_date": date(2020, 1, 1)}, "invalid_birth_date"),
-])
+@pytest.mark.parametrize(
+    ("over", "code"),
+    [
+        ({"province_code": "99"}, "unknown_province"),
+        ({"commune_code": "99999"}, "unknown_commune"),
+        ({"province_code": "79"}, "commune_outside_province"),  # 00070 is in Hà Nội, not HCMC
+        ({"birth_date": date(2030, 1, 1)}, "invalid_birth_date"),
+        ({"birth_date": date(2020, 1, 1)}, "invalid_birth_date"),
+    ],
+)
 def test_places_and_birth_dates_are_checked(over: dict[str, object], code: str) -> None:
     """Unknown codes, a commune outside its province, impossible ages: each its own code."""
-    assert rejected(volunteer.register, volunteer.initial(), reg(**over),
-                    volunteer_id="v1", today=TODAY, possible_duplicates=[]) == code
+    assert (
+        rejected(
+            volunteer.register,
+            volunteer.initial(),
+            reg(**over),
+            volunteer_id="v1",
+            today=TODAY,
+            possible_duplicates=[],
+        )
+        == code
+    )
 
 
 def test_same_name_and_birth_date_is_flagged_not_refused() -> None:
     """A possible duplicate is accepted and recorded as a PossibleDuplicateFlagged fact."""
-    events = volunteer.register(volunteer.initial(), reg(), volunteer_id="v2", today=TODAY,
-                                possible_duplicates=["v1"])
+    events = volunteer.register(
+        volunteer.initial(), reg(), volunteer_id="v2", today=TODAY, possible_duplicates=["v1"]
+    )
     assert isinstance(events[1], PossibleDuplicateFlagged)
     assert events[1].duplicate_of == ["v1"]
 
@@ -138,8 +179,7 @@ def test_volunteer_is_in_at_most_one_active_team() -> None:
 def test_withdrawal_leaves_the_team_first() -> None:
     state = fold(volunteer.evolve, registered(), volunteer.join(registered(), "v1", "t1"))
     events = volunteer.withdraw(state, "v1", "moved")
-    assert [e.event_type for e in events] == ["registry.volunteer_left_team",
-                                              "registry.volunteer_withdrawn"]
+    assert [e.event_type for e in events] == ["registry.volunteer_left_team", "registry.volunteer_withdrawn"]
 
 
 def test_update_records_only_changes() -> None:
@@ -152,13 +192,20 @@ def test_update_records_only_changes() -> None:
 
 # -- teams ----------------------------------------------------------------------------------------
 
-FORM = FormTeam(name="Đội hình Hoàn Kiếm", province_code="01", commune_code="00070",
-                focus="digital_skills", organisation="Đoàn phường Hoàn Kiếm")
+FORM = FormTeam(
+    name="Đội hình Hoàn Kiếm",
+    province_code="01",
+    commune_code="00070",
+    focus="digital_skills",
+    organisation="Đoàn phường Hoàn Kiếm",
+)
 
 
 def formed(*members: str) -> team.Team:
-    events = [*team.form(team.initial(), FORM, team_id="t1"),
-              *(TeamMemberAdded(team_id="t1", volunteer_id=m) for m in members)]
+    events = [
+        *team.form(team.initial(), FORM, team_id="t1"),
+        *(TeamMemberAdded(team_id="t1", volunteer_id=m) for m in members),
+    ]
     return fold(team.evolve, team.initial(), events)
 
 
@@ -177,8 +224,7 @@ def test_disbanded_team_takes_no_members() -> None:
 
 def test_leader_must_be_a_member() -> None:
     assert rejected(team.appoint_leader, formed("v1"), "t1", "v2") == "leader_not_member"
-    assert team.appoint_leader(formed("v1"), "t1", "v1")[0].event_type == (
-        "registry.team_leader_appointed")
+    assert team.appoint_leader(formed("v1"), "t1", "v1")[0].event_type == ("registry.team_leader_appointed")
 
 
 def test_removing_the_leader_clears_the_leader() -> None:
@@ -216,8 +262,12 @@ def test_border_communes_are_checked_and_added() -> None:
 
 
 def test_service_point_is_registered_in_its_commune() -> None:
-    cmd = RegisterServicePoint(name="Trung tâm phục vụ hành chính công", kind="commune_one_stop",
-                               province_code="01", commune_code="00070")
+    cmd = RegisterServicePoint(
+        name="Trung tâm phục vụ hành chính công",
+        kind="commune_one_stop",
+        province_code="01",
+        commune_code="00070",
+    )
     [ev] = places.register_point(places.ServicePoint(), cmd, point_id="p1")
     assert ev.model_dump()["commune_code"] == "00070"
     state = places.evolve_point(places.ServicePoint(), ev)
