@@ -19,6 +19,9 @@ from shared.refdata import provinces
 from vhub.simulate.model import CAMPAIGN, FIGURES, Noise, Truth
 
 LAST_DAY = "2025-08-31"
+# The province figures the launch week is known by (all 34 x 13 are checked in one row besides).
+HEADLINE_CELLS = (("01", "active_teams"), ("01", "active_volunteers"), ("68", "people_supported"),
+                  ("79", "digital_sessions_held"), ("79", "elderly_attendees"))
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ def compare(truth: Truth, seen: Reading, noise_seen: Counter[Noise], unexpected:
     rows += [Row(f"teams: {k}", n, seen.focus[k]) for k, n in sorted(truth.teams_by_focus.items())]
     rows += [Row(f"volunteers: {k}", n, seen.affiliation[k])
              for k, n in sorted(truth.volunteers_by_affiliation.items())]
+    for code, figure in HEADLINE_CELLS:
+        if truth.of(("province", code))[figure]:
+            rows.append(Row(f"{provinces()[code].name}: {figure}",
+                            truth.of(("province", code))[figure],
+                            seen.provinces.get(code, Counter())[figure]))
     cells = [(p, f) for p in provinces() for f in FIGURES]
     wrong = [(p, f) for p, f in cells
              if truth.of(("province", p))[f] != seen.provinces.get(p, Counter())[f]]

@@ -65,6 +65,5 @@ async def test_a_replayed_run_changes_nothing(stack: object) -> None:
     assert first.ok, [r for r in first.rows if not r.ok]
     again = await run_scenario(stack.nats_url, url, "campaign", scale=0.002, seed=5,
                                concurrency=32, show_progress=False)
-    changed = [r for r in again.rows if r.figure in {"active_volunteers", "dispatches",
-                                                     "people_supported"} and r.reported]
-    assert not changed
+    assert again.replay
+    assert again.ok, [r for r in again.rows if not r.ok]  # the figures still equal one run
