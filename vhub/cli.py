@@ -203,9 +203,11 @@ def import_service_points(file: Path, nats_url: NatsUrl = None) -> None:
     replies = asyncio.run(go())
     accepted = sum(r["accepted"] for r in replies)
     console.print(f"{accepted} of {len(replies)} service points recorded")
-    for r in replies:
+    for i, r in enumerate(replies):
         if not r["accepted"]:
-            _print_reply(r)
+            console.print(f"[red]row {i + 1} refused[/] {r['code']}: {r['reason']}")
+    if accepted < len(replies):
+        raise typer.Exit(1)
 
 
 @app.command()
