@@ -27,8 +27,9 @@ log = structlog.get_logger(__name__)
 
 
 class DayClosing:
-    def __init__(self, service: DispatchService, js: JetStreamContext, stream: str,
-                 concurrency: int = 32) -> None:
+    def __init__(
+        self, service: DispatchService, js: JetStreamContext, stream: str, concurrency: int = 32
+    ) -> None:
         self._svc = service
         self._js = js
         self._stream = stream
@@ -45,7 +46,8 @@ class DayClosing:
         svc = self._svc
         async with self._slots:
             outcome = await svc.schedules.execute(
-                team_id, svc.sub_context(ctx, team_id), lambda s: attendance.mark_no_shows(s, day))
+                team_id, svc.sub_context(ctx, team_id), lambda s: attendance.mark_no_shows(s, day)
+            )
             snap = await svc.schedules.load(team_id)
         total = sum(1 for s in snap.state.on(day) if s.status == "no_show")
         return (0 if outcome.duplicate else len(outcome.events)), total
@@ -61,10 +63,21 @@ class DayClosing:
         no_shows = sum(c[1] for c in counts)
         key = cmd.date.isoformat()
         before = await svc.days.load(key)
-        outcome = await svc.days.execute(key, svc.sub_context(ctx, "day"), lambda s: (
-            attendance.close_day(s, cmd.date, hub=svc.hub, no_shows=no_shows, now=now,
-                             policy=svc.policy)))
+        outcome = await svc.days.execute(
+            key,
+            svc.sub_context(ctx, "day"),
+            lambda s: attendance.close_day(
+                s, cmd.date, hub=svc.hub, no_shows=no_shows, now=now, policy=svc.policy
+            ),
+        )
         log.info("day_closed", date=key, teams=len(teams), marked=marked, no_shows=no_shows)
-        return Accepted.of(outcome, result={
-            "date": key, "no_shows": no_shows, "marked_now": marked, "teams": len(teams),
-            "already_closed": before.state.closed})
+        return Accepted.of(
+            outcome,
+            result={
+                "date": key,
+                "no_shows": no_shows,
+                "marked_now": marked,
+                "teams": len(teams),
+                "already_closed": before.state.closed,
+            },
+        )

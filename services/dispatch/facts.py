@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 import structlog
 from nats.aio.msg import Msg
@@ -51,8 +52,12 @@ Findings = Callable[[list[OverCapacityRecorded]], Awaitable[None]]
 
 def filter_subjects(hub: str) -> list[str]:
     reg = "registry"
-    return [event_subject(hub, reg, "team", "*"), event_subject(hub, reg, "service_point", "*"),
-            event_subject(hub, reg, "campaign", "*"), f"vhub.evt.{hub}.{CONTEXT}.>"]
+    return [
+        event_subject(hub, reg, "team", "*"),
+        event_subject(hub, reg, "service_point", "*"),
+        event_subject(hub, reg, "campaign", "*"),
+        f"vhub.evt.{hub}.{CONTEXT}.>",
+    ]
 
 
 @dataclass
@@ -78,6 +83,24 @@ class FactsView:
         cov = self.coverage.get(point_day_id(finding.service_point_id, finding.date))
         return cov is not None and finding.dispatch_id in cov.over_capacity
 
+    def over_capacity(self, point_id: str, day: date, dispatch_id: str) -> list[dict[str, Any]]:
+        """An advisory warning when this dispatch takes a point-day over what it requested."""
+        counts = self.point_days.get(point_day_id(point_id, day))
+        if counts is None or counts.requested == 0:
+            return []
+        dispatched = len(counts.active - {dispatch_id}) + 1
+        if dispatched <= counts.requested:
+            return []
+        reason = "more teams than requested at this point on this date: recorded as a conflict"
+        return [
+            {
+                "code": "over_capacity",
+                "requested": counts.requested,
+                "dispatched": dispatched,
+                "reason": reason,
+            }
+        ]
+
     def busy(self) -> dict[str, list[tuple[datetime, datetime]]]:
         out: dict[str, list[tuple[datetime, datetime]]] = {}
         for s in self.shifts.values():
@@ -87,15 +110,15 @@ class FactsView:
     def apply(self, seq: int, ev: Event) -> list[OverCapacityRecorded]:
         self.position = max(self.position, seq)
         if isinstance(ev, TeamFormed):
-            self.teams[ev.team_id] = TeamView(ev.team_id, ev.province_code, ev.commune_code,
-                                              ev.focus)
+            self.teams[ev.team_id] = TeamView(ev.team_id, ev.province_code, ev.commune_code, ev.focus)
         elif isinstance(ev, TeamMemberAdded | TeamMemberRemoved | TeamDisbanded):
             team = self.teams.get(ev.team_id)
             if team is not None:
                 self.teams[ev.team_id] = _team_after(team, ev)
         elif isinstance(ev, ServicePointRegistered):
-            self.points[ev.service_point_id] = PointView(ev.service_point_id, ev.province_code,
-                                                         ev.commune_code, ev.kind)
+            self.points[ev.service_point_id] = PointView(
+                ev.service_point_id, ev.province_code, ev.commune_code, ev.kind
+            )
         elif isinstance(ev, BorderCommunesDesignated):
             self.border_communes.update(ev.commune_codes)
         elif isinstance(ev, DayClosed):
@@ -113,14 +136,20 @@ class FactsView:
             return []
         if isinstance(ev, TeamDispatched):
             self.shifts[ev.dispatch_id] = ev
-            day = self.point_days.setdefault(point_day_id(ev.service_point_id, ev.date),
-                                             PointDay())
+            day = self.point_days.setdefault(point_day_id(ev.service_point_id, ev.date), PointDay())
             day.active.add(ev.dispatch_id)
             if 0 < day.requested < len(day.active):
-                return [OverCapacityRecorded(
-                    service_point_id=ev.service_point_id, province_code=ev.province_code,
-                    commune_code=ev.commune_code, date=ev.date, dispatch_id=ev.dispatch_id,
-                    requested=day.requested, dispatched=len(day.active))]
+                return [
+                    OverCapacityRecorded(
+                        service_point_id=ev.service_point_id,
+                        province_code=ev.province_code,
+                        commune_code=ev.commune_code,
+                        date=ev.date,
+                        dispatch_id=ev.dispatch_id,
+                        requested=day.requested,
+                        dispatched=len(day.active),
+                    )
+                ]
         elif isinstance(ev, DispatchCancelled):
             self.shifts.pop(ev.dispatch_id, None)
             key = point_day_id(ev.service_point_id, ev.date)

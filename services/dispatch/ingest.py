@@ -34,17 +34,29 @@ DURABLE = "dispatch_ingest_activity"
 
 
 class ActivityIngest:
-    def __init__(self, service: DispatchService, js: JetStreamContext, *, stream: str,
-                 dead_letters: DeadLetters, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        service: DispatchService,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        dead_letters: DeadLetters,
+        batch_size: int = 100,
+    ) -> None:
         self._svc = service
         self._js = js
         self._dlq = dead_letters
         self.recorded = 0
         self.refused = 0
         self.consumer = DurableConsumer(
-            js, stream=stream, durable=DURABLE, batch_size=batch_size,
-            filter_subjects=[ingest_subject(service.hub, FACT_TYPE)], handler=self.handle,
-            explicit_ack=True)
+            js,
+            stream=stream,
+            durable=DURABLE,
+            batch_size=batch_size,
+            filter_subjects=[ingest_subject(service.hub, FACT_TYPE)],
+            handler=self.handle,
+            explicit_ack=True,
+        )
 
     async def ensure(self) -> None:
         """Create the shared consumer if no replica has (never recreate it under another)."""
@@ -67,7 +79,9 @@ class ActivityIngest:
         ctx = CommandContext(
             command_id=cmd.command_id or f"ingest:{seq}",
             correlation_id=cmd.correlation_id or cmd.command_id or f"ingest:{seq}",
-            actor=cmd.actor or "ingest", received_at=self._svc.clock())
+            actor=cmd.actor or "ingest",
+            received_at=self._svc.clock(),
+        )
         try:
             await self._svc.report_activity(cmd, ctx, source="ingest")
         except Rejected as rej:
@@ -93,5 +107,4 @@ class ActivityIngest:
 
     async def _refuse(self, msg: Msg, seq: int, reason: str) -> None:
         self.refused += 1
-        await self._dlq.send(subject=msg.subject, payload=msg.data, reason=reason,
-                             stream_seq=seq)
+        await self._dlq.send(subject=msg.subject, payload=msg.data, reason=reason, stream_seq=seq)

@@ -47,21 +47,29 @@ def _token(*parts: str) -> str:
 class DispatchService:
     """One per process; several processes share the command queue group."""
 
-    def __init__(self, store: EventStore, view: FactsView, *, clock: Clock, policy: Policy,
-                 retries: int = 5, cache_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        view: FactsView,
+        *,
+        clock: Clock,
+        policy: Policy,
+        retries: int = 5,
+        cache_size: int = 10_000,
+    ) -> None:
         self.hub = store.hub
         self.view = view
         self.clock = clock
         self.policy = policy
         self.handled = 0  # commands this instance answered (tests check both replicas served)
-        common: dict[str, Any] = {"context": CONTEXT, "retries": retries,
-                                  "cache_size": cache_size}
-        self.schedules = Aggregates[Schedule](store, aggregate="schedule", initial=Schedule,
-                                              evolve=evolve_schedule, **common)
-        self.coverage = Aggregates[Coverage](store, aggregate="coverage", initial=Coverage,
-                                             evolve=evolve_coverage, **common)
-        self.days = Aggregates[Day](store, aggregate="day", initial=Day, evolve=evolve_day,
-                                    **common)
+        common: dict[str, Any] = {"context": CONTEXT, "retries": retries, "cache_size": cache_size}
+        self.schedules = Aggregates[Schedule](
+            store, aggregate="schedule", initial=Schedule, evolve=evolve_schedule, **common
+        )
+        self.coverage = Aggregates[Coverage](
+            store, aggregate="coverage", initial=Coverage, evolve=evolve_coverage, **common
+        )
+        self.days = Aggregates[Day](store, aggregate="day", initial=Day, evolve=evolve_day, **common)
 
     # -- coverage --------------------------------------------------------------------------
 
@@ -70,8 +78,11 @@ class DispatchService:
         key = point_day_id(cmd.service_point_id, cmd.date)
         request_id = scoped_id(key, _token(self.hub, ctx.command_id, "coverage"))
         point = self.view.points.get(cmd.service_point_id)
-        outcome = await self.coverage.execute(key, ctx, lambda s: decide.request_coverage(
-            s, cmd, point=point, request_id=request_id, policy=self.policy))
+        outcome = await self.coverage.execute(
+            key,
+            ctx,
+            lambda s: decide.request_coverage(s, cmd, point=point, request_id=request_id, policy=self.policy),
+        )
         return Accepted.of(outcome, result={"request_id": request_id})
 
     async def coverage_request(self, request_id: str) -> Request | None:
@@ -84,12 +95,14 @@ class DispatchService:
     async def record_findings(self, findings: list[OverCapacityRecorded]) -> None:
         """Record over-capacity conflicts; the dispatch id makes each one's command id."""
         for finding in findings:
-            ctx = CommandContext(command_id=f"over_capacity:{finding.dispatch_id}",
-                                 correlation_id=finding.dispatch_id, actor="dispatch",
-                                 received_at=self.clock())
+            ctx = CommandContext(
+                command_id=f"over_capacity:{finding.dispatch_id}",
+                correlation_id=finding.dispatch_id,
+                actor="dispatch",
+                received_at=self.clock(),
+            )
             key = point_day_id(finding.service_point_id, finding.date)
-            await self.coverage.execute(key, ctx, partial(attendance.record_over_capacity,
-                                                          finding=finding))
+            await self.coverage.execute(key, ctx, partial(attendance.record_over_capacity, finding=finding))
 
     # -- shifts ----------------------------------------------------------------------------
 
@@ -103,43 +116,61 @@ class DispatchService:
             request = await self.coverage_request(cmd.coverage_request_id)
         day = local_date(cmd.starts_at)
         closed = day in self.view.closed_days
-        outcome = await self.schedules.execute(cmd.team_id, ctx, lambda s: decide.dispatch_team(
-            s, cmd, team=team, point=point, request=request, day_closed=closed,
-            dispatch_id=dispatch_id, policy=self.policy))
-        return Accepted.of(outcome, warnings=self._capacity_warnings(cmd, dispatch_id),
-                           result={"dispatch_id": dispatch_id, "team_id": cmd.team_id,
-                                   "date": day.isoformat()})
-
-    def _capacity_warnings(self, cmd: m.DispatchTeam, dispatch_id: str) -> list[dict[str, Any]]:
-        key = point_day_id(cmd.service_point_id, local_date(cmd.starts_at))
-        day = self.view.point_days.get(key)
-        if day is None or day.requested == 0:
-            return []
-        dispatched = len(day.active - {dispatch_id}) + 1
-        if dispatched <= day.requested:
-            return []
-        return [{"code": "over_capacity", "requested": day.requested, "dispatched": dispatched,
-                 "reason": "more teams than requested at this point on this date: recorded as a "
-                           "conflict"}]
+        outcome = await self.schedules.execute(
+            cmd.team_id,
+            ctx,
+            lambda s: decide.dispatch_team(
+                s,
+                cmd,
+                team=team,
+                point=point,
+                request=request,
+                day_closed=closed,
+                dispatch_id=dispatch_id,
+                policy=self.policy,
+            ),
+        )
+        return Accepted.of(
+            outcome,
+            warnings=self.view.over_capacity(cmd.service_point_id, day, dispatch_id),
+            result={"dispatch_id": dispatch_id, "team_id": cmd.team_id, "date": day.isoformat()},
+        )
 
     async def plan_rotation(self, cmd: m.PlanRotation, ctx: CommandContext) -> Accepted:
         self.handled += 1
         days = max(0, min((cmd.to_date - cmd.from_date).days + 1, self.policy.max_rotation_days))
         rotation_id = _token(self.hub, ctx.command_id, "rotation")
-        ids = [scoped_id(cmd.team_id, _token(self.hub, ctx.command_id, "rotation", str(n)))
-               for n in range(days)]
+        ids = [
+            scoped_id(cmd.team_id, _token(self.hub, ctx.command_id, "rotation", str(n))) for n in range(days)
+        ]
         team = self.view.teams.get(cmd.team_id)
         points = {p: self.view.points.get(p) for p in cmd.service_point_ids}
-        outcome = await self.schedules.execute(cmd.team_id, ctx, lambda s: decide.plan_rotation(
-            s, cmd, team=team, points=points, rotation_id=rotation_id, dispatch_ids=ids,
-            policy=self.policy))
-        plan = [{"dispatch_id": d, "date": (cmd.from_date + timedelta(days=n)).isoformat(),
-                 "service_point_id": cmd.service_point_ids[n % len(cmd.service_point_ids)]}
-                for n, d in enumerate(ids)]
+        outcome = await self.schedules.execute(
+            cmd.team_id,
+            ctx,
+            lambda s: decide.plan_rotation(
+                s,
+                cmd,
+                team=team,
+                points=points,
+                rotation_id=rotation_id,
+                dispatch_ids=ids,
+                policy=self.policy,
+            ),
+        )
+        plan = [
+            {
+                "dispatch_id": d,
+                "date": (cmd.from_date + timedelta(days=n)).isoformat(),
+                "service_point_id": cmd.service_point_ids[n % len(cmd.service_point_ids)],
+            }
+            for n, d in enumerate(ids)
+        ]
         return Accepted.of(outcome, result={"rotation_id": rotation_id, "dispatches": plan})
 
-    async def _on_shift(self, dispatch_id: str, ctx: CommandContext,
-                        rule: Callable[[Schedule], list[Event]]) -> Accepted:
+    async def _on_shift(
+        self, dispatch_id: str, ctx: CommandContext, rule: Callable[[Schedule], list[Event]]
+    ) -> Accepted:
         team_id = owner_of(dispatch_id)
         if team_id is None:
             raise Rejected("unknown_dispatch", f"no dispatch {dispatch_id}")
@@ -148,26 +179,31 @@ class DispatchService:
 
     async def cancel_dispatch(self, cmd: m.CancelDispatch, ctx: CommandContext) -> Accepted:
         self.handled += 1
-        return await self._on_shift(cmd.dispatch_id, ctx,
-                                    lambda s: attendance.cancel_dispatch(s, cmd))
+        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: attendance.cancel_dispatch(s, cmd))
 
     async def check_in(self, cmd: m.CheckIn, ctx: CommandContext) -> Accepted:
         self.handled += 1
         now = self.clock()
-        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: attendance.check_in(
-            s, cmd, now=now, policy=self.policy))
+        return await self._on_shift(
+            cmd.dispatch_id, ctx, lambda s: attendance.check_in(s, cmd, now=now, policy=self.policy)
+        )
 
     async def check_out(self, cmd: m.CheckOut, ctx: CommandContext) -> Accepted:
         self.handled += 1
         now = self.clock()
-        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: attendance.check_out(
-            s, cmd, now=now, policy=self.policy))
+        return await self._on_shift(
+            cmd.dispatch_id, ctx, lambda s: attendance.check_out(s, cmd, now=now, policy=self.policy)
+        )
 
-    async def report_activity(self, cmd: m.ReportActivity, ctx: CommandContext,
-                              source: Source = "command") -> Accepted:
+    async def report_activity(
+        self, cmd: m.ReportActivity, ctx: CommandContext, source: Source = "command"
+    ) -> Accepted:
         self.handled += 1
-        return await self._on_shift(cmd.dispatch_id, ctx, lambda s: attendance.report_activity(
-            s, cmd, policy=self.policy, source=source))
+        return await self._on_shift(
+            cmd.dispatch_id,
+            ctx,
+            lambda s: attendance.report_activity(s, cmd, policy=self.policy, source=source),
+        )
 
     async def suggest_teams(self, cmd: m.SuggestTeams, ctx: CommandContext) -> Accepted:
         """A query: nothing is written; ``version`` is the projection's position."""
@@ -175,13 +211,25 @@ class DispatchService:
         request = await self.coverage_request(cmd.request_id)
         if request is None:
             raise Rejected("unknown_coverage_request", f"no coverage request {cmd.request_id}")
-        ranking = suggest(request, self.view.teams.values(), busy=self.view.busy(),
-                          border_communes=frozenset(self.view.border_communes), limit=cmd.limit)
-        return Accepted(aggregate_id=cmd.request_id, version=self.view.position, result={
-            "request_id": request.request_id, "service_point_id": request.service_point_id,
-            "date": request.date.isoformat(), "border_commune": ranking.border_commune,
-            "suggestions": [asdict(s) for s in ranking.suggestions],
-            "excluded": dict(ranking.excluded)})
+        ranking = suggest(
+            request,
+            self.view.teams.values(),
+            busy=self.view.busy(),
+            border_communes=frozenset(self.view.border_communes),
+            limit=cmd.limit,
+        )
+        return Accepted(
+            aggregate_id=cmd.request_id,
+            version=self.view.position,
+            result={
+                "request_id": request.request_id,
+                "service_point_id": request.service_point_id,
+                "date": request.date.isoformat(),
+                "border_commune": ranking.border_commune,
+                "suggestions": [asdict(s) for s in ranking.suggestions],
+                "excluded": dict(ranking.excluded),
+            },
+        )
 
     def sub_context(self, ctx: CommandContext, part: str) -> CommandContext:
         """The context of one step of a command that writes to several aggregates."""

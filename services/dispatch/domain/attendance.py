@@ -30,8 +30,11 @@ def cancel_dispatch(state: Schedule, cmd: CancelDispatch) -> list[Event]:
         raise Rejected("already_checked_in", "a dispatch the team checked in to stays on record")
     if shift.status == "no_show":
         raise Rejected("marked_no_show", f"dispatch {shift.dispatch_id} was marked no-show")
-    return [DispatchCancelled(dispatch_id=shift.dispatch_id, team_id=shift.team_id,
-                              reason=cmd.reason, **shift.where())]
+    return [
+        DispatchCancelled(
+            dispatch_id=shift.dispatch_id, team_id=shift.team_id, reason=cmd.reason, **shift.where()
+        )
+    ]
 
 
 def check_in(state: Schedule, cmd: CheckIn, *, now: datetime, policy: Policy) -> list[Event]:
@@ -42,10 +45,20 @@ def check_in(state: Schedule, cmd: CheckIn, *, now: datetime, policy: Policy) ->
         raise Rejected("already_checked_in", f"checked in at {shift.checked_in_at}")
     not_in_future(policy, cmd.at, now)
     if not shift.starts_at - policy.checkin_grace <= cmd.at <= shift.ends_at:
-        raise Rejected("outside_shift_window", f"check-in is open from {policy.checkin_grace} "
-                       f"before {shift.starts_at.isoformat()} to {shift.ends_at.isoformat()}")
-    return [TeamCheckedIn(dispatch_id=shift.dispatch_id, team_id=shift.team_id, at=cmd.at,
-                          late=cmd.at > shift.starts_at, **shift.where())]
+        raise Rejected(
+            "outside_shift_window",
+            f"check-in is open from {policy.checkin_grace} "
+            f"before {shift.starts_at.isoformat()} to {shift.ends_at.isoformat()}",
+        )
+    return [
+        TeamCheckedIn(
+            dispatch_id=shift.dispatch_id,
+            team_id=shift.team_id,
+            at=cmd.at,
+            late=cmd.at > shift.starts_at,
+            **shift.where(),
+        )
+    ]
 
 
 def check_out(state: Schedule, cmd: CheckOut, *, now: datetime, policy: Policy) -> list[Event]:
@@ -56,21 +69,24 @@ def check_out(state: Schedule, cmd: CheckOut, *, now: datetime, policy: Policy) 
         raise Rejected("not_checked_in", f"dispatch {shift.dispatch_id} is {shift.status}")
     not_in_future(policy, cmd.at, now)
     if cmd.at < shift.checked_in_at:
-        raise Rejected("check_out_before_check_in",
-                       f"checked in at {shift.checked_in_at.isoformat()}")
+        raise Rejected("check_out_before_check_in", f"checked in at {shift.checked_in_at.isoformat()}")
     if cmd.at > shift.ends_at + policy.checkin_grace:
-        raise Rejected("outside_shift_window", f"check-out closes {policy.checkin_grace} after "
-                       f"{shift.ends_at.isoformat()}")
-    return [TeamCheckedOut(dispatch_id=shift.dispatch_id, team_id=shift.team_id, at=cmd.at,
-                           **shift.where())]
+        raise Rejected(
+            "outside_shift_window",
+            f"check-out closes {policy.checkin_grace} after {shift.ends_at.isoformat()}",
+        )
+    return [TeamCheckedOut(dispatch_id=shift.dispatch_id, team_id=shift.team_id, at=cmd.at, **shift.where())]
 
 
-def report_activity(state: Schedule, cmd: ReportActivity, *, policy: Policy,
-                    source: Source = "command") -> list[Event]:
+def report_activity(
+    state: Schedule, cmd: ReportActivity, *, policy: Policy, source: Source = "command"
+) -> list[Event]:
     shift = shift_of(state, cmd.dispatch_id)
     if shift.status not in ("checked_in", "checked_out"):
-        raise Rejected("not_checked_in", f"dispatch {shift.dispatch_id} is {shift.status}: "
-                       "only a checked-in dispatch reports")
+        raise Rejected(
+            "not_checked_in",
+            f"dispatch {shift.dispatch_id} is {shift.status}: only a checked-in dispatch reports",
+        )
     if shift.reported:
         raise Rejected("already_reported", f"dispatch {shift.dispatch_id} has its report")
     counts = {name: int(getattr(cmd, name)) for name in REPORT_FIELDS}
@@ -84,21 +100,32 @@ def report_activity(state: Schedule, cmd: ReportActivity, *, policy: Policy,
     for name, value in counts.items():
         limit = policy.report_limits.get(name)
         if limit is not None and value > limit:
-            raise Rejected("implausible_report", f"{name} {value} is above {limit} for one shift",
-                           field=name, value=value, limit=limit)
-    return [ActivityReported(dispatch_id=shift.dispatch_id, team_id=shift.team_id,
-                             source=source, **counts, **shift.where())]
+            raise Rejected(
+                "implausible_report",
+                f"{name} {value} is above {limit} for one shift",
+                field=name,
+                value=value,
+                limit=limit,
+            )
+    return [
+        ActivityReported(
+            dispatch_id=shift.dispatch_id, team_id=shift.team_id, source=source, **counts, **shift.where()
+        )
+    ]
 
 
 def mark_no_shows(state: Schedule, day: date) -> list[Event]:
     """Every shift of ``day`` still only scheduled: each becomes a no-show, once."""
-    return [DispatchMarkedNoShow(dispatch_id=s.dispatch_id, team_id=s.team_id,
-                                 **s.where())
-            for s in sorted(state.on(day), key=lambda s: s.starts_at) if s.status == "scheduled"]
+    return [
+        DispatchMarkedNoShow(dispatch_id=s.dispatch_id, team_id=s.team_id, **s.where())
+        for s in sorted(state.on(day), key=lambda s: s.starts_at)
+        if s.status == "scheduled"
+    ]
 
 
-def close_day(state: Day, day: date, *, hub: str, no_shows: int, now: datetime,
-              policy: Policy) -> list[Event]:
+def close_day(
+    state: Day, day: date, *, hub: str, no_shows: int, now: datetime, policy: Policy
+) -> list[Event]:
     """A closed day stays closed: closing it again is accepted and records nothing."""
     if day > local_date(now):
         raise Rejected("in_the_future", f"{day} has not begun (today is {local_date(now)})")

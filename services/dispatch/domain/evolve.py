@@ -28,11 +28,20 @@ def _with(state: Schedule, shift: Shift) -> Schedule:
 
 def evolve_schedule(state: Schedule, event: Event) -> Schedule:
     if isinstance(event, TeamDispatched):
-        return _with(state, Shift(
-            dispatch_id=event.dispatch_id, team_id=event.team_id,
-            service_point_id=event.service_point_id, province_code=event.province_code,
-            commune_code=event.commune_code, date=event.date, starts_at=event.starts_at,
-            ends_at=event.ends_at, focus=event.focus))
+        return _with(
+            state,
+            Shift(
+                dispatch_id=event.dispatch_id,
+                team_id=event.team_id,
+                service_point_id=event.service_point_id,
+                province_code=event.province_code,
+                commune_code=event.commune_code,
+                date=event.date,
+                starts_at=event.starts_at,
+                ends_at=event.ends_at,
+                focus=event.focus,
+            ),
+        )
     dispatch_id = getattr(event, "dispatch_id", None)
     shift = state.shifts.get(dispatch_id) if isinstance(dispatch_id, str) else None
     if shift is None:
@@ -53,10 +62,16 @@ def evolve_schedule(state: Schedule, event: Event) -> Schedule:
 def evolve_coverage(state: Coverage, event: Event) -> Coverage:
     if isinstance(event, CoverageRequested):
         request = Request(
-            request_id=event.request_id, service_point_id=event.service_point_id,
-            province_code=event.province_code, commune_code=event.commune_code, date=event.date,
-            starts_at=event.starts_at, ends_at=event.ends_at, teams_needed=event.teams_needed,
-            focus=event.focus)
+            request_id=event.request_id,
+            service_point_id=event.service_point_id,
+            province_code=event.province_code,
+            commune_code=event.commune_code,
+            date=event.date,
+            starts_at=event.starts_at,
+            ends_at=event.ends_at,
+            teams_needed=event.teams_needed,
+            focus=event.focus,
+        )
         return replace(state, requests={**state.requests, event.request_id: request})
     if isinstance(event, OverCapacityRecorded):
         return replace(state, over_capacity=state.over_capacity | {event.dispatch_id})

@@ -77,23 +77,52 @@ def suggest(
         border_team = point_is_border and team.commune_code in border_communes
         that_day = sum(1 for s, _ in shifts if local_date(s) == request.date)
         reasons = [
-            f"same commune {request.commune_code}" if same_commune
+            f"same commune {request.commune_code}"
+            if same_commune
             else f"same province {request.province_code}",
-            f"focus {team.focus} matches" if focus_match
+            f"focus {team.focus} matches"
+            if focus_match
             else f"focus {team.focus} differs from {request.focus}",
             f"free {starts_at:%H:%M}-{ends_at:%H:%M} on {request.date}",
         ]
         if border_team:
             reasons.append("based in a border commune, for a border commune")
         reasons.append(f"{that_day} other shift(s) that day, {len(team.members)} member(s)")
-        key = (0 if same_commune else 1, 0 if focus_match else 1, 0 if border_team else 1,
-               that_day, -len(team.members), team.team_id)
-        rows.append((key, Suggestion(0, team.team_id, tuple(reasons), same_commune, focus_match,
-                                     border_team, that_day, len(team.members))))
+        key = (
+            0 if same_commune else 1,
+            0 if focus_match else 1,
+            0 if border_team else 1,
+            that_day,
+            -len(team.members),
+            team.team_id,
+        )
+        rows.append(
+            (
+                key,
+                Suggestion(
+                    0,
+                    team.team_id,
+                    tuple(reasons),
+                    same_commune,
+                    focus_match,
+                    border_team,
+                    that_day,
+                    len(team.members),
+                ),
+            )
+        )
     rows.sort(key=lambda row: row[0])
     ranked = tuple(
-        Suggestion(n, s.team_id, s.reasons, s.same_commune, s.focus_match, s.border_team,
-                   s.shifts_that_day, s.members)
+        Suggestion(
+            n,
+            s.team_id,
+            s.reasons,
+            s.same_commune,
+            s.focus_match,
+            s.border_team,
+            s.shifts_that_day,
+            s.members,
+        )
         for n, (_, s) in enumerate(rows[:limit], start=1)
     )
     return Ranking(point_is_border, ranked, dict(excluded))

@@ -43,30 +43,61 @@ class Registry:
         command_id = uuid.uuid4().hex
         env = Envelope(
             event_id=derive_id(self.store.hub, command_id, aggregate_id, "0"),
-            event_type=event.event_type, schema_version=event.schema_version,
-            aggregate_id=aggregate_id, hub=self.store.hub, occurred_at=NOW, recorded_at=NOW,
-            command_id=command_id, correlation_id=command_id, actor="test",
-            data=event.model_dump(mode="json"))
+            event_type=event.event_type,
+            schema_version=event.schema_version,
+            aggregate_id=aggregate_id,
+            hub=self.store.hub,
+            occurred_at=NOW,
+            recorded_at=NOW,
+            command_id=command_id,
+            correlation_id=command_id,
+            actor="test",
+            data=event.model_dump(mode="json"),
+        )
         result = await self.store.append(subject, [env], expected=last[0].seq if last else 0)
         return result.last_seq
 
-    async def team(self, team_id: str, *, province: str = "01", commune: str | None = "00004",
-                   focus: Focus = "admin_support") -> int:
-        return await self.record("team", team_id, TeamFormed(
-            team_id=team_id, name=f"Đội {team_id}", province_code=province,
-            commune_code=commune, focus=focus, organisation="Đoàn phường"))
+    async def team(
+        self,
+        team_id: str,
+        *,
+        province: str = "01",
+        commune: str | None = "00004",
+        focus: Focus = "admin_support",
+    ) -> int:
+        return await self.record(
+            "team",
+            team_id,
+            TeamFormed(
+                team_id=team_id,
+                name=f"Đội {team_id}",
+                province_code=province,
+                commune_code=commune,
+                focus=focus,
+                organisation="Đoàn phường",
+            ),
+        )
 
     async def disband(self, team_id: str) -> int:
         return await self.record("team", team_id, TeamDisbanded(team_id=team_id, reason="done"))
 
     async def point(self, point_id: str, *, province: str = "01", commune: str = "00004") -> int:
-        return await self.record("service_point", point_id, ServicePointRegistered(
-            service_point_id=point_id, name=f"Điểm {point_id}", kind="commune_one_stop",
-            province_code=province, commune_code=commune))
+        return await self.record(
+            "service_point",
+            point_id,
+            ServicePointRegistered(
+                service_point_id=point_id,
+                name=f"Điểm {point_id}",
+                kind="commune_one_stop",
+                province_code=province,
+                commune_code=commune,
+            ),
+        )
 
     async def border(self, *communes: str) -> int:
-        return await self.record("campaign", "border_communes",
-                                 BorderCommunesDesignated(commune_codes=list(communes)))
+        return await self.record(
+            "campaign", "border_communes", BorderCommunesDesignated(commune_codes=list(communes))
+        )
 
 
 @pytest.fixture
@@ -88,8 +119,7 @@ async def start_dispatch(provisioned: Settings, clock: ManualClock) -> AsyncIter
     apps: list[DispatchApp] = []
 
     async def start(instance: str = "a", **overrides: Any) -> DispatchApp:
-        settings = provisioned.model_copy(update={"instance": instance, "http_port": 0,
-                                                  **overrides})
+        settings = provisioned.model_copy(update={"instance": instance, "http_port": 0, **overrides})
         app = DispatchApp(settings, clock=clock)
         await app.start()
         apps.append(app)
@@ -109,8 +139,7 @@ async def dispatch(start_dispatch: Start) -> DispatchApp:
 @pytest.fixture
 def ask(nc: Client) -> Ask:
     async def send(name: str, **body: Any) -> dict[str, Any]:
-        reply = await nc.request(command_subject("dispatch", name), json.dumps(body).encode(),
-                                 timeout=15)
+        reply = await nc.request(command_subject("dispatch", name), json.dumps(body).encode(), timeout=15)
         out: dict[str, Any] = json.loads(reply.data)
         return out
 

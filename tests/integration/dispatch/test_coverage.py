@@ -14,13 +14,18 @@ from tests.integration.dispatch.conftest import Ask, Registry, Start, known
 
 
 def shift(team: str, request_id: str | None = None) -> dict[str, str]:
-    body = {"team_id": team, "service_point_id": "p1", "starts_at": "2025-07-10T08:00:00+07:00",
-            "ends_at": "2025-07-10T12:00:00+07:00"}
+    body = {
+        "team_id": team,
+        "service_point_id": "p1",
+        "starts_at": "2025-07-10T08:00:00+07:00",
+        "ends_at": "2025-07-10T12:00:00+07:00",
+    }
     return body | ({"coverage_request_id": request_id} if request_id else {})
 
 
 async def test_over_capacity_is_allowed_and_recorded_once(
-        start_dispatch: Start, registry: Registry, store: EventStore, ask: Ask) -> None:
+    start_dispatch: Start, registry: Registry, store: EventStore, ask: Ask
+) -> None:
     """A point asks for one team and gets two: the second dispatch is accepted with a warning,
     and one OverCapacityRecorded lands on the point-day, even with two replicas and a restart."""
     a, b = await start_dispatch("a"), await start_dispatch("b")
@@ -29,8 +34,14 @@ async def test_over_capacity_is_allowed_and_recorded_once(
     seq = await registry.point("p1")
     await known(a, seq)
     await known(b, seq)
-    req = await ask("request_coverage", service_point_id="p1", date="2025-07-10",
-                    starts_at="08:00", ends_at="12:00", teams_needed=1)
+    req = await ask(
+        "request_coverage",
+        service_point_id="p1",
+        date="2025-07-10",
+        starts_at="08:00",
+        ends_at="12:00",
+        teams_needed=1,
+    )
     assert req["accepted"], req
     request_id = req["result"]["request_id"]
     first = await ask("dispatch_team", **shift("t1", request_id))
@@ -44,19 +55,18 @@ async def test_over_capacity_is_allowed_and_recorded_once(
     assert point_day is not None
     subject = event_subject(store.hub, "dispatch", "coverage", point_day)
     assert await a.projection.wait_until(
-        lambda view: bool(view.coverage.get(point_day)
-                          and view.coverage[point_day].over_capacity), within=10)
+        lambda view: bool(view.coverage.get(point_day) and view.coverage[point_day].over_capacity), within=10
+    )
     await a.stop()
     c = await start_dispatch("c")  # replays the log from the start: finds the same conflict
     assert await c.projection.wait_until(
-        lambda view: bool(view.coverage.get(point_day)
-                          and view.coverage[point_day].over_capacity), within=10)
+        lambda view: bool(view.coverage.get(point_day) and view.coverage[point_day].over_capacity), within=10
+    )
     types = Counter(r.envelope.event_type for r in await store.read(subject))
     assert types == {"dispatch.coverage_requested": 1, "dispatch.over_capacity_recorded": 1}
 
 
-async def test_suggest_teams_ranks_and_explains(dispatch: DispatchApp, registry: Registry,
-                                                ask: Ask) -> None:
+async def test_suggest_teams_ranks_and_explains(dispatch: DispatchApp, registry: Registry, ask: Ask) -> None:
     """suggest_teams for a request: same commune first, busy teams left out, reasons given."""
     await registry.team("near", commune="00004", focus="digital_skills")
     await registry.team("far", commune="00008", focus="digital_skills")
@@ -65,8 +75,15 @@ async def test_suggest_teams_ranks_and_explains(dispatch: DispatchApp, registry:
     await registry.border("00004")
     await known(dispatch, await registry.point("p1"))
     assert (await ask("dispatch_team", **shift("busy")))["accepted"]
-    req = await ask("request_coverage", service_point_id="p1", date="2025-07-10",
-                    starts_at="09:00", ends_at="11:00", teams_needed=2, focus="digital_skills")
+    req = await ask(
+        "request_coverage",
+        service_point_id="p1",
+        date="2025-07-10",
+        starts_at="09:00",
+        ends_at="11:00",
+        teams_needed=2,
+        focus="digital_skills",
+    )
     await known(dispatch, req["version"])
     reply = await ask("suggest_teams", request_id=req["result"]["request_id"])
     assert reply["accepted"], reply

@@ -25,8 +25,8 @@ async def hub_events(store: EventStore, aggregate: str, ids: list[str]) -> Count
 
 
 async def test_close_day_marks_no_shows_once_across_a_restart_and_a_retry(
-        start_dispatch: Start, registry: Registry, store: EventStore, ask: Ask,
-        clock: ManualClock) -> None:
+    start_dispatch: Start, registry: Registry, store: EventStore, ask: Ask, clock: ManualClock
+) -> None:
     """Three teams dispatched on a day, one checked in; close_day is cut off after one team,
     the replica restarts, the same command finishes the job, and a later close_day with a new
     id marks nothing: two no-shows and one DayClosed in the log."""
@@ -36,25 +36,33 @@ async def test_close_day_marks_no_shows_once_across_a_restart_and_a_retry(
     await known(app, await registry.point("p1"))
     ids = {}
     for team in ("t1", "t2", "t3"):
-        reply = await ask("dispatch_team", team_id=team, service_point_id="p1",
-                          starts_at="2025-07-10T08:00:00+07:00",
-                          ends_at="2025-07-10T12:00:00+07:00")
+        reply = await ask(
+            "dispatch_team",
+            team_id=team,
+            service_point_id="p1",
+            starts_at="2025-07-10T08:00:00+07:00",
+            ends_at="2025-07-10T12:00:00+07:00",
+        )
         ids[team] = reply["result"]["dispatch_id"]
-    assert (await ask("check_in", dispatch_id=ids["t2"], at="2025-07-10T08:10:00+07:00"))[
-        "accepted"]
+    assert (await ask("check_in", dispatch_id=ids["t2"], at="2025-07-10T08:10:00+07:00"))["accepted"]
     clock.now = NOW + timedelta(hours=8)
     # the close_day "close-1" got as far as team t1, then the process went away
-    ctx = CommandContext(command_id="close-1", correlation_id="close-1", actor="scheduler",
-                         received_at=clock())
+    ctx = CommandContext(
+        command_id="close-1", correlation_id="close-1", actor="scheduler", received_at=clock()
+    )
     assert await app.closing._close_team("t1", DAY, ctx) == (1, 1)
     await app.stop()
     await start_dispatch("a")
 
     resumed = await ask("close_day", command_id="close-1", date="2025-07-10")
     assert resumed["accepted"], resumed
-    assert resumed["result"] | {"teams": 3} == {"date": "2025-07-10", "no_shows": 2,
-                                                "marked_now": 1, "teams": 3,
-                                                "already_closed": False}
+    assert resumed["result"] | {"teams": 3} == {
+        "date": "2025-07-10",
+        "no_shows": 2,
+        "marked_now": 1,
+        "teams": 3,
+        "already_closed": False,
+    }
     again = await ask("close_day", command_id="close-1", date="2025-07-10")
     assert again["duplicate"]
     later = await ask("close_day", command_id="close-2", date="2025-07-10")
@@ -68,7 +76,8 @@ async def test_close_day_marks_no_shows_once_across_a_restart_and_a_retry(
 
 
 async def test_closed_day_takes_no_new_dispatch_and_future_days_stay_open(
-        dispatch: DispatchApp, registry: Registry, ask: Ask, clock: ManualClock) -> None:
+    dispatch: DispatchApp, registry: Registry, ask: Ask, clock: ManualClock
+) -> None:
     """After DayClosed reaches the projection, dispatching to that date is refused; a date
     after the clock's today cannot be closed."""
     await registry.team("t1")
@@ -77,22 +86,35 @@ async def test_closed_day_takes_no_new_dispatch_and_future_days_stay_open(
     closed = await ask("close_day", date="2025-07-09")
     assert closed["accepted"], closed
     assert await dispatch.projection.wait_until(
-        lambda view: date(2025, 7, 9) in view.closed_days and "t1" in view.teams, within=10)
-    reply = await ask("dispatch_team", team_id="t1", service_point_id="p1",
-                      starts_at="2025-07-09T14:00:00+07:00", ends_at="2025-07-09T16:00:00+07:00")
+        lambda view: date(2025, 7, 9) in view.closed_days and "t1" in view.teams, within=10
+    )
+    reply = await ask(
+        "dispatch_team",
+        team_id="t1",
+        service_point_id="p1",
+        starts_at="2025-07-09T14:00:00+07:00",
+        ends_at="2025-07-09T16:00:00+07:00",
+    )
     assert reply["code"] == "day_closed"
 
 
 async def test_caller_times_are_checked_against_the_injected_clock(
-        dispatch: DispatchApp, registry: Registry, ask: Ask, clock: ManualClock) -> None:
+    dispatch: DispatchApp, registry: Registry, ask: Ask, clock: ManualClock
+) -> None:
     """With the clock at 07:00 on a campaign day, an 08:00 check-in is in the future; once the
     clock passes 08:00 the same check-in is accepted (a simulation of a past day)."""
     await registry.team("t1")
     await known(dispatch, await registry.point("p1"))
     clock.now = NOW.replace(hour=7)
-    did = (await ask("dispatch_team", team_id="t1", service_point_id="p1",
-                     starts_at="2025-07-10T08:00:00+07:00",
-                     ends_at="2025-07-10T12:00:00+07:00"))["result"]["dispatch_id"]
+    did = (
+        await ask(
+            "dispatch_team",
+            team_id="t1",
+            service_point_id="p1",
+            starts_at="2025-07-10T08:00:00+07:00",
+            ends_at="2025-07-10T12:00:00+07:00",
+        )
+    )["result"]["dispatch_id"]
     early = await ask("check_in", dispatch_id=did, at="2025-07-10T08:00:00+07:00")
     assert early["code"] == "in_the_future"
     clock.advance(timedelta(hours=1, minutes=1))

@@ -16,8 +16,9 @@ from tests.integration.dispatch.conftest import Ask, Registry, known
 async def dead_letters(nc: Client, settings: Settings, count: int) -> list[str]:
     """The reasons of the first ``count`` dead letters (waits for them, with a deadline)."""
     js = nc.jetstream()
-    sub = await js.pull_subscribe(dlq_subject(settings.hub, "dispatch_ingest"), durable=None,
-                                  stream=settings.dlq_stream)
+    sub = await js.pull_subscribe(
+        dlq_subject(settings.hub, "dispatch_ingest"), durable=None, stream=settings.dlq_stream
+    )
     reasons: list[str] = []
     while len(reasons) < count:
         for msg in await sub.fetch(count - len(reasons), timeout=10):
@@ -41,15 +42,21 @@ async def first_of(nc: Client, settings: Settings, subject: str, event_type: str
 
 
 async def test_malformed_facts_are_dead_lettered_and_good_ones_still_recorded(
-        dispatch: DispatchApp, registry: Registry, store: EventStore, ask: Ask, nc: Client,
-        provisioned: Settings) -> None:
+    dispatch: DispatchApp, registry: Registry, store: EventStore, ask: Ask, nc: Client, provisioned: Settings
+) -> None:
     """Not JSON, a wrong shape, an unknown dispatch, a negative count and an implausible count
     each land in the DLQ with their reason; the good report sent after them is recorded."""
     await registry.team("t1")
     await known(dispatch, await registry.point("p1"))
-    did = (await ask("dispatch_team", team_id="t1", service_point_id="p1",
-                     starts_at="2025-07-10T08:00:00+07:00",
-                     ends_at="2025-07-10T12:00:00+07:00"))["result"]["dispatch_id"]
+    did = (
+        await ask(
+            "dispatch_team",
+            team_id="t1",
+            service_point_id="p1",
+            starts_at="2025-07-10T08:00:00+07:00",
+            ends_at="2025-07-10T12:00:00+07:00",
+        )
+    )["result"]["dispatch_id"]
     assert (await ask("check_in", dispatch_id=did, at="2025-07-10T08:00:00+07:00"))["accepted"]
     js = nc.jetstream()
     subject = ingest_subject(provisioned.hub, "activity_reported")
@@ -62,19 +69,30 @@ async def test_malformed_facts_are_dead_lettered_and_good_ones_still_recorded(
     ]
     for body in bad:
         await js.publish(subject, body, stream=provisioned.ingest_stream)
-    good = {"fact_id": "field-app-77", "dispatch_id": did, "people_supported": 40,
-            "online_applications_guided": 12}
+    good = {
+        "fact_id": "field-app-77",
+        "dispatch_id": did,
+        "people_supported": 40,
+        "online_applications_guided": 12,
+    }
     await js.publish(subject, json.dumps(good).encode(), stream=provisioned.ingest_stream)
 
     reasons = await dead_letters(nc, provisioned, len(bad))
     assert [r.split(":")[0] for r in reasons] == [
-        "invalid_fact", "invalid_command", "unknown_dispatch", "negative_count",
-        "implausible_report"]
+        "invalid_fact",
+        "invalid_command",
+        "unknown_dispatch",
+        "negative_count",
+        "implausible_report",
+    ]
     assert "dispatch_id" in reasons[1]
     schedule = event_subject(provisioned.hub, "dispatch", "schedule", "t1")
     await first_of(nc, provisioned, schedule, "dispatch.activity_reported")
-    reports = [r.envelope for r in await store.read(schedule)
-               if r.envelope.event_type == "dispatch.activity_reported"]
+    reports = [
+        r.envelope
+        for r in await store.read(schedule)
+        if r.envelope.event_type == "dispatch.activity_reported"
+    ]
     assert len(reports) == 1
     assert reports[0].data["source"] == "ingest"
     assert reports[0].data["people_supported"] == 40

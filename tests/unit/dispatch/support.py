@@ -23,15 +23,25 @@ def at(day: int, hour: int, minute: int = 0, month: int = 7) -> datetime:
     return datetime(2025, month, day, hour, minute, tzinfo=LOCAL_TZ)
 
 
-def dispatched(dispatch_id: str = "t1:d1", starts: datetime | None = None,
-               ends: datetime | None = None, point: PointView = POINT) -> TeamDispatched:
+def dispatched(
+    dispatch_id: str = "t1:d1",
+    starts: datetime | None = None,
+    ends: datetime | None = None,
+    point: PointView = POINT,
+) -> TeamDispatched:
     starts = starts or at(10, 8)
     ends = ends or at(10, 12)
-    return TeamDispatched(dispatch_id=dispatch_id, team_id="t1",
-                          service_point_id=point.service_point_id,
-                          province_code=point.province_code, commune_code=point.commune_code,
-                          date=starts.astimezone(LOCAL_TZ).date(), starts_at=starts, ends_at=ends,
-                          focus="admin_support")
+    return TeamDispatched(
+        dispatch_id=dispatch_id,
+        team_id="t1",
+        service_point_id=point.service_point_id,
+        province_code=point.province_code,
+        commune_code=point.commune_code,
+        date=starts.astimezone(LOCAL_TZ).date(),
+        starts_at=starts,
+        ends_at=ends,
+        focus="admin_support",
+    )
 
 
 def schedule(*events: Event) -> Schedule:
@@ -39,13 +49,22 @@ def schedule(*events: Event) -> Schedule:
 
 
 def dispatch_cmd(**over: Any) -> DispatchTeam:
-    body: dict[str, Any] = {"team_id": "t1", "service_point_id": "p1", "starts_at": at(10, 8),
-                            "ends_at": at(10, 12)}
+    body: dict[str, Any] = {
+        "team_id": "t1",
+        "service_point_id": "p1",
+        "starts_at": at(10, 8),
+        "ends_at": at(10, 12),
+    }
     return DispatchTeam.model_validate(body | over)
 
 
 def rotation_cmd(**over: Any) -> PlanRotation:
-    body: dict[str, Any] = {"team_id": "t1", "service_point_ids": ["p1", "p2"],
-                            "from_date": date(2025, 7, 14), "to_date": date(2025, 7, 18),
-                            "daily_starts_at": time(8), "daily_ends_at": time(12)}
+    body: dict[str, Any] = {
+        "team_id": "t1",
+        "service_point_ids": ["p1", "p2"],
+        "from_date": date(2025, 7, 14),
+        "to_date": date(2025, 7, 18),
+        "daily_starts_at": time(8),
+        "daily_ends_at": time(12),
+    }
     return PlanRotation.model_validate(body | over)

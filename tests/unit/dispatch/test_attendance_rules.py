@@ -30,9 +30,10 @@ def then(state: Schedule, events: list[Event]) -> Schedule:
 
 def checked_in(at_: datetime | None = None) -> Schedule:
     state = schedule(dispatched())
-    return then(state, attendance.check_in(state, CheckIn(dispatch_id="t1:d1",
-                                                          at=at_ or at(10, 8)),
-                                           now=NOW, policy=POLICY))
+    return then(
+        state,
+        attendance.check_in(state, CheckIn(dispatch_id="t1:d1", at=at_ or at(10, 8)), now=NOW, policy=POLICY),
+    )
 
 
 def code_of(fn: Any, *args: Any, **kwargs: Any) -> str:
@@ -42,8 +43,7 @@ def code_of(fn: Any, *args: Any, **kwargs: Any) -> str:
 
 
 def check_in(state: Schedule, when: datetime, now: datetime = NOW) -> list[Event]:
-    return attendance.check_in(state, CheckIn(dispatch_id="t1:d1", at=when), now=now,
-                               policy=POLICY)
+    return attendance.check_in(state, CheckIn(dispatch_id="t1:d1", at=when), now=now, policy=POLICY)
 
 
 def test_check_in_on_time_is_recorded_not_late() -> None:
@@ -69,8 +69,9 @@ def test_check_in_outside_the_window_is_refused(when: datetime) -> None:
 def test_grace_is_configurable() -> None:
     """With a 2-hour grace, a check-in 90 minutes early is accepted."""
     wide = Policy(checkin_grace=timedelta(hours=2))
-    assert attendance.check_in(schedule(dispatched()), CheckIn(dispatch_id="t1:d1",
-                               at=at(10, 6, 30)), now=NOW, policy=wide)
+    assert attendance.check_in(
+        schedule(dispatched()), CheckIn(dispatch_id="t1:d1", at=at(10, 6, 30)), now=NOW, policy=wide
+    )
 
 
 def test_check_in_in_the_future_is_refused() -> None:
@@ -95,23 +96,44 @@ def test_second_check_in_is_refused() -> None:
 
 def test_check_out_before_check_in_is_refused() -> None:
     """Checking out a dispatch never checked in is refused with not_checked_in."""
-    assert code_of(attendance.check_out, schedule(dispatched()),
-                   CheckOut(dispatch_id="t1:d1", at=at(10, 11)), now=NOW,
-                   policy=POLICY) == "not_checked_in"
+    assert (
+        code_of(
+            attendance.check_out,
+            schedule(dispatched()),
+            CheckOut(dispatch_id="t1:d1", at=at(10, 11)),
+            now=NOW,
+            policy=POLICY,
+        )
+        == "not_checked_in"
+    )
 
 
 def test_check_out_earlier_than_the_check_in_is_refused() -> None:
     """A check-out time before the check-in time is refused."""
-    assert code_of(attendance.check_out, checked_in(at(10, 9)),
-                   CheckOut(dispatch_id="t1:d1", at=at(10, 8, 30)), now=NOW,
-                   policy=POLICY) == "check_out_before_check_in"
+    assert (
+        code_of(
+            attendance.check_out,
+            checked_in(at(10, 9)),
+            CheckOut(dispatch_id="t1:d1", at=at(10, 8, 30)),
+            now=NOW,
+            policy=POLICY,
+        )
+        == "check_out_before_check_in"
+    )
 
 
 def test_check_out_long_after_the_shift_is_refused() -> None:
     """A check-out after ends_at + grace is outside the shift window."""
-    assert code_of(attendance.check_out, checked_in(),
-                   CheckOut(dispatch_id="t1:d1", at=at(10, 13, 1)),
-                   now=at(10, 18), policy=POLICY) == "outside_shift_window"
+    assert (
+        code_of(
+            attendance.check_out,
+            checked_in(),
+            CheckOut(dispatch_id="t1:d1", at=at(10, 13, 1)),
+            now=at(10, 18),
+            policy=POLICY,
+        )
+        == "outside_shift_window"
+    )
 
 
 def test_check_out_then_again_is_refused() -> None:
@@ -119,19 +141,18 @@ def test_check_out_then_again_is_refused() -> None:
     state = checked_in()
     out = CheckOut(dispatch_id="t1:d1", at=at(10, 11))
     state = then(state, attendance.check_out(state, out, now=NOW, policy=POLICY))
-    assert code_of(attendance.check_out, state, out, now=NOW,
-                   policy=POLICY) == "already_checked_out"
+    assert code_of(attendance.check_out, state, out, now=NOW, policy=POLICY) == "already_checked_out"
 
 
 def report(state: Schedule, **counts: int) -> list[Event]:
-    return attendance.report_activity(state, ReportActivity(dispatch_id="t1:d1", **counts),
-                                      policy=POLICY)
+    return attendance.report_activity(state, ReportActivity(dispatch_id="t1:d1", **counts), policy=POLICY)
 
 
 def test_report_of_a_checked_in_dispatch_is_recorded() -> None:
     """A checked-in dispatch reports its counts, with the point's place."""
-    [ev] = report(checked_in(), people_supported=30, digital_sessions_held=1,
-                  session_attendees=20, elderly_attendees=8)
+    [ev] = report(
+        checked_in(), people_supported=30, digital_sessions_held=1, session_attendees=20, elderly_attendees=8
+    )
     assert isinstance(ev, ActivityReported)
     assert (ev.people_supported, ev.elderly_attendees, ev.source) == (30, 8, "command")
 
@@ -148,8 +169,10 @@ def test_negative_counts_are_refused() -> None:
 
 def test_more_elderly_than_attendees_is_refused() -> None:
     """Elderly attendees are some of the attendees, never more."""
-    assert code_of(report, checked_in(), digital_sessions_held=1, session_attendees=3,
-                   elderly_attendees=4) == "elderly_exceed_attendees"
+    assert (
+        code_of(report, checked_in(), digital_sessions_held=1, session_attendees=3, elderly_attendees=4)
+        == "elderly_exceed_attendees"
+    )
 
 
 def test_attendees_without_a_session_are_refused() -> None:
@@ -175,24 +198,31 @@ def test_a_dispatch_reports_once() -> None:
 def test_cancel_records_the_reason_and_blocks_check_in() -> None:
     """A cancelled dispatch cannot be checked in."""
     state = schedule(dispatched())
-    state = then(state, attendance.cancel_dispatch(state, CancelDispatch(dispatch_id="t1:d1",
-                                                                         reason="storm")))
+    state = then(
+        state, attendance.cancel_dispatch(state, CancelDispatch(dispatch_id="t1:d1", reason="storm"))
+    )
     assert code_of(check_in, state, at(10, 8)) == "dispatch_cancelled"
 
 
 def test_a_checked_in_dispatch_cannot_be_cancelled() -> None:
     """Work that started stays on record."""
-    assert code_of(attendance.cancel_dispatch, checked_in(),
-                   CancelDispatch(dispatch_id="t1:d1", reason="x")) == "already_checked_in"
+    assert (
+        code_of(attendance.cancel_dispatch, checked_in(), CancelDispatch(dispatch_id="t1:d1", reason="x"))
+        == "already_checked_in"
+    )
 
 
 def test_no_shows_are_the_days_dispatches_not_checked_in_exactly_once() -> None:
     """Closing marks only still-scheduled shifts of that day; marking again finds nothing."""
-    state = schedule(dispatched("t1:a", at(10, 8), at(10, 10)),
-                     dispatched("t1:b", at(10, 13), at(10, 15)),
-                     dispatched("t1:c", at(11, 8), at(11, 10)))
-    state = then(state, attendance.check_in(state, CheckIn(dispatch_id="t1:b", at=at(10, 13)),
-                                            now=at(10, 18), policy=POLICY))
+    state = schedule(
+        dispatched("t1:a", at(10, 8), at(10, 10)),
+        dispatched("t1:b", at(10, 13), at(10, 15)),
+        dispatched("t1:c", at(11, 8), at(11, 10)),
+    )
+    state = then(
+        state,
+        attendance.check_in(state, CheckIn(dispatch_id="t1:b", at=at(10, 13)), now=at(10, 18), policy=POLICY),
+    )
     marked = attendance.mark_no_shows(state, DAY)
     assert [e.dispatch_id for e in marked if isinstance(e, DispatchMarkedNoShow)] == ["t1:a"]
     assert attendance.mark_no_shows(then(state, marked), DAY) == []
@@ -216,11 +246,15 @@ def test_closing_a_day_once_then_again_records_nothing() -> None:
 
 def test_closing_a_future_day_is_refused() -> None:
     """A day that has not begun (by the clock) cannot be closed."""
-    assert code_of(attendance.close_day, Day(), date(2025, 7, 11), hub="hn", no_shows=0,
-                   now=NOW, policy=POLICY) == "in_the_future"
+    assert (
+        code_of(attendance.close_day, Day(), date(2025, 7, 11), hub="hn", no_shows=0, now=NOW, policy=POLICY)
+        == "in_the_future"
+    )
 
 
 def test_closing_a_day_outside_the_campaign_is_refused() -> None:
     """Only campaign days are closed."""
-    assert code_of(attendance.close_day, Day(), date(2025, 6, 30), hub="hn", no_shows=0,
-                   now=NOW, policy=POLICY) == "outside_campaign"
+    assert (
+        code_of(attendance.close_day, Day(), date(2025, 6, 30), hub="hn", no_shows=0, now=NOW, policy=POLICY)
+        == "outside_campaign"
+    )

@@ -33,12 +33,25 @@ from tests.unit.dispatch.support import (
 )
 
 
-def dispatch(state: Schedule | None = None, *, team: TeamView | None = TEAM,
-             point: PointView | None = POINT, request: Request | None = None,
-             closed: bool = False, **cmd: Any) -> list[Event]:
-    return decide.dispatch_team(state or schedule(), dispatch_cmd(**cmd), team=team, point=point,
-                                request=request, day_closed=closed, dispatch_id="t1:new",
-                                policy=POLICY)
+def dispatch(
+    state: Schedule | None = None,
+    *,
+    team: TeamView | None = TEAM,
+    point: PointView | None = POINT,
+    request: Request | None = None,
+    closed: bool = False,
+    **cmd: Any,
+) -> list[Event]:
+    return decide.dispatch_team(
+        state or schedule(),
+        dispatch_cmd(**cmd),
+        team=team,
+        point=point,
+        request=request,
+        day_closed=closed,
+        dispatch_id="t1:new",
+        policy=POLICY,
+    )
 
 
 def code_of(fn: Any, *args: Any, **kwargs: Any) -> str:
@@ -89,24 +102,31 @@ def test_unknown_service_point_is_refused() -> None:
 @pytest.mark.parametrize("hours", [(8, 8), (8, 7), (8, 21)])
 def test_shift_length_must_be_sane(hours: tuple[int, int]) -> None:
     """Empty, negative and over-long shifts are refused with invalid_shift_length."""
-    assert code_of(dispatch, starts_at=at(10, hours[0]),
-                   ends_at=at(10, hours[1])) == "invalid_shift_length"
+    assert code_of(dispatch, starts_at=at(10, hours[0]), ends_at=at(10, hours[1])) == "invalid_shift_length"
 
 
 @pytest.mark.parametrize("day", [(30, 6), (1, 9)])
 def test_shift_outside_the_campaign_is_refused(day: tuple[int, int]) -> None:
     """Shifts before campaign_start or after campaign_end are refused."""
-    assert code_of(dispatch, starts_at=at(day[0], 8, month=day[1]),
-                   ends_at=at(day[0], 12, month=day[1])) == "outside_campaign"
+    assert (
+        code_of(dispatch, starts_at=at(day[0], 8, month=day[1]), ends_at=at(day[0], 12, month=day[1]))
+        == "outside_campaign"
+    )
 
 
 def test_campaign_period_is_configurable() -> None:
     """A longer campaign (a setting) admits September shifts."""
     long = Policy(campaign_end=date(2025, 9, 30))
-    events = decide.dispatch_team(schedule(), dispatch_cmd(starts_at=at(2, 8, month=9),
-                                                           ends_at=at(2, 12, month=9)),
-                                  team=TEAM, point=POINT, request=None, day_closed=False,
-                                  dispatch_id="t1:x", policy=long)
+    events = decide.dispatch_team(
+        schedule(),
+        dispatch_cmd(starts_at=at(2, 8, month=9), ends_at=at(2, 12, month=9)),
+        team=TEAM,
+        point=POINT,
+        request=None,
+        day_closed=False,
+        dispatch_id="t1:x",
+        policy=long,
+    )
     assert len(events) == 1
 
 
@@ -125,9 +145,15 @@ def test_back_to_back_shifts_do_not_overlap() -> None:
 
 def test_a_cancelled_shift_frees_its_time() -> None:
     """After a cancellation, the same window can be booked again."""
-    cancelled = DispatchCancelled(dispatch_id="t1:d1", team_id="t1", reason="rain",
-                                  service_point_id="p1", province_code="01",
-                                  commune_code="00004", date=date(2025, 7, 10))
+    cancelled = DispatchCancelled(
+        dispatch_id="t1:d1",
+        team_id="t1",
+        reason="rain",
+        service_point_id="p1",
+        province_code="01",
+        commune_code="00004",
+        date=date(2025, 7, 10),
+    )
     assert dispatch(schedule(dispatched(), cancelled))
 
 
@@ -143,19 +169,30 @@ def test_unknown_coverage_request_is_refused() -> None:
 
 def test_coverage_request_for_another_point_is_refused() -> None:
     """A dispatch must go where its coverage request asked for teams."""
-    req = Request("p2_20250710:abc", "p2", "01", "00008", date(2025, 7, 10), time(8), time(12),
-                  1, None)
-    assert code_of(dispatch, request=req,
-                   coverage_request_id="p2_20250710:abc") == "coverage_request_mismatch"
+    req = Request("p2_20250710:abc", "p2", "01", "00008", date(2025, 7, 10), time(8), time(12), 1, None)
+    assert (
+        code_of(dispatch, request=req, coverage_request_id="p2_20250710:abc") == "coverage_request_mismatch"
+    )
 
 
 def test_rotation_cycles_over_points_one_shift_a_day() -> None:
     """A five-day rotation over two points gives five shifts, alternating points."""
-    events = decide.plan_rotation(schedule(), rotation_cmd(), team=TEAM,
-                                  points={"p1": POINT, "p2": POINT2}, rotation_id="r",
-                                  dispatch_ids=[f"t1:{n}" for n in range(5)], policy=POLICY)
+    events = decide.plan_rotation(
+        schedule(),
+        rotation_cmd(),
+        team=TEAM,
+        points={"p1": POINT, "p2": POINT2},
+        rotation_id="r",
+        dispatch_ids=[f"t1:{n}" for n in range(5)],
+        policy=POLICY,
+    )
     assert [e.service_point_id for e in events if isinstance(e, TeamDispatched)] == [
-        "p1", "p2", "p1", "p2", "p1"]
+        "p1",
+        "p2",
+        "p1",
+        "p2",
+        "p1",
+    ]
     assert {e.rotation_id for e in events if isinstance(e, TeamDispatched)} == {"r"}
 
 
@@ -163,9 +200,15 @@ def test_colliding_rotation_is_refused_whole_naming_the_day_and_shift() -> None:
     """One day of the rotation overlapping an existing shift refuses the whole rotation."""
     busy = schedule(dispatched("t1:d1", at(16, 10), at(16, 14)))
     with pytest.raises(Rejected) as err:
-        decide.plan_rotation(busy, rotation_cmd(), team=TEAM, points={"p1": POINT, "p2": POINT2},
-                             rotation_id="r", dispatch_ids=[f"t1:{n}" for n in range(5)],
-                             policy=POLICY)
+        decide.plan_rotation(
+            busy,
+            rotation_cmd(),
+            team=TEAM,
+            points={"p1": POINT, "p2": POINT2},
+            rotation_id="r",
+            dispatch_ids=[f"t1:{n}" for n in range(5)],
+            policy=POLICY,
+        )
     assert err.value.code == "shift_overlaps"
     assert err.value.details["date"] == "2025-07-16"
     assert err.value.details["conflicting_dispatch_id"] == "t1:d1"
@@ -173,50 +216,94 @@ def test_colliding_rotation_is_refused_whole_naming_the_day_and_shift() -> None:
 
 def test_rotation_with_an_unknown_point_is_refused() -> None:
     """Every point of a rotation must be known."""
-    assert code_of(decide.plan_rotation, schedule(), rotation_cmd(), team=TEAM,
-                   points={"p1": POINT, "p2": None}, rotation_id="r",
-                   dispatch_ids=[f"t1:{n}" for n in range(5)],
-                   policy=POLICY) == "unknown_service_point"
+    assert (
+        code_of(
+            decide.plan_rotation,
+            schedule(),
+            rotation_cmd(),
+            team=TEAM,
+            points={"p1": POINT, "p2": None},
+            rotation_id="r",
+            dispatch_ids=[f"t1:{n}" for n in range(5)],
+            policy=POLICY,
+        )
+        == "unknown_service_point"
+    )
 
 
 def test_rotation_running_past_the_campaign_is_refused() -> None:
     """A rotation ending after campaign_end is refused whole."""
     cmd = rotation_cmd(from_date=date(2025, 8, 28), to_date=date(2025, 9, 2))
-    assert code_of(decide.plan_rotation, schedule(), cmd, team=TEAM,
-                   points={"p1": POINT, "p2": POINT2}, rotation_id="r",
-                   dispatch_ids=[f"t1:{n}" for n in range(6)],
-                   policy=POLICY) == "outside_campaign"
+    assert (
+        code_of(
+            decide.plan_rotation,
+            schedule(),
+            cmd,
+            team=TEAM,
+            points={"p1": POINT, "p2": POINT2},
+            rotation_id="r",
+            dispatch_ids=[f"t1:{n}" for n in range(6)],
+            policy=POLICY,
+        )
+        == "outside_campaign"
+    )
 
 
 def test_rotation_backwards_or_too_long_is_refused() -> None:
     """A rotation ending before it starts, or longer than the limit, is invalid_rotation."""
     cmd = rotation_cmd(from_date=date(2025, 7, 18), to_date=date(2025, 7, 14))
-    assert code_of(decide.plan_rotation, schedule(), cmd, team=TEAM,
-                   points={"p1": POINT, "p2": POINT2}, rotation_id="r", dispatch_ids=[],
-                   policy=POLICY) == "invalid_rotation"
+    assert (
+        code_of(
+            decide.plan_rotation,
+            schedule(),
+            cmd,
+            team=TEAM,
+            points={"p1": POINT, "p2": POINT2},
+            rotation_id="r",
+            dispatch_ids=[],
+            policy=POLICY,
+        )
+        == "invalid_rotation"
+    )
 
 
 def _coverage(**over: object) -> RequestCoverage:
-    body = {"service_point_id": "p1", "date": date(2025, 7, 10), "starts_at": time(8),
-            "ends_at": time(12), "teams_needed": 2}
+    body = {
+        "service_point_id": "p1",
+        "date": date(2025, 7, 10),
+        "starts_at": time(8),
+        "ends_at": time(12),
+        "teams_needed": 2,
+    }
     return RequestCoverage.model_validate(body | over)
 
 
 def test_coverage_request_records_the_point_and_window() -> None:
     """A coverage request for a known point inside the campaign is recorded."""
-    [ev] = decide.request_coverage(Coverage(), _coverage(), point=POINT, request_id="r1",
-                                   policy=POLICY)
+    [ev] = decide.request_coverage(Coverage(), _coverage(), point=POINT, request_id="r1", policy=POLICY)
     assert isinstance(ev, CoverageRequested)
     assert ev.teams_needed == 2
     assert ev.commune_code == "00004"
 
 
-@pytest.mark.parametrize(("over", "point", "code"), [
-    ({}, None, "unknown_service_point"),
-    ({"date": date(2025, 9, 10)}, POINT, "outside_campaign"),
-    ({"ends_at": time(7)}, POINT, "invalid_shift_length"),
-])
+@pytest.mark.parametrize(
+    ("over", "point", "code"),
+    [
+        ({}, None, "unknown_service_point"),
+        ({"date": date(2025, 9, 10)}, POINT, "outside_campaign"),
+        ({"ends_at": time(7)}, POINT, "invalid_shift_length"),
+    ],
+)
 def test_coverage_request_rules(over: dict[str, object], point: object, code: str) -> None:
     """Coverage requests need a known point, a campaign date and a sane window."""
-    assert code_of(decide.request_coverage, Coverage(), _coverage(**over), point=point,
-                   request_id="r1", policy=POLICY) == code
+    assert (
+        code_of(
+            decide.request_coverage,
+            Coverage(),
+            _coverage(**over),
+            point=point,
+            request_id="r1",
+            policy=POLICY,
+        )
+        == code
+    )

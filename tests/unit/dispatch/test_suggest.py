@@ -11,18 +11,33 @@ from services.dispatch.domain.model import LOCAL_TZ, Request, TeamView
 from services.dispatch.domain.suggest import suggest
 from tests.unit.dispatch.support import at
 
-REQ = Request("p1_20250710:r", "p1", "01", "00004", date(2025, 7, 10), time(8), time(12), 2,
-              "digital_skills")
+REQ = Request("p1_20250710:r", "p1", "01", "00004", date(2025, 7, 10), time(8), time(12), 2, "digital_skills")
 
 
-def team(team_id: str, commune: str | None = "00004", focus: str = "digital_skills",
-         province: str = "01", members: int = 3, disbanded: bool = False) -> TeamView:
-    return TeamView(team_id, province, commune, focus,  # type: ignore[arg-type]
-                    frozenset(f"v{n}" for n in range(members)), disbanded)
+def team(
+    team_id: str,
+    commune: str | None = "00004",
+    focus: str = "digital_skills",
+    province: str = "01",
+    members: int = 3,
+    disbanded: bool = False,
+) -> TeamView:
+    return TeamView(
+        team_id,
+        province,
+        commune,
+        focus,  # type: ignore[arg-type]
+        frozenset(f"v{n}" for n in range(members)),
+        disbanded,
+    )
 
 
-def ranked(*teams: TeamView, busy: dict[str, list[tuple[datetime, datetime]]] | None = None,
-           border: frozenset[str] = frozenset(), request: Request = REQ) -> list[str]:
+def ranked(
+    *teams: TeamView,
+    busy: dict[str, list[tuple[datetime, datetime]]] | None = None,
+    border: frozenset[str] = frozenset(),
+    request: Request = REQ,
+) -> list[str]:
     ranking = suggest(request, teams, busy=busy or {}, border_communes=border)
     return [s.team_id for s in ranking.suggestions]
 
@@ -39,16 +54,24 @@ def test_matching_focus_ranks_before_other_focus() -> None:
 
 def test_teams_with_an_overlapping_shift_are_left_out_and_counted() -> None:
     """A team busy during the requested window is not suggested; the reply counts it."""
-    ranking = suggest(REQ, [team("busy"), team("free")], busy={"busy": [(at(10, 11), at(10, 15))]},
-                      border_communes=frozenset())
+    ranking = suggest(
+        REQ,
+        [team("busy"), team("free")],
+        busy={"busy": [(at(10, 11), at(10, 15))]},
+        border_communes=frozenset(),
+    )
     assert [s.team_id for s in ranking.suggestions] == ["free"]
     assert ranking.excluded == {"busy": 1}
 
 
 def test_other_provinces_and_disbanded_teams_are_left_out() -> None:
     """Only active teams of the point's province are candidates."""
-    ranking = suggest(REQ, [team("x", province="79"), team("y", disbanded=True), team("ok")],
-                      busy={}, border_communes=frozenset())
+    ranking = suggest(
+        REQ,
+        [team("x", province="79"), team("y", disbanded=True), team("ok")],
+        busy={},
+        border_communes=frozenset(),
+    )
     assert [s.team_id for s in ranking.suggestions] == ["ok"]
     assert ranking.excluded == {"other_province": 1, "disbanded": 1}
 
@@ -56,8 +79,10 @@ def test_other_provinces_and_disbanded_teams_are_left_out() -> None:
 def test_border_teams_first_for_a_border_commune() -> None:
     """For a point in a border commune, teams based in border communes rank first."""
     border = frozenset({"00004", "00012"})
-    assert ranked(team("inland", commune="00008"), team("border", commune="00012"),
-                  border=border) == ["border", "inland"]
+    assert ranked(team("inland", commune="00008"), team("border", commune="00012"), border=border) == [
+        "border",
+        "inland",
+    ]
     ranking = suggest(REQ, [team("a")], busy={}, border_communes=border)
     assert ranking.border_commune
     assert any("border" in r for r in ranking.suggestions[0].reasons)
@@ -66,8 +91,9 @@ def test_border_teams_first_for_a_border_commune() -> None:
 def test_fewer_shifts_that_day_then_larger_team_break_ties() -> None:
     """Among equals the team with fewer shifts that day, then the larger team, comes first."""
     busy = {"worked": [(at(10, 13), at(10, 17))]}
-    assert ranked(team("worked", members=9), team("rested", members=2),
-                  team("bigger", members=5), busy=busy) == ["bigger", "rested", "worked"]
+    assert ranked(
+        team("worked", members=9), team("rested", members=2), team("bigger", members=5), busy=busy
+    ) == ["bigger", "rested", "worked"]
 
 
 def test_every_suggestion_explains_itself() -> None:
@@ -83,8 +109,7 @@ def test_the_clock_setting() -> None:
     fixed = clock_from_setting("2025-07-06T18:00:00+07:00")
     assert fixed() == datetime(2025, 7, 6, 18, tzinfo=LOCAL_TZ)
     running = clock_from_setting("running:2025-07-06T08:00:00+07:00")
-    assert timedelta(0) <= running() - datetime(2025, 7, 6, 8, tzinfo=LOCAL_TZ) < timedelta(
-        seconds=5)
+    assert timedelta(0) <= running() - datetime(2025, 7, 6, 8, tzinfo=LOCAL_TZ) < timedelta(seconds=5)
     assert clock_from_setting("system")().year >= 2025
     with pytest.raises(ValueError, match="time zone"):
         clock_from_setting("2025-07-06T18:00:00")
