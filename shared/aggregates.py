@@ -88,10 +88,13 @@ class Aggregates(Generic[S]):
     def subject(self, aggregate_id: str) -> str:
         return event_subject(self._store.hub, self.context, self.aggregate, aggregate_id)
 
-    async def load(self, aggregate_id: str) -> Snapshot[S]:
-        """The aggregate as of now: the cached snapshot plus whatever the log has after it."""
+    async def load(self, aggregate_id: str, *, assume_new: bool = False) -> Snapshot[S]:
+        """The aggregate as of now: the cached snapshot plus whatever the log has after it
+        (``assume_new``: an empty aggregate without asking the log; the append will check)."""
         subject = self.subject(aggregate_id)
         snap = self._cache.get(subject) or Snapshot(self._initial(), 0, {})
+        if assume_new and snap.version == 0:
+            return snap
         newer = await self._store.read(subject, after_seq=snap.version)
         if newer:
             state, commands = snap.state, dict(snap.commands)
@@ -153,7 +156,8 @@ class Aggregates(Generic[S]):
         return self._retries
 
     def envelope(self, aggregate_id: str, ctx: CommandContext, ev: Event, n: int) -> Envelope:
-        return Envelope(
+        # every field comes from validated models: construct without validating again (hot path)
+        return Envelope.model_construct(
             event_id=derive_id(self._store.hub, ctx.command_id, aggregate_id, str(n)),
             event_type=ev.event_type,
             schema_version=ev.schema_version,

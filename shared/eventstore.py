@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 
 import nats.errors
@@ -23,6 +22,7 @@ import structlog
 from nats.aio.client import Client
 from nats.js.api import Header
 from nats.js.errors import APIError, NotFoundError
+from nats.nuid import NUID
 
 from shared.envelope import (
     H_EXPECTED_LAST_SUBJECT_SEQ,
@@ -88,6 +88,7 @@ class EventStore:
         self.hub = hub
         self._timeout = publish_timeout
         self._attempts = publish_attempts
+        self._nuid = NUID()  # batch ids: unique, and far cheaper than uuid4 on the hot path
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -186,7 +187,7 @@ class EventStore:
         return ack.seq, bool(ack.duplicate)
 
     async def _publish_batch(self, plan: list[tuple[str, Envelope, str, int | None]]) -> int:
-        batch_id = uuid.uuid4().hex
+        batch_id = self._nuid.next().decode()
         for n, (subject, event, mid, expected) in enumerate(plan, start=1):
             headers = {
                 **event.headers(),

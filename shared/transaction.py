@@ -30,28 +30,29 @@ class Turns:
     """Per-subject locks that disappear when nobody holds or waits for them."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._locks: dict[str, list[Any]] = {}  # subject -> [lock, users]
 
     @contextlib.asynccontextmanager
     async def hold(self, subjects: Sequence[str]) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
-            for subject in sorted(set(subjects)):
-                await stack.enter_async_context(self._one(subject))
-            yield
-
-    @contextlib.asynccontextmanager
-    async def _one(self, subject: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(subject) or (asyncio.Lock(), 0)
-        self._locks[subject] = (lock, users + 1)
+        ordered = sorted(set(subjects))  # one global order: no waiting in a circle
+        held: list[str] = []
         try:
-            async with lock:
-                yield
+            for subject in ordered:
+                entry = self._locks.get(subject)
+                if entry is None:
+                    entry = self._locks[subject] = [asyncio.Lock(), 0]
+                entry[1] += 1
+                held.append(subject)
+                await entry[0].acquire()
+            yield
         finally:
-            lock, users = self._locks[subject]
-            if users == 1:
-                del self._locks[subject]
-            else:
-                self._locks[subject] = (lock, users - 1)
+            for subject in held:
+                entry = self._locks[subject]
+                if entry[0].locked():
+                    entry[0].release()
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._locks[subject]
 
 
 _TURNS: weakref.WeakKeyDictionary[EventStore, Turns] = weakref.WeakKeyDictionary()
@@ -64,8 +65,13 @@ def turns_for(store: EventStore) -> Turns:
 
 @dataclass(frozen=True)
 class Target:
+    """An aggregate a command writes. ``new``: its id was just derived from the command id, so it
+    is almost surely empty and is not read first; if it is not (a resend), the append's expected
+    sequence 0 fails and the retry reads it."""
+
     repo: Aggregates[Any]
     aggregate_id: str
+    new: bool = False
 
     @property
     def subject(self) -> str:
@@ -82,7 +88,9 @@ async def transact(ctx: CommandContext, targets: list[Target], decide: Decide) -
     retries = targets[0].repo.retries
     async with turns_for(store).hold([t.subject for t in targets]):
         for attempt in range(retries + 1):
-            snaps = await asyncio.gather(*(t.repo.load(t.aggregate_id) for t in targets))
+            snaps = await asyncio.gather(
+                *(t.repo.load(t.aggregate_id, assume_new=t.new and attempt == 0) for t in targets)
+            )
             if any(ctx.command_id in s.commands for s in snaps):
                 return [_recorded(t, s, ctx) for t, s in zip(targets, snaps, strict=True)]
             decided = decide([s.state for s in snaps])

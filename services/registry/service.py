@@ -103,7 +103,7 @@ class Registry:
             ctx,
             [
                 Target(self.phones, phone_key),
-                Target(self.volunteers, volunteer_id),
+                Target(self.volunteers, volunteer_id, new=True),
                 Target(self.identities, identity),
             ],
             decide,
@@ -170,7 +170,9 @@ class Registry:
 
     async def form_team(self, cmd: FormTeam, ctx: CommandContext) -> Accepted:
         team_id = derive_id(self._store.hub, "team", ctx.command_id)
-        outcome = await self.teams.execute(team_id, ctx, lambda s: team.form(s, cmd, team_id=team_id))
+        [outcome] = await transact(
+            ctx, [Target(self.teams, team_id, new=True)], lambda s: [team.form(s[0], cmd, team_id=team_id)]
+        )
         return Accepted.of(outcome)
 
     async def add_team_member(self, cmd: AddTeamMember, ctx: CommandContext) -> Accepted:
