@@ -32,11 +32,12 @@ class Baselines:
     publish_async_rate: float
     pull_ack_all_rate: float
     pull_ack_each_rate: float
+    pull_no_ack_rate: float
 
     @property
     def pull_rate(self) -> float:
-        """The pull-consume ceiling: the faster of the two ack styles."""
-        return max(self.pull_ack_all_rate, self.pull_ack_each_rate)
+        """The pull-consume ceiling: the fastest of the ways to read the stream."""
+        return max(self.pull_ack_all_rate, self.pull_ack_each_rate, self.pull_no_ack_rate)
 
 
 async def provision_hub(url: str, hub: str) -> str:
@@ -90,23 +91,28 @@ async def publish_async_rate(nc: Client, hub: str, count: int) -> float:
     return count / elapsed
 
 
-async def pull_rate(nc: Client, stream: str, count: int, *, ack_all: bool) -> float:
-    """Consume ``count`` events from the start of ``stream`` with a fresh durable pull consumer."""
+async def pull_rate(nc: Client, stream: str, count: int, *, ack: str) -> float:
+    """Consume ``count`` events from the start of ``stream`` with a fresh durable pull consumer.
+
+    ``ack``: "all" (fetch 500, ack the last: vhub's live consumer), "each" (fetch 500, ack every
+    message), "none" (fetch 1,000, no acks: how a rebuild reads).
+    """
     js = nc.jetstream(timeout=30)
     durable = f"bench_pull_{uuid.uuid4().hex[:8]}"
+    policy = {"all": AckPolicy.ALL, "each": AckPolicy.EXPLICIT, "none": AckPolicy.NONE}[ack]
     await js.add_consumer(stream, ConsumerConfig(
-        durable_name=durable, deliver_policy=DeliverPolicy.ALL,
-        ack_policy=AckPolicy.ALL if ack_all else AckPolicy.EXPLICIT,
-        max_ack_pending=500 if ack_all else 20_000))
+        durable_name=durable, deliver_policy=DeliverPolicy.ALL, ack_policy=policy,
+        max_ack_pending={"all": 500, "each": 20_000, "none": -1}[ack]))
     sub = await js.pull_subscribe_bind(durable=durable, stream=stream)
+    batch = 1_000 if ack == "none" else 500
     seen = 0
     t0 = time.perf_counter()
     while seen < count:
-        msgs = await sub.fetch(500, timeout=10)
+        msgs = await sub.fetch(batch, timeout=10)
         seen += len(msgs)
-        if ack_all:
+        if ack == "all":
             await msgs[-1].ack()
-        else:
+        elif ack == "each":
             for m in msgs:
                 await m.ack()
     elapsed = time.perf_counter() - t0
@@ -125,10 +131,11 @@ async def measure(url: str, *, in_flights: list[int], seconds: float, events: in
     nc = await nats.connect(url)
     try:
         pub = await publish_async_rate(nc, hub2, events)
-        ack_all = await pull_rate(nc, stream2, events, ack_all=True)
-        ack_each = await pull_rate(nc, stream2, events, ack_all=False)
+        ack_all = await pull_rate(nc, stream2, events, ack="all")
+        ack_each = await pull_rate(nc, stream2, events, ack="each")
+        no_ack = await pull_rate(nc, stream2, events, ack="none")
         for name in (stream, stream2):
             await nc.jetstream().delete_stream(name)
     finally:
         await nc.close()
-    return Baselines(handler, pub, ack_all, ack_each)
+    return Baselines(handler, pub, ack_all, ack_each, no_ack)

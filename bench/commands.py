@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import json
+import time
 import uuid
+from datetime import date, timedelta
 
 import nats
+import nats.aio.client
 
 from bench import payloads
 from bench.baselines import provision_hub
 from bench.load import closed_loop
 from bench.report import Row
 from bench.sections_base import TARGET_REGISTRY, Context
-from bench.stack import ServiceProcess, bench_env, start_service, wait_for_command_subject
+from bench.stack import (
+    ServiceProcess,
+    bench_env,
+    start_http_service,
+    start_service,
+    wait_for_command_subject,
+)
+from shared.refdata import communes_of
 
 
 async def start_registry(ctx: Context, hub: str) -> ServiceProcess:
@@ -48,3 +61,85 @@ async def registry_rows(ctx: Context) -> list[Row]:
         await nc.close()
         proc.stop()
     return rows
+
+
+async def _setup(nc: nats.aio.client.Client, subject: str, bodies: list[dict[str, object]],
+                 concurrency: int = 64) -> list[str]:
+    """Send ``bodies`` (bounded concurrency); the aggregate ids, in order; refusals raise."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(body: dict[str, object]) -> str:
+        async with slots:
+            reply = json.loads((await nc.request(subject, json.dumps(body).encode(),
+                                                 timeout=30)).data)
+        if not reply.get("accepted"):
+            raise RuntimeError(f"{subject} refused: {reply}")
+        return str(reply["aggregate_id"])
+
+    return list(await asyncio.gather(*(one(b) for b in bodies)))
+
+
+def _shift(day_slot: int) -> tuple[str, str]:
+    day = date(2025, 7, 1) + timedelta(days=(day_slot // 4) % 61)  # 31 Aug is the probe's
+    hour = 7 + 3 * (day_slot % 4)
+    return f"{day}T{hour:02d}:00:00+07:00", f"{day}T{hour + 2:02d}:00:00+07:00"
+
+
+async def dispatch_rows(ctx: Context) -> list[Row]:
+    hub = "bd" + uuid.uuid4().hex[:6]
+    await provision_hub(ctx.url, hub)
+    env = bench_env(ctx.url, hub)
+    registry = await start_registry(ctx, hub)
+    dispatch, _ = await start_http_service("services.dispatch", env, ctx.logdir, ctx.rss)
+    n_teams = 300 if ctx.quick else 1_000
+    rows: list[Row] = []
+    nc = await nats.connect(ctx.url)
+    try:
+        hanoi = communes_of("01")[:20]
+        points = await _setup(nc, "vhub.cmd.registry.register_service_point", [
+            {"name": f"Một cửa {c.name}", "kind": "commune_one_stop", "province_code": "01",
+             "commune_code": c.code} for c in hanoi])
+        teams = await _setup(nc, "vhub.cmd.registry.form_team", [
+            {"name": f"Đội {i}", "province_code": "01", "focus": "admin_support",
+             "organisation": "bench"} for i in range(n_teams)])
+        await _until_known(nc, teams[-1], points[-1])
+        counter = itertools.count()
+
+        def payload(_: int) -> bytes:
+            k = next(counter)
+            starts, ends = _shift(k // n_teams)
+            return json.dumps({"team_id": teams[k % n_teams],
+                               "service_point_id": points[k % len(points)],
+                               "starts_at": starts, "ends_at": ends}).encode()
+
+        for n in (1, 10, 100):
+            r = await closed_loop(nc, "vhub.cmd.dispatch.dispatch_team", payload, in_flight=n,
+                                  seconds=ctx.seconds, check=payloads.refusal_code)
+            base = ctx.base.handler[n]
+            rows.append(Row(ctx.label, f"dispatch dispatch_team, {n} in flight", r.rate, "cmd/s",
+                            baseline=base.rate, baseline_name=f"bare handler @{n}",
+                            p50_ms=r.p50, p99_ms=r.p99,
+                            extra={"refused": r.refused, "codes": r.codes, "errors": r.errors}))
+    finally:
+        await nc.close()
+        dispatch.stop()
+        registry.stop()
+    return rows
+
+
+async def _until_known(nc: nats.aio.client.Client, team: str, point: str,
+                       within: float = 120.0) -> None:
+    """Until dispatch's projection knows the last team and point formed (it is fed in order)."""
+    body = json.dumps({"team_id": team, "service_point_id": point,
+                       "starts_at": "2025-08-31T19:00:00+07:00",
+                       "ends_at": "2025-08-31T21:00:00+07:00"}).encode()
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        reply = json.loads((await nc.request("vhub.cmd.dispatch.dispatch_team", body,
+                                             timeout=30)).data)
+        if reply.get("accepted"):
+            return
+        if reply.get("code") not in ("unknown_team", "unknown_service_point"):
+            raise RuntimeError(f"dispatch probe refused: {reply}")
+        await asyncio.sleep(0.1)  # polling another process's projection, bounded
+    raise RuntimeError("dispatch did not learn the registry's teams in time")

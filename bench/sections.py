@@ -28,6 +28,8 @@ def baseline_rows(label: str, base: Baselines) -> list[Row]:
     rows.append(Row(label, "raw pull consume, fetch 500 + ack-all", base.pull_ack_all_rate, "ev/s"))
     rows.append(Row(label, "raw pull consume, fetch 500 + ack each", base.pull_ack_each_rate,
                     "ev/s"))
+    rows.append(Row(label, "raw pull consume, fetch 1,000, no ack", base.pull_no_ack_rate,
+                    "ev/s"))
     return rows
 
 
@@ -45,28 +47,49 @@ async def registry(ctx: Context) -> list[Row]:
 
 
 async def dispatch(ctx: Context) -> list[Row]:
-    return [missing(ctx.label, f"dispatch dispatch_team, {n} in flight", "cmd/s")
-            for n in (1, 10, 100)]
+    if _service_missing(ctx, "services.dispatch") or _service_missing(ctx, "services.registry"):
+        return [missing(ctx.label, f"dispatch dispatch_team, {n} in flight", "cmd/s")
+                for n in (1, 10, 100)]
+    from bench.commands import dispatch_rows
+
+    return await dispatch_rows(ctx)
 
 
 async def visibility(ctx: Context) -> list[Row]:
-    return [missing(ctx.label, "command → visible in API at 1,000 cmd/s offered", "ms",
-                    TARGET_VISIBLE)]
+    if _service_missing(ctx, "services.reporting") or _service_missing(ctx, "services.registry"):
+        return [missing(ctx.label, "command → visible in API at 1,000 cmd/s offered", "ms",
+                        TARGET_VISIBLE)]
+    from bench.reads import visibility_rows
+
+    return await visibility_rows(ctx)
 
 
 async def rebuild(ctx: Context) -> list[Row]:
-    return [missing(ctx.label, f"projection rebuild, {ctx.rebuild_events:,} events, {db}",
-                    "ev/s", TARGET_REBUILD) for db in ("SQLite", "PostgreSQL")]
+    if _service_missing(ctx, "services.reporting"):
+        return [missing(ctx.label, f"projection rebuild, {ctx.rebuild_events:,} events, {db}",
+                        "ev/s", TARGET_REBUILD) for db in ("SQLite", "PostgreSQL")]
+    from bench.reads import rebuild_rows
+
+    return await rebuild_rows(ctx)
 
 
 async def read_api(ctx: Context) -> list[Row]:
-    return [missing(ctx.label, f"read API {path}, 50 concurrent readers", "req/s")
-            for path in ("/v1/summary", "/v1/provinces")]
+    if _service_missing(ctx, "services.reporting"):
+        return [missing(ctx.label, f"read API {path}, 50 concurrent readers", "req/s")
+                for path in ("/v1/summary", "/v1/provinces")]
+    from bench.reads import read_api_rows
+
+    return await read_api_rows(ctx)
 
 
 async def campaign(ctx: Context) -> list[Row]:
-    return [missing(ctx.label, f"campaign scenario, scale {ctx.campaign_scale}, end to end",
-                    "s", TARGET_CAMPAIGN)]
+    needed = ("services.registry", "services.dispatch", "services.reporting")
+    if any(_service_missing(ctx, m) for m in needed):
+        return [missing(ctx.label, f"campaign scenario, scale {ctx.campaign_scale}, end to end",
+                        "s", TARGET_CAMPAIGN)]
+    from bench.scenario import campaign_rows
+
+    return await campaign_rows(ctx)
 
 
 def rss_rows(peaks: dict[str, int]) -> list[Row]:

@@ -149,3 +149,43 @@ def bench_env(url: str, hub: str, **extra: str) -> dict[str, str]:
 
 def dumps(obj: object) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_http(url: str, proc: ServiceProcess,
+                    timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a deadline, not a call timeout
+    """Until ``url`` answers 200, or fail with the process's log."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited ({proc.process.returncode}):\n"
+                                   f"{proc.log_tail()}")
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)  # polling another process's readiness, bounded
+    raise RuntimeError(f"{proc.name}: {url} not answering after {timeout}s:\n{proc.log_tail()}")
+
+
+async def start_http_service(module: str, env: dict[str, str], logdir: Path,
+                             rss: RssWatch | None = None) -> tuple[ServiceProcess, str]:
+    """Start a service with an HTTP port of its own; returns it and its base URL once healthy."""
+    port = free_port()
+    proc = start_service(module, {**env, "VHUB_HTTP_PORT": str(port)}, logdir)
+    if rss is not None:
+        rss.watch(module, proc.process.pid)
+    base = f"http://127.0.0.1:{port}"
+    await wait_http(f"{base}/healthz", proc)
+    return proc, base

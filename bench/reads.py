@@ -1,0 +1,222 @@
+"""The read side: projection rebuild rate, read API latency, command → visible-in-API latency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+import nats
+
+from bench import eventlog, payloads
+from bench.baselines import provision_hub
+from bench.load import percentile
+from bench.report import Row
+from bench.sections_base import TARGET_REBUILD, TARGET_VISIBLE, Context
+from bench.stack import (
+    ROOT,
+    SCRATCH,
+    bench_env,
+    start_http_service,
+    start_service,
+    wait_for_command_subject,
+)
+
+PG_ADMIN = os.environ.get("VHUB_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def sqlite_url(name: str) -> str:
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{SCRATCH / f'{name}-{uuid.uuid4().hex[:8]}.db'}"
+
+
+async def pg_database() -> tuple[str, str]:
+    """A fresh database on the machine's PostgreSQL: (SQLAlchemy URL, its name)."""
+    import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no stubs
+
+    name = f"vhub_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}", name
+
+
+async def pg_drop(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _rebuild_once(ctx: Context, hub: str, db_url: str, label: str) -> tuple[int, float]:
+    """The reporting rebuild in a process of its own (bench.rebuild_run): (events, seconds)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **bench_env(ctx.url, hub),
+           "VHUB_DATABASE_URL": db_url, "VHUB_LOG_FORMAT": "json", "VHUB_LOG_LEVEL": "warning"}
+    ctx.logdir.mkdir(parents=True, exist_ok=True)
+    log = ctx.logdir / f"rebuild-{label}-{uuid.uuid4().hex[:6]}.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - one process, waited for in a thread
+            [sys.executable, "-m", "bench.rebuild_run"], cwd=ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=err)
+        ctx.rss.watch(f"rebuild ({label})", proc.pid)
+        out, _ = await asyncio.to_thread(proc.communicate)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rebuild exited {proc.returncode}: {log.read_text()[-300:]}")
+    body = json.loads(out.decode().strip().splitlines()[-1])
+    return int(body["position"]), float(body["seconds"])
+
+
+async def rebuild_rows(ctx: Context) -> list[Row]:
+    hub = "rb" + uuid.uuid4().hex[:6]
+    await provision_hub(ctx.url, hub)
+    ctx.console.log(f"writing {ctx.rebuild_events:,} events for the rebuild")
+    await eventlog.write(ctx.url, hub, ctx.rebuild_events)
+    rows = []
+    for db in ("SQLite", "PostgreSQL"):
+        figure = f"projection rebuild, {ctx.rebuild_events:,} events, {db}"
+        pg_name = None
+        try:
+            if db == "SQLite":
+                url = sqlite_url("rebuild")
+            else:
+                url, pg_name = await pg_database()
+            applied, seconds = await _rebuild_once(ctx, hub, url, db)
+        except Exception as err:  # a missing PostgreSQL is a row, not a crash
+            rows.append(Row(ctx.label, figure, None, "ev/s", target=TARGET_REBUILD,
+                            status=f"failed: {str(err)[:80]}"))
+            continue
+        finally:
+            if pg_name:
+                await pg_drop(pg_name)
+        row = Row(ctx.label, figure, applied / seconds, "ev/s", baseline=ctx.base.pull_rate,
+                  baseline_name="raw pull", target=TARGET_REBUILD,
+                  extra={"applied": applied, "seconds": seconds})
+        row.met = bool(row.ratio and row.ratio >= 0.6)
+        rows.append(row)
+    return rows
+
+
+async def _readers(url: str, n: int, seconds: float) -> tuple[float, float, float, int]:
+    """``n`` concurrent readers GETting ``url`` for ``seconds``: (req/s, p50, p99, errors)."""
+    lat: list[float] = []
+    errors = 0
+    stop_at = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def reader() -> None:
+            nonlocal errors
+            while time.monotonic() < stop_at:
+                t0 = time.perf_counter()
+                resp = await client.get(url)
+                if resp.status_code != 200:
+                    errors += 1
+                    continue
+                lat.append((time.perf_counter() - t0) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(reader() for _ in range(n)))
+        elapsed = time.perf_counter() - started
+    return len(lat) / elapsed, percentile(lat, 50), percentile(lat, 99), errors
+
+
+async def read_api_rows(ctx: Context) -> list[Row]:
+    hub = "ra" + uuid.uuid4().hex[:6]
+    await provision_hub(ctx.url, hub)
+    count = 20_000 if ctx.quick else 100_000
+    await eventlog.write(ctx.url, hub, count)
+    env = {**bench_env(ctx.url, hub), "VHUB_DATABASE_URL": sqlite_url("read")}
+    proc, base = await start_http_service("services.reporting", env, ctx.logdir, ctx.rss)
+    try:
+        async with httpx.AsyncClient(timeout=120) as client:  # wait until it has caught up
+            resp = await client.get(f"{base}/v1/summary", params={"min_position": count})
+            deadline = time.monotonic() + 600
+            while resp.status_code == 503 and time.monotonic() < deadline:
+                resp = await client.get(f"{base}/v1/summary", params={"min_position": count})
+            resp.raise_for_status()
+        floor = await _readers(f"{base}/healthz", 50, ctx.seconds)
+        rows = [Row(ctx.label, "read API /healthz (HTTP floor), 50 readers", floor[0], "req/s",
+                    p50_ms=floor[1], p99_ms=floor[2])]
+        for path in ("/v1/summary", "/v1/provinces"):
+            rate, p50, p99, errors = await _readers(f"{base}{path}", 50, ctx.seconds)
+            rows.append(Row(ctx.label, f"read API {path}, 50 concurrent readers", rate, "req/s",
+                            baseline=floor[0], baseline_name="/healthz", p50_ms=p50, p99_ms=p99,
+                            extra={"errors": errors, "events": count}))
+        return rows
+    finally:
+        proc.stop()
+
+
+async def visibility_rows(ctx: Context, offered: float = 1_000.0) -> list[Row]:
+    """Open loop at ``offered`` register_volunteer/s; every 10th is followed to the API."""
+    hub = "vi" + uuid.uuid4().hex[:6]
+    await provision_hub(ctx.url, hub)
+    env = bench_env(ctx.url, hub)
+    registry = start_service("services.registry", {**env, "VHUB_HTTP_PORT": "0"}, ctx.logdir)
+    ctx.rss.watch("services.registry", registry.process.pid)
+    reporting, base = await start_http_service(
+        "services.reporting", {**env, "VHUB_DATABASE_URL": sqlite_url("visible")}, ctx.logdir,
+        ctx.rss)
+    try:
+        await wait_for_command_subject(ctx.url, "vhub.cmd.registry.register_volunteer", registry)
+        nc = await nats.connect(ctx.url)
+        run = str(uuid.uuid4())
+        reply_ms: list[float] = []
+        visible_ms: list[float] = []
+        failures = 0
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+
+            async def one(i: int) -> None:
+                nonlocal failures
+                t0 = time.perf_counter()
+                try:
+                    msg = await nc.request("vhub.cmd.registry.register_volunteer",
+                                           payloads.dumps_register(i, run), timeout=30)
+                except Exception:
+                    failures += 1
+                    return
+                body = json.loads(msg.data)
+                reply_ms.append((time.perf_counter() - t0) * 1000)
+                if not body.get("accepted") or i % 10:
+                    return
+                resp = await http.get("/v1/summary", params={"min_position": body["version"]})
+                if resp.status_code == 200:
+                    visible_ms.append((time.perf_counter() - t0) * 1000)
+                else:
+                    failures += 1
+
+            total = int(offered * ctx.seconds)
+            tasks = []
+            started = time.perf_counter()
+            for i in range(total):
+                delay = started + i / offered - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # the open-loop schedule, not synchronisation
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
+            elapsed = time.perf_counter() - started
+        await nc.close()
+    finally:
+        registry.stop()
+        reporting.stop()
+    p99 = percentile(visible_ms, 99)
+    row = Row(ctx.label, f"command → visible in API, {offered:,.0f} cmd/s offered", p99, "ms p99",
+              p50_ms=percentile(visible_ms, 50), p99_ms=p99,
+              baseline=percentile(reply_ms, 99), baseline_name="command reply p99",
+              target=TARGET_VISIBLE, higher_is_better=False,
+              extra={"achieved_cmd_s": len(reply_ms) / elapsed, "followed": len(visible_ms),
+                     "failures": failures, "reply_p50_ms": percentile(reply_ms, 50)})
+    row.met = p99 <= 250 and len(reply_ms) / elapsed >= 0.9 * offered
+    return [row]
