@@ -17,11 +17,24 @@ REF = r"^[A-Za-z0-9_\-]{1,64}$"  # ids that become subject tokens
 SCOPED_REF = r"^[A-Za-z0-9_\-]{1,64}:[A-Za-z0-9]{1,32}$"
 
 
+ID = r"^[A-Za-z0-9._:\-]{1,128}$"
+
+
 class Command(BaseModel):
+    """The fields every vhub command carries (as ``shared.commands.Command``, which the wire
+    models add; repeated here so the domain stays free of I/O imports and the schema is whole)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    command_id: str | None = Field(default=None, pattern=ID)
+    correlation_id: str | None = Field(default=None, pattern=ID)
+    actor: str | None = Field(default=None, max_length=128)
 
 
 class RequestCoverage(Command):
+    """A service point needs ``teams_needed`` teams on ``date`` from ``starts_at`` to
+    ``ends_at`` (local times). Replies ``result.request_id``."""
+
     service_point_id: str = Field(pattern=REF)
     date: date
     starts_at: time
@@ -31,6 +44,9 @@ class RequestCoverage(Command):
 
 
 class DispatchTeam(Command):
+    """Send a team to a service point for one shift (aware ISO datetimes). Replies
+    ``result.dispatch_id``."""
+
     team_id: str = Field(pattern=REF)
     service_point_id: str = Field(pattern=REF)
     starts_at: AwareDatetime
@@ -40,7 +56,8 @@ class DispatchTeam(Command):
 
 
 class PlanRotation(Command):
-    """One shift a day from ``from_date`` to ``to_date``, cycling over ``service_point_ids``."""
+    """One shift a day from ``from_date`` to ``to_date``, cycling over ``service_point_ids``; all
+    or nothing. Replies ``result.dispatches``."""
 
     team_id: str = Field(pattern=REF)
     service_point_ids: list[str] = Field(min_length=1, max_length=100)
@@ -52,21 +69,31 @@ class PlanRotation(Command):
 
 
 class CancelDispatch(Command):
+    """Call a dispatch off, with the reason."""
+
     dispatch_id: str = Field(pattern=SCOPED_REF)
     reason: str = Field(min_length=1, max_length=500)
 
 
 class CheckIn(Command):
+    """The team arrived at ``at`` (the caller's time, checked against the shift window and
+    the clock)."""
+
     dispatch_id: str = Field(pattern=SCOPED_REF)
     at: AwareDatetime
 
 
 class CheckOut(Command):
+    """The team left at ``at`` (after its check-in, not in the future)."""
+
     dispatch_id: str = Field(pattern=SCOPED_REF)
     at: AwareDatetime
 
 
 class CloseDay(Command):
+    """Every dispatch of ``date`` not checked in becomes a no-show, once. Replies the day's
+    ``no_shows``."""
+
     date: date
 
 
@@ -84,5 +111,20 @@ class ReportActivity(Command):
 
 
 class SuggestTeams(Command):
+    """A ranked, explained list of teams free for a coverage request (nothing is written)."""
+
     request_id: str = Field(pattern=SCOPED_REF)
     limit: int = Field(default=10, ge=1, le=100)
+
+
+COMMANDS: dict[str, type[Command]] = {
+    "request_coverage": RequestCoverage,
+    "dispatch_team": DispatchTeam,
+    "plan_rotation": PlanRotation,
+    "cancel_dispatch": CancelDispatch,
+    "check_in": CheckIn,
+    "check_out": CheckOut,
+    "close_day": CloseDay,
+    "report_activity": ReportActivity,
+    "suggest_teams": SuggestTeams,
+}
