@@ -33,7 +33,7 @@ def dispatched(
     ends = ends or at(10, 12)
     return TeamDispatched(
         dispatch_id=dispatch_id,
-        team_id="t1",
+        team_id=dispatch_id.split(":")[0],
         service_point_id=point.service_point_id,
         province_code=point.province_code,
         commune_code=point.commune_code,

@@ -258,3 +258,47 @@ def test_closing_a_day_outside_the_campaign_is_refused() -> None:
         code_of(attendance.close_day, Day(), date(2025, 6, 30), hub="hn", no_shows=0, now=NOW, policy=POLICY)
         == "outside_campaign"
     )
+
+
+def test_check_out_in_the_future_is_refused() -> None:
+    """A check-out time later than now + clock skew is refused."""
+    assert (
+        code_of(
+            attendance.check_out,
+            checked_in(),
+            CheckOut(dispatch_id="t1:d1", at=at(10, 11)),
+            now=at(10, 10),
+            policy=POLICY,
+        )
+        == "in_the_future"
+    )
+
+
+def test_a_no_show_cannot_be_cancelled() -> None:
+    """A dispatch closed as a no-show stays a no-show."""
+    state = schedule(dispatched())
+    state = then(state, attendance.mark_no_shows(state, DAY))
+    cancel = CancelDispatch(dispatch_id="t1:d1", reason="late paperwork")
+    assert code_of(attendance.cancel_dispatch, state, cancel) == "marked_no_show"
+
+
+def test_plausibility_bounds_are_configurable() -> None:
+    """With a higher bound for people_supported, 800 people is a plausible report."""
+    generous = Policy(report_limits={"people_supported": 1_000})
+    [ev] = attendance.report_activity(
+        checked_in(), ReportActivity(dispatch_id="t1:d1", people_supported=800), policy=generous
+    )
+    assert isinstance(ev, ActivityReported)
+    assert ev.people_supported == 800
+
+
+def test_a_report_from_ingest_is_marked_as_such() -> None:
+    """Reports arriving as outside facts carry source=ingest."""
+    [ev] = attendance.report_activity(
+        checked_in(),
+        ReportActivity(dispatch_id="t1:d1", people_supported=2),
+        policy=POLICY,
+        source="ingest",
+    )
+    assert isinstance(ev, ActivityReported)
+    assert ev.source == "ingest"

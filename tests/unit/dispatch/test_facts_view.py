@@ -1,0 +1,105 @@
+"""Dispatch's projection of registry facts and of its own shifts (the synchronous part, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from services.dispatch.facts import FactsView
+from shared.events.dispatch import CoverageRequested, DispatchCancelled, OverCapacityRecorded
+from shared.events.registry import (
+    BorderCommunesDesignated,
+    ServicePointRegistered,
+    TeamDisbanded,
+    TeamFormed,
+    TeamMemberAdded,
+    TeamMemberRemoved,
+)
+from tests.unit.dispatch.support import at, dispatched
+
+DAY = date(2025, 7, 10)
+
+
+def requested(n: int) -> CoverageRequested:
+    return CoverageRequested(
+        request_id="p1_20250710:r",
+        service_point_id="p1",
+        province_code="01",
+        commune_code="00004",
+        date=DAY,
+        starts_at=time(8),
+        ends_at=time(12),
+        teams_needed=n,
+    )
+
+
+def test_registry_facts_build_teams_points_and_border_communes() -> None:
+    """Teams with members and disbandment, points and border communes are kept as they arrive."""
+    view = FactsView()
+    view.apply(
+        1,
+        TeamFormed(
+            team_id="t1",
+            name="A",
+            province_code="01",
+            commune_code="00004",
+            focus="admin_support",
+            organisation="o",
+        ),
+    )
+    view.apply(2, TeamMemberAdded(team_id="t1", volunteer_id="v1"))
+    view.apply(3, TeamMemberAdded(team_id="t1", volunteer_id="v2"))
+    view.apply(4, TeamMemberRemoved(team_id="t1", volunteer_id="v1"))
+    view.apply(
+        5,
+        ServicePointRegistered(
+            service_point_id="p1", name="P", kind="commune_one_stop", province_code="01", commune_code="00004"
+        ),
+    )
+    view.apply(6, BorderCommunesDesignated(commune_codes=["00004", "00012"]))
+    assert view.teams["t1"].members == frozenset({"v2"})
+    assert view.points["p1"].commune_code == "00004"
+    assert view.border_communes == {"00004", "00012"}
+    view.apply(7, TeamDisbanded(team_id="t1", reason="done"))
+    assert view.teams["t1"].disbanded
+    assert view.position == 7
+
+
+def test_a_dispatch_beyond_the_request_is_a_finding_once_per_dispatch() -> None:
+    """With one team requested, the second active dispatch there is a finding; the first is not."""
+    view = FactsView()
+    view.apply(1, requested(1))
+    assert view.apply(2, dispatched("t1:a")) == []
+    [finding] = view.apply(3, dispatched("t2:b"))
+    assert isinstance(finding, OverCapacityRecorded)
+    assert (finding.dispatch_id, finding.requested, finding.dispatched) == ("t2:b", 1, 2)
+    view.apply(4, finding)
+    assert view.recorded(finding)
+
+
+def test_a_cancelled_dispatch_frees_capacity() -> None:
+    """After a cancellation the point-day is back within what it requested."""
+    view = FactsView()
+    view.apply(1, requested(1))
+    view.apply(2, dispatched("t1:a"))
+    view.apply(
+        3,
+        DispatchCancelled(
+            dispatch_id="t1:a",
+            team_id="t1",
+            reason="x",
+            service_point_id="p1",
+            province_code="01",
+            commune_code="00004",
+            date=DAY,
+        ),
+    )
+    assert view.apply(4, dispatched("t2:b")) == []
+    assert view.busy() == {"t2": [(at(10, 8), at(10, 12))]}
+
+
+def test_no_request_means_no_over_capacity() -> None:
+    """Dispatches to a point-day nobody requested coverage for are never a conflict."""
+    view = FactsView()
+    assert view.apply(1, dispatched("t1:a")) == []
+    assert view.apply(2, dispatched("t2:b")) == []
+    assert view.over_capacity("p1", DAY, "t3:c") == []
