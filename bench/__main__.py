@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,6 +84,7 @@ async def main_async(args: argparse.Namespace) -> int:
     started = datetime.now(UTC)
     modes = ["always", "default"] if args.sync == "both" else [args.sync]
     rss = RssWatch()
+    rss.watch("bench client (load generator)", os.getpid())
     rows: list[Row] = []
     try:
         for mode in modes:

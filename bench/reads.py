@@ -212,11 +212,13 @@ async def visibility_rows(ctx: Context, offered: float = 1_000.0) -> list[Row]:
         registry.stop()
         reporting.stop()
     p99 = percentile(visible_ms, 99)
-    row = Row(ctx.label, f"command → visible in API, {offered:,.0f} cmd/s offered", p99, "ms p99",
+    achieved = len(reply_ms) / elapsed
+    row = Row(ctx.label, f"command → visible in API, {offered:,.0f} cmd/s offered "
+              f"({achieved:,.0f} answered/s)", p99, "ms p99",
               p50_ms=percentile(visible_ms, 50), p99_ms=p99,
               baseline=percentile(reply_ms, 99), baseline_name="command reply p99",
               target=TARGET_VISIBLE, higher_is_better=False,
-              extra={"achieved_cmd_s": len(reply_ms) / elapsed, "followed": len(visible_ms),
+              extra={"achieved_cmd_s": achieved, "followed": len(visible_ms),
                      "failures": failures, "reply_p50_ms": percentile(reply_ms, 50)})
-    row.met = p99 <= 250 and len(reply_ms) / elapsed >= 0.9 * offered
+    row.met = p99 <= 250 and achieved >= 0.9 * offered
     return [row]
