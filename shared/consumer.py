@@ -105,6 +105,8 @@ class DurableConsumer:
                     self.lag = 0
                     CONSUMER_LAG.labels(self.durable).set(0)
                     continue
+                if not msgs:  # a pull answered by a status (e.g. 408 with replicas sharing it)
+                    continue
                 await self._handle(msgs, stop)
         finally:
             await sub.unsubscribe()
