@@ -10,7 +10,7 @@ from services.dispatch.app import DispatchApp
 from shared.envelope import H_DLQ_REASON, Envelope, dlq_subject, event_subject, ingest_subject
 from shared.eventstore import EventStore
 from shared.settings import Settings
-from tests.integration.dispatch.conftest import Ask, Registry, known
+from tests.integration.dispatch.conftest import Ask, Registry, Start, known
 
 
 async def dead_letters(nc: Client, settings: Settings, count: int) -> list[str]:
@@ -97,3 +97,49 @@ async def test_malformed_facts_are_dead_lettered_and_good_ones_still_recorded(
     assert reports[0].data["source"] == "ingest"
     assert reports[0].data["people_supported"] == 40
     assert reports[0].command_id == "field-app-77"
+
+
+async def test_replicas_share_the_ingest_consumer_and_record_each_fact_once(
+    start_dispatch: Start,
+    registry: Registry,
+    store: EventStore,
+    ask: Ask,
+    nc: Client,
+    provisioned: Settings,
+) -> None:
+    """Two replicas pull from the one ingest consumer: twenty reports (one sent twice, as an
+    outside system retrying with the same fact id) give twenty ActivityReported, no more."""
+    a, b = await start_dispatch("a"), await start_dispatch("b")
+    for n in range(20):
+        await registry.team(f"t{n}")
+    seq = await registry.point("p1")
+    await known(a, seq)
+    await known(b, seq)
+    ids = []
+    for n in range(20):
+        reply = await ask(
+            "dispatch_team",
+            team_id=f"t{n}",
+            service_point_id="p1",
+            starts_at="2025-07-10T08:00:00+07:00",
+            ends_at="2025-07-10T12:00:00+07:00",
+        )
+        ids.append(reply["result"]["dispatch_id"])
+        assert (await ask("check_in", dispatch_id=ids[-1], at="2025-07-10T08:00:00+07:00"))["accepted"]
+    js = nc.jetstream()
+    subject = ingest_subject(provisioned.hub, "activity_reported")
+    for n, did in [*enumerate(ids), (0, ids[0])]:
+        body = {"fact_id": f"fact-{n}", "dispatch_id": did, "people_supported": n}
+        await js.publish(subject, json.dumps(body).encode(), stream=provisioned.ingest_stream)
+    for n in range(20):
+        await first_of(
+            nc,
+            provisioned,
+            event_subject(provisioned.hub, "dispatch", "schedule", f"t{n}"),
+            "dispatch.activity_reported",
+        )
+    reports = 0
+    for n in range(20):
+        history = await store.read(event_subject(provisioned.hub, "dispatch", "schedule", f"t{n}"))
+        reports += sum(r.envelope.event_type == "dispatch.activity_reported" for r in history)
+    assert reports == 20
