@@ -14,11 +14,11 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response
 
 from services.reporting import models as m
 from services.reporting.consumer import PositionWatch
-from services.reporting.http import Waiter, answer, csv_response
+from services.reporting.http import AnswerCache, Waiter, answer, cached_answer, csv_response
 from services.reporting.queries import ReadModel, Row, Snapshot
 from shared.refdata import communes, communes_of, provinces
 
@@ -109,6 +109,7 @@ def build_api(
 ) -> FastAPI:
     app = FastAPI(title="vhub reporting", version="1", docs_url=None, redoc_url=None, description=__doc__)
     waiter = Waiter(read, watch, max_wait_s)
+    cache = AnswerCache()
 
     async def respond(
         fmt: str,
@@ -125,12 +126,16 @@ def build_api(
         if fmt == "csv":
             return csv_response(read, name, columns, csv_source or source, stack, snap)
         async with stack:
+            if hit := cached_answer(cache, snap):
+                return hit
             items = [r async for chunk in source(snap) for r in chunk]
-            return answer(snap, {**(extra or {}), "items": items})
+            return answer(snap, {**(extra or {}), "items": items}, cache)
 
     async def area(level: str, code: str, name: str, min_position: int | None) -> Response:
         await waiter.until(min_position)
         async with read.snapshot() as snap:
+            if hit := cached_answer(cache, snap):
+                return hit
             figures = (await snap.figures(level, [code])).get(code, dict.fromkeys(m.FIGURES, 0))
             focus, affiliation = await snap.breakdowns(level, code)
             return answer(
@@ -143,6 +148,7 @@ def build_api(
                     "teams_by_focus": focus,
                     "volunteers_by_affiliation": affiliation,
                 },
+                cache,
             )
 
     def area_rows(level: str, units: list[tuple[str, str]]) -> Source:
@@ -153,13 +159,15 @@ def build_api(
 
         return source
 
-    v1 = APIRouter(prefix="/v1", tags=["reporting"])
+    v1 = APIRouter(prefix="/v1", tags=["reporting"], dependencies=[Depends(cache.remember)])
 
     @v1.get("/summary")
     async def summary(min_position: MinPosition = None) -> Response:
         """The campaign's figures, teams by focus and volunteers by affiliation."""
         await waiter.until(min_position)
         async with read.snapshot() as snap:
+            if hit := cached_answer(cache, snap):
+                return hit
             figures = (await snap.figures("campaign", [""])).get("", dict.fromkeys(m.FIGURES, 0))
             focus, affiliation = await snap.breakdowns("campaign", "")
             return answer(
@@ -170,6 +178,7 @@ def build_api(
                     "volunteers_by_affiliation": affiliation,
                     **await snap.summary_extras(),
                 },
+                cache,
             )
 
     @v1.get("/provinces")

@@ -8,11 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack
+from contextvars import ContextVar
 from typing import Any
 
-from fastapi import HTTPException, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -41,16 +43,56 @@ def freshness_headers(f: Freshness) -> dict[str, str]:
     return out
 
 
-def answer(snap: Snapshot, body: dict[str, Any]) -> JSONResponse:
+def answer(snap: Snapshot, body: dict[str, Any], cache: AnswerCache | None = None) -> JSONResponse:
     """A JSON answer that says how fresh it is, in the body and in headers."""
-    payload = {"freshness": freshness_out(snap.freshness).model_dump(), **body}
-    return JSONResponse(jsonable(payload), headers=freshness_headers(snap.freshness))
+    payload = jsonable({"freshness": freshness_out(snap.freshness).model_dump(), **body})
+    if cache is not None:
+        cache.put(snap, payload)
+    return JSONResponse(payload, headers=freshness_headers(snap.freshness))
 
 
 def jsonable(value: Any) -> Any:
     from fastapi.encoders import jsonable_encoder
 
     return jsonable_encoder(value)
+
+
+class AnswerCache:
+    """JSON answers by request and by the position they reflect: figures only change when the
+    projection moves, so readers between two batches share one answer (and one query)."""
+
+    def __init__(self, size: int = 1_024) -> None:
+        self._size = size
+        self._answers: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._request: ContextVar[tuple[Any, ...] | None] = ContextVar("request", default=None)
+
+    async def remember(self, request: Request) -> None:
+        """A router dependency: note which request this is (without ``min_position``)."""
+        query = tuple(sorted(kv for kv in request.query_params.multi_items() if kv[0] != "min_position"))
+        self._request.set((request.url.path, query))
+
+    def get(self, snap: Snapshot) -> dict[str, Any] | None:
+        key = self._key(snap)
+        return self._answers.get(key) if key else None
+
+    def put(self, snap: Snapshot, payload: dict[str, Any]) -> None:
+        key = self._key(snap)
+        if key:
+            self._answers[key] = payload
+            if len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+
+    def _key(self, snap: Snapshot) -> tuple[Any, ...] | None:
+        request = self._request.get()
+        f = snap.freshness
+        return (*request, f.colour, f.position) if request else None
+
+
+def cached_answer(cache: AnswerCache, snap: Snapshot) -> JSONResponse | None:
+    payload = cache.get(snap)
+    if payload is None:
+        return None
+    return JSONResponse(payload, headers=freshness_headers(snap.freshness))
 
 
 class Waiter:

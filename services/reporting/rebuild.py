@@ -2,8 +2,8 @@
 
 The live projection and the API keep working on the active colour meanwhile. The rebuild reads
 with an ephemeral pull consumer that needs no acks (a failed rebuild starts again from scratch),
-keeps one fetch in flight while it writes the previous batch, and switches as soon as it has
-reached the live projection's checkpoint. Events after that are the live projection's again: its
+writes batch N while it fetches and decodes batch N+1, and switches as soon as it has reached
+the live projection's checkpoint. Events after that are the live projection's again: its
 batches at or below the rebuilt checkpoint are skipped.
 """
 
@@ -68,28 +68,33 @@ async def rebuild(
         except (TimeoutError, nats.errors.TimeoutError):
             return []
 
+    writing: asyncio.Task[int] | None = None  # the previous batch, written while we fetch
     try:
-        pending = asyncio.create_task(fetch())
         while True:
-            msgs = await pending
-            pending = asyncio.create_task(fetch())
+            msgs = await fetch()
             if msgs:
                 items: list[Item] = []
                 for msg in msgs:
                     item, reason = decode_msg(msg)
                     skipped += reason is not None  # the live projection dead-letters it
                     items.append(item)
-                await store.apply(items, rebuild_owner=owner)
+                if writing is not None:
+                    await writing  # batches are written in order, one at a time
+                writing = asyncio.create_task(store.apply(items, rebuild_owner=owner))
                 applied, last = applied + len(items), items[-1].seq
                 total = max(total, last + int(msgs[-1].metadata.num_pending or 0))
                 if progress is not None:
                     progress(_progress(applied, last, total, started))
                 if msgs[-1].metadata.num_pending:
                     continue
+            if writing is not None:
+                await writing
+                writing = None
             if await store.try_switch(owner, utcnow()):
                 break
-        pending.cancel()
     finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
         info = sub._consumer  # nats-py keeps the ephemeral consumer's name here
         await sub.unsubscribe()
         try:

@@ -29,11 +29,13 @@ PROJECTION_ROW = m.ProjectionState.__table__  # type: ignore[attr-defined]  # sq
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One message of a batch: its stream sequence, and its event (None when dead-lettered)."""
+    """One message of a batch: its stream sequence, and its event (None when dead-lettered, or
+    when ``ignored``: a known event no figure depends on)."""
 
     seq: int
     event: Event | None
     recorded_at: datetime | None
+    ignored: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ class ReportingStore:
                     position=fresh[-1].seq,
                     last_event_at=stamps[-1] if stamps else at.last_event_at,
                     events_applied=CHECKPOINT.c.events_applied + len(events),
-                    dead_lettered=CHECKPOINT.c.dead_lettered + len(fresh) - len(events),
+                    dead_lettered=CHECKPOINT.c.dead_lettered
+                    + sum(1 for i in fresh if i.event is None and not i.ignored),
                 )
             )
             return len(fresh)
