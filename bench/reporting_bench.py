@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,17 +44,27 @@ async def _fill(js: JetStreamContext, settings: Settings, events: int) -> int:
     log = generate(settings.hub, volunteers=events * 6 // 34, teams=events * 6 // 340, days=6)
     log = log[:events]
     for i in range(0, len(log), 500):
-        await asyncio.gather(*(
-            js.publish(subject, env.to_bytes(), stream=settings.event_stream,
-                       headers={**env.headers(), H_MSG_ID: env.event_id})
-            for subject, env in log[i : i + 500]))
+        await asyncio.gather(
+            *(
+                js.publish(
+                    subject,
+                    env.to_bytes(),
+                    stream=settings.event_stream,
+                    headers={**env.headers(), H_MSG_ID: env.event_id},
+                )
+                for subject, env in log[i : i + 500]
+            )
+        )
     return len(log)
 
 
 async def _raw_rate(js: JetStreamContext, stream: str, total: int, *, ack: bool) -> float:
     """Messages/s a bare pull consumer gets through (fetch 1,000; ack-all or no acks)."""
-    config = ConsumerConfig(ack_policy=AckPolicy.ALL if ack else AckPolicy.NONE,
-                            deliver_policy=DeliverPolicy.ALL, max_ack_pending=1_000 if ack else -1)
+    config = ConsumerConfig(
+        ack_policy=AckPolicy.ALL if ack else AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.ALL,
+        max_ack_pending=1_000 if ack else -1,
+    )
     sub = await js.pull_subscribe("vhub.evt.>", stream=stream, config=config)
     started, seen = time.perf_counter(), 0
     while seen < total:
@@ -73,8 +82,8 @@ async def _live_catch_up(settings: Settings, total: int) -> float:
     stop = asyncio.Event()
     started = time.perf_counter()
     task = asyncio.create_task(svc.consumer.run(stop))
-    while (await svc.store.position()).position < total:
-        await asyncio.sleep(0.05)  # benchmark polling, not test synchronisation
+    while (await svc.store.position()).position < total:  # noqa: ASYNC110 - polls the database
+        await asyncio.sleep(0.05)
     rate = total / (time.perf_counter() - started)
     stop.set()
     await task
@@ -97,10 +106,15 @@ async def _api_latency(settings: Settings, seconds: float) -> dict[str, Any]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    env = {**os.environ, "VHUB_HUB": settings.hub, "VHUB_NATS_URL": settings.nats_url,
-           "VHUB_DATABASE_URL": settings.database_url, "VHUB_HTTP_PORT": str(port),
-           "VHUB_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "services.reporting"], cwd=ROOT, env=env)
+    env = {
+        **os.environ,
+        "VHUB_HUB": settings.hub,
+        "VHUB_NATS_URL": settings.nats_url,
+        "VHUB_DATABASE_URL": settings.database_url,
+        "VHUB_HTTP_PORT": str(port),
+        "VHUB_LOG_LEVEL": "warning",
+    }
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.reporting", cwd=ROOT, env=env)
     out: dict[str, Any] = {}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
@@ -114,8 +128,7 @@ async def _api_latency(settings: Settings, seconds: float) -> dict[str, Any]:
                 times: list[float] = []
                 end = time.perf_counter() + seconds
 
-                async def reader(path: str = path, times: list[float] = times,
-                                 end: float = end) -> None:
+                async def reader(path: str = path, times: list[float] = times, end: float = end) -> None:
                     while time.perf_counter() < end:
                         t0 = time.perf_counter()
                         resp = await http.get(path)
@@ -124,12 +137,15 @@ async def _api_latency(settings: Settings, seconds: float) -> dict[str, Any]:
 
                 await asyncio.gather(*(reader() for _ in range(READERS)))
                 times.sort()
-                out[path] = {"requests": len(times), "rps": round(len(times) / seconds),
-                             "p50_ms": round(times[len(times) // 2] * 1000, 1),
-                             "p99_ms": round(times[int(len(times) * 0.99)] * 1000, 1)}
+                out[path] = {
+                    "requests": len(times),
+                    "rps": round(len(times) / seconds),
+                    "p50_ms": round(times[len(times) // 2] * 1000, 1),
+                    "p99_ms": round(times[int(len(times) * 0.99)] * 1000, 1),
+                }
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(15)
+        await asyncio.wait_for(proc.wait(), 15)
     return out
 
 
@@ -146,9 +162,13 @@ async def run(results: dict[str, Any], events: int = 100_000, api_seconds: float
         if pg:
             backends["postgres"] = await create_database(pg)
         for name, url in backends.items():
-            settings = load_settings(hub=f"b{name[:2]}{os.getpid() % 10_000}",
-                                     nats_url=server.url, database_url=url, http_port=0,
-                                     log_level="warning")
+            settings = load_settings(
+                hub=f"b{name[:2]}{os.getpid() % 10_000}",
+                nats_url=server.url,
+                database_url=url,
+                http_port=0,
+                log_level="warning",
+            )
             await provision(js, settings)
             total = await _fill(js, settings, events)
             raw_ack = await _raw_rate(js, settings.event_stream, total, ack=True)
@@ -156,8 +176,10 @@ async def run(results: dict[str, Any], events: int = 100_000, api_seconds: float
             live = await _live_catch_up(settings, total)
             rebuilt = await _rebuild_rate(js, settings, total)
             out[name] = {
-                "raw_pull_ack_all_per_s": round(raw_ack), "raw_pull_no_ack_per_s": round(raw_noack),
-                "live_catch_up_per_s": round(live), "rebuild_per_s": round(rebuilt),
+                "raw_pull_ack_all_per_s": round(raw_ack),
+                "raw_pull_no_ack_per_s": round(raw_noack),
+                "live_catch_up_per_s": round(live),
+                "rebuild_per_s": round(rebuilt),
                 "live_vs_raw_ack_all": round(live / raw_ack, 3),
                 "rebuild_vs_raw_no_ack": round(rebuilt / raw_noack, 3),
                 "api": await _api_latency(settings, api_seconds),

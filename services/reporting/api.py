@@ -18,7 +18,16 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response
 
 from services.reporting import models as m
 from services.reporting.consumer import PositionWatch
-from services.reporting.http import AnswerCache, Waiter, answer, cached_answer, csv_response
+from services.reporting.http import (
+    AnswerCache,
+    Waiter,
+    answer,
+    cached_answer,
+    commune_or_404,
+    csv_response,
+    named,
+    province_or_404,
+)
 from services.reporting.queries import ReadModel, Row, Snapshot
 from shared.refdata import communes, communes_of, provinces
 
@@ -29,62 +38,11 @@ ProvinceQ = Annotated[str | None, Query(pattern=r"^\d{1,2}$", description="provi
 Focus = Literal["admin_support", "online_public_services", "digital_skills"]
 Source = Callable[[Snapshot], AsyncIterator[list[Row]]]
 AREA = ["code", "name", *m.FIGURES]
-TEAM = [
-    "team_id",
-    "province_code",
-    "commune_code",
-    "focus",
-    "organisation",
-    "active",
-    "members",
-    "dispatches",
-    "check_ins",
-    "no_shows",
-    "people_supported",
-]
-BORDER = [
-    "commune_code",
-    "name",
-    "province_code",
-    "effective_from",
-    "covered_day",
-    "covered_week",
-    "days_covered",
-    "last_covered",
-]
-COVERAGE = [
-    "day",
-    "service_point_id",
-    "province_code",
-    "commune_code",
-    "requested",
-    "dispatched",
-    "shortfall",
-    "check_ins",
-    "over_capacity",
-]
-
-
-def _unknown(kind: str, code: str) -> HTTPException:
-    return HTTPException(
-        404, detail={"reason": f"unknown_{kind}", "message": f"no {kind} with code {code!r}"}
-    )
-
-
-def province_or_404(code: str | None) -> str | None:
-    if code is None:
-        return None
-    norm = f"{int(code):02d}" if code.isdigit() and len(code) <= 2 else code
-    if norm not in provinces():
-        raise _unknown("province", code)
-    return norm
-
-
-def commune_or_404(code: str) -> str:
-    norm = f"{int(code):05d}" if code.isdigit() and len(code) <= 5 else code
-    if norm not in communes():
-        raise _unknown("commune", code)
-    return norm
+# CSV columns (the JSON items carry the same fields)
+TEAM = list(m.SHAPES["team"].columns.keys())
+COVERAGE = [*m.SHAPES["coverage"].columns.keys(), "shortfall"]
+BORDER = [*m.SHAPES["border"].columns.keys(), "name", "covered_day", "covered_week"]
+BORDER += ["days_covered", "last_covered"]
 
 
 def _rows(make: Callable[[Snapshot], Any], enrich: Callable[[Row], Row] | None = None) -> Source:
@@ -93,11 +51,6 @@ def _rows(make: Callable[[Snapshot], Any], enrich: Callable[[Row], Row] | None =
             yield [enrich(r) for r in chunk] if enrich else chunk
 
     return source
-
-
-def _named(row: Row) -> Row:
-    commune = communes().get(row["commune_code"])
-    return {**row, "name": commune.name if commune else None}
 
 
 def build_api(
@@ -267,7 +220,7 @@ def build_api(
             fmt,
             "border-communes",
             BORDER,
-            _rows(lambda s: s.border(day, covered), _named),
+            _rows(lambda s: s.border(day, covered), named),
             min_position,
             {"date": day, "covered": covered},
         )

@@ -14,44 +14,14 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from pydantic import ValidationError
 
-from services.reporting.projections.fold import HANDLERS
+from services.reporting.decoding import decode_msg
 from services.reporting.store import Item, ReportingStore
 from shared.deadletter import DeadLetters
-from shared.envelope import Envelope
-from shared.events import CATALOGUE, load_all
 from shared.metrics import CONSUMER_POSITION
-from shared.upcast import UnknownEventError, decode
 
 log = structlog.get_logger(__name__)
 DURABLE = "reporting"
-load_all()
-# Event types the projection reads nothing from: not worth validating (about 15% of the log).
-IRRELEVANT = {t: model.schema_version for t, model in CATALOGUE.items() if model not in HANDLERS}
-
-
-def decode_msg(msg: Msg) -> tuple[Item, str | None]:
-    """The message as an item, and the reason it cannot be read (None when it can)."""
-    seq = msg.metadata.sequence.stream
-    try:
-        envelope = Envelope.from_bytes(msg.data)
-    except ValidationError as err:
-        return Item(seq, None, None), f"undecodable envelope: {_first_error(err)}"
-    if envelope.event_type in IRRELEVANT and envelope.schema_version <= IRRELEVANT[envelope.event_type]:
-        return Item(seq, None, envelope.recorded_at, ignored=True), None  # known, counts nothing
-    try:
-        return Item(seq, decode(envelope), envelope.recorded_at), None
-    except UnknownEventError as err:
-        return Item(seq, None, envelope.recorded_at), str(err)
-    except ValidationError as err:
-        reason = f"invalid {envelope.event_type} v{envelope.schema_version}: {_first_error(err)}"
-        return Item(seq, None, envelope.recorded_at), reason
-
-
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']} ({err.error_count()} errors)"
 
 
 async def drop_orphaned_deliveries(js: JetStreamContext, stream: str, durable: str) -> None:

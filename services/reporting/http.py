@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from services.reporting.consumer import PositionWatch
 from services.reporting.queries import Freshness, ReadModel, Row, Snapshot
+from shared.refdata import communes, provinces
 
 H_POSITION = "Vhub-Position"
 H_LAST_EVENT_AT = "Vhub-Last-Event-At"
@@ -45,10 +46,13 @@ def freshness_headers(f: Freshness) -> dict[str, str]:
 
 def answer(snap: Snapshot, body: dict[str, Any], cache: AnswerCache | None = None) -> JSONResponse:
     """A JSON answer that says how fresh it is, in the body and in headers."""
-    payload = jsonable({"freshness": freshness_out(snap.freshness).model_dump(), **body})
+    response = JSONResponse(
+        jsonable({"freshness": freshness_out(snap.freshness).model_dump(), **body}),
+        headers=freshness_headers(snap.freshness),
+    )
     if cache is not None:
-        cache.put(snap, payload)
-    return JSONResponse(payload, headers=freshness_headers(snap.freshness))
+        cache.put(snap, bytes(response.body))
+    return response
 
 
 def jsonable(value: Any) -> Any:
@@ -63,7 +67,7 @@ class AnswerCache:
 
     def __init__(self, size: int = 1_024) -> None:
         self._size = size
-        self._answers: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._answers: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._request: ContextVar[tuple[Any, ...] | None] = ContextVar("request", default=None)
 
     async def remember(self, request: Request) -> None:
@@ -71,11 +75,11 @@ class AnswerCache:
         query = tuple(sorted(kv for kv in request.query_params.multi_items() if kv[0] != "min_position"))
         self._request.set((request.url.path, query))
 
-    def get(self, snap: Snapshot) -> dict[str, Any] | None:
+    def get(self, snap: Snapshot) -> bytes | None:
         key = self._key(snap)
         return self._answers.get(key) if key else None
 
-    def put(self, snap: Snapshot, payload: dict[str, Any]) -> None:
+    def put(self, snap: Snapshot, payload: bytes) -> None:
         key = self._key(snap)
         if key:
             self._answers[key] = payload
@@ -88,11 +92,11 @@ class AnswerCache:
         return (*request, f.colour, f.position) if request else None
 
 
-def cached_answer(cache: AnswerCache, snap: Snapshot) -> JSONResponse | None:
+def cached_answer(cache: AnswerCache, snap: Snapshot) -> Response | None:
     payload = cache.get(snap)
     if payload is None:
         return None
-    return JSONResponse(payload, headers=freshness_headers(snap.freshness))
+    return Response(payload, media_type="application/json", headers=freshness_headers(snap.freshness))
 
 
 class Waiter:
@@ -157,3 +161,33 @@ def csv_response(
         "Content-Disposition": f'attachment; filename="{name}.csv"',
     }
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+# -- codes: unknown ones are a 404 with the reason -------------------------------------------
+
+
+def _unknown(kind: str, code: str) -> HTTPException:
+    return HTTPException(
+        404, detail={"reason": f"unknown_{kind}", "message": f"no {kind} with code {code!r}"}
+    )
+
+
+def province_or_404(code: str | None) -> str | None:
+    if code is None:
+        return None
+    norm = f"{int(code):02d}" if code.isdigit() and len(code) <= 2 else code
+    if norm not in provinces():
+        raise _unknown("province", code)
+    return norm
+
+
+def commune_or_404(code: str) -> str:
+    norm = f"{int(code):05d}" if code.isdigit() and len(code) <= 5 else code
+    if norm not in communes():
+        raise _unknown("commune", code)
+    return norm
+
+
+def named(row: Row) -> Row:
+    commune = communes().get(row["commune_code"])
+    return {**row, "name": commune.name if commune else None}

@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.reporting.consumer import decode_msg
+from services.reporting.decoding import decode_msg
 from services.reporting.store import Item, Position, ReportingStore
 from shared.envelope import utcnow
 
