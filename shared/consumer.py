@@ -41,6 +41,7 @@ class DurableConsumer:
         retry_backoff: float = 1.0,
         inactive_threshold: float | None = None,
         explicit_ack: bool = False,
+        pace: float = 0.0,
     ) -> None:
         self._js = js
         self.stream = stream
@@ -53,6 +54,9 @@ class DurableConsumer:
         self._backoff = retry_backoff
         self._inactive = inactive_threshold  # per-replica consumers: the server drops idle ones
         self._explicit = explicit_ack  # work-queue streams refuse AckPolicy.ALL: ack each message
+        # after a short batch, wait this long before fetching again, so a trickle of events is
+        # applied in batches (each fetch costs a few round trips of client CPU)
+        self._pace = pace
         self.lag = -1  # unknown until the first fetch or info
         self.failures = 0
 
@@ -108,6 +112,9 @@ class DurableConsumer:
                 if not msgs:  # a pull answered by a status (e.g. 408 with replicas sharing it)
                     continue
                 await self._handle(msgs, stop)
+                if self._pace > 0 and len(msgs) < self._batch:
+                    with contextlib.suppress(TimeoutError):  # pacing; wakes at once on stop
+                        await asyncio.wait_for(stop.wait(), self._pace)
         finally:
             await sub.unsubscribe()
 

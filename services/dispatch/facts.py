@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 
 from services.dispatch.domain.evolve import evolve_coverage
 from services.dispatch.domain.model import Coverage, PointView, TeamView, point_day_id
-from shared.envelope import Envelope, event_subject
+from shared.envelope import H_EVENT_TYPE, Envelope, event_subject
 from shared.events import Event
 from shared.events.dispatch import (
     CONTEXT,
@@ -47,6 +47,22 @@ from shared.metrics import CONSUMER_POSITION
 from shared.upcast import UnknownEventError, decode
 
 log = structlog.get_logger(__name__)
+APPLIED = frozenset(
+    e.event_type
+    for e in (
+        TeamFormed,
+        TeamMemberAdded,
+        TeamMemberRemoved,
+        TeamDisbanded,
+        ServicePointRegistered,
+        BorderCommunesDesignated,
+        TeamDispatched,
+        DispatchCancelled,
+        CoverageRequested,
+        OverCapacityRecorded,
+        DayClosed,
+    )
+)
 Findings = Callable[[list[OverCapacityRecorded]], Awaitable[None]]
 
 
@@ -181,6 +197,10 @@ class FactsProjection:
             seq = msg.metadata.sequence.stream
             if seq <= self.view.position:
                 continue  # redelivered: already applied
+            event_type = (msg.headers or {}).get(H_EVENT_TYPE)
+            if event_type is not None and event_type not in APPLIED:
+                self.view.position = seq  # check-ins, reports…: nothing here depends on them
+                continue
             try:
                 ev = decode(Envelope.from_bytes(msg.data))
             except (UnknownEventError, ValueError) as err:
