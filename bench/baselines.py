@@ -3,7 +3,8 @@
 (a) a bare nats-py request handler (bench.bare_handler, its own process) appending one event with the
 OCC and Msg-Id headers, at 1/10/100 requests in flight; (b) raw ``js.publish_async`` of the same
 events; (c) raw pull-consume: fetch batches of 500 and ack (ack-all, as vhub's consumer does; and
-ack-each for comparison).
+ack-each), and fetch 1,000 without acks (as a rebuild reads); (d) atomic batches of three such
+events, the shape of a command that writes several aggregates at once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import nats
 from nats.aio.client import Client
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header
 
 from bench import payloads
 from bench.load import LoadResult, closed_loop
@@ -33,6 +34,7 @@ class Baselines:
     pull_ack_all_rate: float
     pull_ack_each_rate: float
     pull_no_ack_rate: float
+    atomic_batch: dict[int, float]  # in flight -> batches/s of 3 events (OCC + Msg-Id each)
 
     @property
     def pull_rate(self) -> float:
@@ -121,11 +123,49 @@ async def pull_rate(nc: Client, stream: str, count: int, *, ack: str) -> float:
     return seen / elapsed
 
 
+async def atomic_batch_rate(url: str, hub: str, *, size: int, in_flight: int,
+                            seconds: float) -> float:
+    """Atomic batches (ADR-50) of ``size`` new-aggregate events, ``in_flight`` at a time.
+
+    The shape of a command that writes several aggregates at once (register_volunteer claims a
+    phone, records the volunteer and notes the identity in one batch).
+    """
+    nc = await nats.connect(url)
+    done = 0
+    stop_at = time.monotonic() + seconds
+    run = str(uuid.uuid4())
+
+    async def worker() -> None:
+        nonlocal done
+        while time.monotonic() < stop_at:
+            batch_id = uuid.uuid4().hex
+            for n in range(1, size + 1):
+                subject, payload, headers = payloads.volunteer_event(hub, done * size + n, run)
+                headers = {**headers, Header.BATCH_ID: batch_id, Header.BATCH_SEQUENCE: str(n)}
+                if n < size:
+                    await nc.publish(subject, payload, headers=headers)
+                    continue
+                headers[Header.BATCH_COMMIT] = "1"
+                reply = await nc.request(subject, payload, headers=headers, timeout=30)
+                if b'"error"' in reply.data:
+                    raise RuntimeError(f"atomic batch refused: {reply.data[:200]!r}")
+            done += 1
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+    finally:
+        await nc.close()
+    return done / (time.perf_counter() - started)
+
+
 async def measure(url: str, *, in_flights: list[int], seconds: float, events: int,
                   rss: RssWatch | None = None) -> Baselines:
     hub = "bb" + uuid.uuid4().hex[:6]
     stream = await provision_hub(url, hub)
     handler = await bare_handler(url, hub, in_flights, seconds, rss)
+    atomic = {n: await atomic_batch_rate(url, hub, size=3, in_flight=n, seconds=seconds)
+              for n in (1, 100)}
     hub2 = "bp" + uuid.uuid4().hex[:6]
     stream2 = await provision_hub(url, hub2)
     nc = await nats.connect(url)
@@ -138,4 +178,4 @@ async def measure(url: str, *, in_flights: list[int], seconds: float, events: in
             await nc.jetstream().delete_stream(name)
     finally:
         await nc.close()
-    return Baselines(handler, pub, ack_all, ack_each, no_ack)
+    return Baselines(handler, pub, ack_all, ack_each, no_ack, atomic)

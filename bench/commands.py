@@ -57,6 +57,10 @@ async def registry_rows(ctx: Context) -> list[Row]:
                 row.target = TARGET_REGISTRY
                 row.met = bool(row.ratio and row.ratio >= 0.5 and r.p99 <= 50)
             rows.append(row)
+            if n in ctx.base.atomic_batch:  # the same figure beside the ceiling of its shape
+                rows.append(Row(ctx.label, f"  … the same, beside atomic 3-event batches @{n}",
+                                r.rate, "cmd/s", baseline=ctx.base.atomic_batch[n],
+                                baseline_name=f"atomic batch @{n}"))
     finally:
         await nc.close()
         proc.stop()

@@ -24,6 +24,8 @@ def baseline_rows(label: str, base: Baselines) -> list[Row]:
             p50_ms=r.p50, p99_ms=r.p99, extra={"errors": r.errors, "refused": r.refused})
         for n, r in base.handler.items()
     ]
+    rows += [Row(label, f"raw atomic batch of 3 events (OCC + Msg-Id), {n} in flight", rate,
+                 "batch/s") for n, rate in base.atomic_batch.items()]
     rows.append(Row(label, "raw js.publish_async (same events)", base.publish_async_rate, "ev/s"))
     rows.append(Row(label, "raw pull consume, fetch 500 + ack-all", base.pull_ack_all_rate, "ev/s"))
     rows.append(Row(label, "raw pull consume, fetch 500 + ack each", base.pull_ack_each_rate,
