@@ -29,25 +29,42 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default=",".join(SECTIONS),
-                   help=f"comma-separated sections of {', '.join(SECTIONS)} (baselines always run)")
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections of {', '.join(SECTIONS)} (baselines always run)",
+    )
     p.add_argument("--quick", action="store_true", help="short windows and small data sets")
-    p.add_argument("--sync", choices=("always", "default", "both"), default="both",
-                   help="nats-server durability: sync_interval always (shipped), default, or both")
+    p.add_argument(
+        "--sync",
+        choices=("always", "default", "both"),
+        default="both",
+        help="nats-server durability: sync_interval always (shipped), default, or both",
+    )
     p.add_argument("--seconds", type=float, default=None, help="measuring window per load step")
-    p.add_argument("--rebuild-events", type=int, default=None,
-                   help="events in the rebuild log (default 1,000,000; --quick 50,000)")
-    p.add_argument("--campaign-scale", type=float, default=None,
-                   help="scale of the campaign scenario (default 1.0; --quick 0.01)")
+    p.add_argument(
+        "--rebuild-events",
+        type=int,
+        default=None,
+        help="events in the rebuild log (default 1,000,000; --quick 50,000)",
+    )
+    p.add_argument(
+        "--campaign-scale",
+        type=float,
+        default=None,
+        help="scale of the campaign scenario (default 1.0; --quick 0.01)",
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON result goes")
     p.add_argument("--no-write", action="store_true", help="print only, write no JSON")
     return p.parse_args(argv)
 
 
-async def run_mode(sync: str, args: argparse.Namespace, only: set[str], rss: RssWatch,
-                   console: Console, modes: list[str]) -> list[Row]:
+async def run_mode(
+    sync: str, args: argparse.Namespace, only: set[str], rss: RssWatch, console: Console, modes: list[str]
+) -> list[Row]:
     quick = args.quick
     seconds = args.seconds or (2.0 if quick else 8.0)
     events = 20_000 if quick else 200_000
@@ -55,13 +72,21 @@ async def run_mode(sync: str, args: argparse.Namespace, only: set[str], rss: Rss
     rows: list[Row] = []
     with nats_server(f"bench-{sync}", sync_always=(sync == "always"), rss=rss) as server:
         console.log(f"{label}: nats-server at {server.url}: measuring baselines")
-        base = await baselines.measure(server.url, in_flights=[1, 10, 100], seconds=seconds,
-                                       events=events, rss=rss)
+        base = await baselines.measure(
+            server.url, in_flights=[1, 10, 100], seconds=seconds, events=events, rss=rss
+        )
         rows += sections.baseline_rows(label, base)
-        ctx = sections.Context(label=label, url=server.url, base=base, quick=quick,
-                               seconds=seconds, rss=rss, console=console,
-                               rebuild_events=args.rebuild_events or (50_000 if quick else 1_000_000),
-                               campaign_scale=args.campaign_scale or (0.01 if quick else 1.0))
+        ctx = sections.Context(
+            label=label,
+            url=server.url,
+            base=base,
+            quick=quick,
+            seconds=seconds,
+            rss=rss,
+            console=console,
+            rebuild_events=args.rebuild_events or (50_000 if quick else 1_000_000),
+            campaign_scale=args.campaign_scale or (0.01 if quick else 1.0),
+        )
         for name in SECTIONS[1:]:
             home = ONCE.get(name)
             if home is not None and home != sync and home in modes:

@@ -33,15 +33,23 @@ async def serve(url: str, hub: str, subject: str, concurrency: int = 256) -> Non
         command_id = body.get("command_id") or aggregate_id
         now = datetime.now(UTC).isoformat()
         event = {
-            "event_id": str(uuid.uuid4()), "event_type": "registry.volunteer_registered",
-            "schema_version": 2, "aggregate_id": aggregate_id, "hub": hub,
-            "occurred_at": now, "recorded_at": now, "command_id": command_id,
-            "correlation_id": command_id, "causation_id": None, "actor": "bench", "data": body,
+            "event_id": str(uuid.uuid4()),
+            "event_type": "registry.volunteer_registered",
+            "schema_version": 2,
+            "aggregate_id": aggregate_id,
+            "hub": hub,
+            "occurred_at": now,
+            "recorded_at": now,
+            "command_id": command_id,
+            "correlation_id": command_id,
+            "causation_id": None,
+            "actor": "bench",
+            "data": body,
         }
         ack = await js.publish(
-            f"vhub.evt.{hub}.registry.volunteer.{aggregate_id}", json.dumps(event).encode(),
-            headers={H_MSG_ID: f"{hub}:{command_id}:{aggregate_id}:0",
-                     H_EXPECTED_LAST_SUBJECT_SEQ: "0"},
+            f"vhub.evt.{hub}.registry.volunteer.{aggregate_id}",
+            json.dumps(event).encode(),
+            headers={H_MSG_ID: f"{hub}:{command_id}:{aggregate_id}:0", H_EXPECTED_LAST_SUBJECT_SEQ: "0"},
         )
         reply = {"accepted": True, "aggregate_id": aggregate_id, "version": ack.seq}
         await msg.respond(json.dumps(reply).encode())

@@ -52,12 +52,16 @@ async def provision_hub(url: str, hub: str) -> str:
         await nc.close()
 
 
-async def bare_handler(url: str, hub: str, in_flights: list[int], seconds: float,
-                       rss: RssWatch | None = None) -> dict[int, LoadResult]:
+async def bare_handler(
+    url: str, hub: str, in_flights: list[int], seconds: float, rss: RssWatch | None = None
+) -> dict[int, LoadResult]:
     subject = f"bench.bare.{hub}"
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
         [sys.executable, "-m", "bench.bare_handler", url, hub, subject],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         assert proc.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
@@ -71,8 +75,13 @@ async def bare_handler(url: str, hub: str, in_flights: list[int], seconds: float
         try:
             for n in in_flights:
                 out[n] = await closed_loop(
-                    nc, subject, payloads.register_factory(run, offset=n * 10**7),
-                    in_flight=n, seconds=seconds, check=payloads.refusal_code)
+                    nc,
+                    subject,
+                    payloads.register_factory(run, offset=n * 10**7),
+                    in_flight=n,
+                    seconds=seconds,
+                    check=payloads.refusal_code,
+                )
         finally:
             await nc.close()
         return out
@@ -102,9 +111,15 @@ async def pull_rate(nc: Client, stream: str, count: int, *, ack: str) -> float:
     js = nc.jetstream(timeout=30)
     durable = f"bench_pull_{uuid.uuid4().hex[:8]}"
     policy = {"all": AckPolicy.ALL, "each": AckPolicy.EXPLICIT, "none": AckPolicy.NONE}[ack]
-    await js.add_consumer(stream, ConsumerConfig(
-        durable_name=durable, deliver_policy=DeliverPolicy.ALL, ack_policy=policy,
-        max_ack_pending={"all": 500, "each": 20_000, "none": -1}[ack]))
+    await js.add_consumer(
+        stream,
+        ConsumerConfig(
+            durable_name=durable,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=policy,
+            max_ack_pending={"all": 500, "each": 20_000, "none": -1}[ack],
+        ),
+    )
     sub = await js.pull_subscribe_bind(durable=durable, stream=stream)
     batch = 1_000 if ack == "none" else 500
     seen = 0
@@ -123,8 +138,7 @@ async def pull_rate(nc: Client, stream: str, count: int, *, ack: str) -> float:
     return seen / elapsed
 
 
-async def atomic_batch_rate(url: str, hub: str, *, size: int, in_flight: int,
-                            seconds: float) -> float:
+async def atomic_batch_rate(url: str, hub: str, *, size: int, in_flight: int, seconds: float) -> float:
     """Atomic batches (ADR-50) of ``size`` new-aggregate events, ``in_flight`` at a time.
 
     The shape of a command that writes several aggregates at once (register_volunteer claims a
@@ -159,13 +173,13 @@ async def atomic_batch_rate(url: str, hub: str, *, size: int, in_flight: int,
     return done / (time.perf_counter() - started)
 
 
-async def measure(url: str, *, in_flights: list[int], seconds: float, events: int,
-                  rss: RssWatch | None = None) -> Baselines:
+async def measure(
+    url: str, *, in_flights: list[int], seconds: float, events: int, rss: RssWatch | None = None
+) -> Baselines:
     hub = "bb" + uuid.uuid4().hex[:6]
     stream = await provision_hub(url, hub)
     handler = await bare_handler(url, hub, in_flights, seconds, rss)
-    atomic = {n: await atomic_batch_rate(url, hub, size=3, in_flight=n, seconds=seconds)
-              for n in (1, 100)}
+    atomic = {n: await atomic_batch_rate(url, hub, size=3, in_flight=n, seconds=seconds) for n in (1, 100)}
     hub2 = "bp" + uuid.uuid4().hex[:6]
     stream2 = await provision_hub(url, hub2)
     nc = await nats.connect(url)

@@ -28,8 +28,7 @@ from shared.refdata import communes_of
 
 
 async def start_registry(ctx: Context, hub: str) -> ServiceProcess:
-    proc = start_service("services.registry", bench_env(ctx.url, hub, VHUB_HTTP_PORT="0"),
-                         ctx.logdir)
+    proc = start_service("services.registry", bench_env(ctx.url, hub, VHUB_HTTP_PORT="0"), ctx.logdir)
     ctx.rss.watch("services.registry", proc.process.pid)
     await wait_for_command_subject(ctx.url, "vhub.cmd.registry.register_volunteer", proc)
     return proc
@@ -45,37 +44,55 @@ async def registry_rows(ctx: Context) -> list[Row]:
     try:
         for n in (1, 10, 100):
             r = await closed_loop(
-                nc, "vhub.cmd.registry.register_volunteer",
+                nc,
+                "vhub.cmd.registry.register_volunteer",
                 payloads.register_factory(run, offset=n * 10**7),
-                in_flight=n, seconds=ctx.seconds, check=payloads.refusal_code)
+                in_flight=n,
+                seconds=ctx.seconds,
+                check=payloads.refusal_code,
+            )
             base = ctx.base.handler[n]
-            row = Row(ctx.label, f"registry register_volunteer, {n} in flight", r.rate, "cmd/s",
-                      baseline=base.rate, baseline_name=f"bare handler @{n}",
-                      p50_ms=r.p50, p99_ms=r.p99,
-                      extra={"refused": r.refused, "codes": r.codes, "errors": r.errors})
+            row = Row(
+                ctx.label,
+                f"registry register_volunteer, {n} in flight",
+                r.rate,
+                "cmd/s",
+                baseline=base.rate,
+                baseline_name=f"bare handler @{n}",
+                p50_ms=r.p50,
+                p99_ms=r.p99,
+                extra={"refused": r.refused, "codes": r.codes, "errors": r.errors},
+            )
             if n == 100:
                 row.target = TARGET_REGISTRY
                 row.met = bool(row.ratio and row.ratio >= 0.5 and r.p99 <= 50)
             rows.append(row)
             if n in ctx.base.atomic_batch:  # the same figure beside the ceiling of its shape
-                rows.append(Row(ctx.label, f"  … the same, beside atomic 3-event batches @{n}",
-                                r.rate, "cmd/s", baseline=ctx.base.atomic_batch[n],
-                                baseline_name=f"atomic batch @{n}"))
+                rows.append(
+                    Row(
+                        ctx.label,
+                        f"  … the same, beside atomic 3-event batches @{n}",
+                        r.rate,
+                        "cmd/s",
+                        baseline=ctx.base.atomic_batch[n],
+                        baseline_name=f"atomic batch @{n}",
+                    )
+                )
     finally:
         await nc.close()
         proc.stop()
     return rows
 
 
-async def _setup(nc: nats.aio.client.Client, subject: str, bodies: list[dict[str, object]],
-                 concurrency: int = 64) -> list[str]:
+async def _setup(
+    nc: nats.aio.client.Client, subject: str, bodies: list[dict[str, object]], concurrency: int = 64
+) -> list[str]:
     """Send ``bodies`` (bounded concurrency); the aggregate ids, in order; refusals raise."""
     slots = asyncio.Semaphore(concurrency)
 
     async def one(body: dict[str, object]) -> str:
         async with slots:
-            reply = json.loads((await nc.request(subject, json.dumps(body).encode(),
-                                                 timeout=30)).data)
+            reply = json.loads((await nc.request(subject, json.dumps(body).encode(), timeout=30)).data)
         if not reply.get("accepted"):
             raise RuntimeError(f"{subject} refused: {reply}")
         return str(reply["aggregate_id"])
@@ -100,30 +117,65 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
     nc = await nats.connect(ctx.url)
     try:
         hanoi = communes_of("01")[:20]
-        points = await _setup(nc, "vhub.cmd.registry.register_service_point", [
-            {"name": f"Một cửa {c.name}", "kind": "commune_one_stop", "province_code": "01",
-             "commune_code": c.code} for c in hanoi])
-        teams = await _setup(nc, "vhub.cmd.registry.form_team", [
-            {"name": f"Đội {i}", "province_code": "01", "focus": "admin_support",
-             "organisation": "bench"} for i in range(n_teams)])
+        points = await _setup(
+            nc,
+            "vhub.cmd.registry.register_service_point",
+            [
+                {
+                    "name": f"Một cửa {c.name}",
+                    "kind": "commune_one_stop",
+                    "province_code": "01",
+                    "commune_code": c.code,
+                }
+                for c in hanoi
+            ],
+        )
+        teams = await _setup(
+            nc,
+            "vhub.cmd.registry.form_team",
+            [
+                {"name": f"Đội {i}", "province_code": "01", "focus": "admin_support", "organisation": "bench"}
+                for i in range(n_teams)
+            ],
+        )
         await _until_known(nc, teams[-1], points[-1])
         counter = itertools.count()
 
         def payload(_: int) -> bytes:
             k = next(counter)
             starts, ends = _shift(k // n_teams)
-            return json.dumps({"team_id": teams[k % n_teams],
-                               "service_point_id": points[k % len(points)],
-                               "starts_at": starts, "ends_at": ends}).encode()
+            return json.dumps(
+                {
+                    "team_id": teams[k % n_teams],
+                    "service_point_id": points[k % len(points)],
+                    "starts_at": starts,
+                    "ends_at": ends,
+                }
+            ).encode()
 
         for n in (1, 10, 100):
-            r = await closed_loop(nc, "vhub.cmd.dispatch.dispatch_team", payload, in_flight=n,
-                                  seconds=ctx.seconds, check=payloads.refusal_code)
+            r = await closed_loop(
+                nc,
+                "vhub.cmd.dispatch.dispatch_team",
+                payload,
+                in_flight=n,
+                seconds=ctx.seconds,
+                check=payloads.refusal_code,
+            )
             base = ctx.base.handler[n]
-            rows.append(Row(ctx.label, f"dispatch dispatch_team, {n} in flight", r.rate, "cmd/s",
-                            baseline=base.rate, baseline_name=f"bare handler @{n}",
-                            p50_ms=r.p50, p99_ms=r.p99,
-                            extra={"refused": r.refused, "codes": r.codes, "errors": r.errors}))
+            rows.append(
+                Row(
+                    ctx.label,
+                    f"dispatch dispatch_team, {n} in flight",
+                    r.rate,
+                    "cmd/s",
+                    baseline=base.rate,
+                    baseline_name=f"bare handler @{n}",
+                    p50_ms=r.p50,
+                    p99_ms=r.p99,
+                    extra={"refused": r.refused, "codes": r.codes, "errors": r.errors},
+                )
+            )
     finally:
         await nc.close()
         dispatch.stop()
@@ -131,16 +183,19 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
     return rows
 
 
-async def _until_known(nc: nats.aio.client.Client, team: str, point: str,
-                       within: float = 120.0) -> None:
+async def _until_known(nc: nats.aio.client.Client, team: str, point: str, within: float = 120.0) -> None:
     """Until dispatch's projection knows the last team and point formed (it is fed in order)."""
-    body = json.dumps({"team_id": team, "service_point_id": point,
-                       "starts_at": "2025-08-31T19:00:00+07:00",
-                       "ends_at": "2025-08-31T21:00:00+07:00"}).encode()
+    body = json.dumps(
+        {
+            "team_id": team,
+            "service_point_id": point,
+            "starts_at": "2025-08-31T19:00:00+07:00",
+            "ends_at": "2025-08-31T21:00:00+07:00",
+        }
+    ).encode()
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        reply = json.loads((await nc.request("vhub.cmd.dispatch.dispatch_team", body,
-                                             timeout=30)).data)
+        reply = json.loads((await nc.request("vhub.cmd.dispatch.dispatch_team", body, timeout=30)).data)
         if reply.get("accepted"):
             return
         if reply.get("code") not in ("unknown_team", "unknown_service_point"):

@@ -50,7 +50,7 @@ async def closed_loop(
     in_flight: int,
     seconds: float,
     warmup: float = 0.5,
-    timeout: float = 10.0,  # noqa: ASYNC109 - a per-request timeout, not the call's
+    request_timeout: float = 10.0,
     check: Callable[[bytes], str | None] | None = None,
 ) -> LoadResult:
     """``in_flight`` workers, each sending its next request when the last is answered.
@@ -68,7 +68,7 @@ async def closed_loop(
             body = payload(next(counter))
             t0 = time.perf_counter()
             try:
-                msg = await nc.request(subject, body, timeout=timeout)
+                msg = await nc.request(subject, body, timeout=request_timeout)
             except Exception:
                 if measuring:
                     result.errors += 1

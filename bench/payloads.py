@@ -38,14 +38,20 @@ def volunteer_event(hub: str, i: int, run: str) -> tuple[str, bytes, dict[str, s
     command = register_volunteer(i, run)
     now = datetime.now(UTC).isoformat()
     event = {
-        "event_id": str(uuid.uuid4()), "event_type": "registry.volunteer_registered",
-        "schema_version": 2, "aggregate_id": aggregate_id, "hub": hub,
-        "occurred_at": now, "recorded_at": now, "command_id": command["command_id"],
-        "correlation_id": command["command_id"], "causation_id": None, "actor": "bench",
+        "event_id": str(uuid.uuid4()),
+        "event_type": "registry.volunteer_registered",
+        "schema_version": 2,
+        "aggregate_id": aggregate_id,
+        "hub": hub,
+        "occurred_at": now,
+        "recorded_at": now,
+        "command_id": command["command_id"],
+        "correlation_id": command["command_id"],
+        "causation_id": None,
+        "actor": "bench",
         "data": command,
     }
-    headers = {H_MSG_ID: f"{hub}:{command['command_id']}:{aggregate_id}:0",
-               H_EXPECTED_LAST_SUBJECT_SEQ: "0"}
+    headers = {H_MSG_ID: f"{hub}:{command['command_id']}:{aggregate_id}:0", H_EXPECTED_LAST_SUBJECT_SEQ: "0"}
     return f"vhub.evt.{hub}.registry.volunteer.{aggregate_id}", json.dumps(event).encode(), headers
 
 

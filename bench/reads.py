@@ -61,14 +61,20 @@ async def pg_drop(name: str) -> None:
 
 async def _rebuild_once(ctx: Context, hub: str, db_url: str, label: str) -> tuple[int, float]:
     """The reporting rebuild in a process of its own (bench.rebuild_run): (events, seconds)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **bench_env(ctx.url, hub),
-           "VHUB_DATABASE_URL": db_url, "VHUB_LOG_FORMAT": "json", "VHUB_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        **bench_env(ctx.url, hub),
+        "VHUB_DATABASE_URL": db_url,
+        "VHUB_LOG_FORMAT": "json",
+        "VHUB_LOG_LEVEL": "warning",
+    }
     ctx.logdir.mkdir(parents=True, exist_ok=True)
     log = ctx.logdir / f"rebuild-{label}-{uuid.uuid4().hex[:6]}.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(  # noqa: ASYNC220 - one process, waited for in a thread
-            [sys.executable, "-m", "bench.rebuild_run"], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=err)
+            [sys.executable, "-m", "bench.rebuild_run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err
+        )
         ctx.rss.watch(f"rebuild ({label})", proc.pid)
         out, _ = await asyncio.to_thread(proc.communicate)
     if proc.returncode != 0:
@@ -93,15 +99,23 @@ async def rebuild_rows(ctx: Context) -> list[Row]:
                 url, pg_name = await pg_database()
             applied, seconds = await _rebuild_once(ctx, hub, url, db)
         except Exception as err:  # a missing PostgreSQL is a row, not a crash
-            rows.append(Row(ctx.label, figure, None, "ev/s", target=TARGET_REBUILD,
-                            status=f"failed: {str(err)[:80]}"))
+            rows.append(
+                Row(ctx.label, figure, None, "ev/s", target=TARGET_REBUILD, status=f"failed: {str(err)[:80]}")
+            )
             continue
         finally:
             if pg_name:
                 await pg_drop(pg_name)
-        row = Row(ctx.label, figure, applied / seconds, "ev/s", baseline=ctx.base.pull_rate,
-                  baseline_name="raw pull", target=TARGET_REBUILD,
-                  extra={"applied": applied, "seconds": seconds})
+        row = Row(
+            ctx.label,
+            figure,
+            applied / seconds,
+            "ev/s",
+            baseline=ctx.base.pull_rate,
+            baseline_name="raw pull",
+            target=TARGET_REBUILD,
+            extra={"applied": applied, "seconds": seconds},
+        )
         row.met = bool(row.ratio and row.ratio >= 0.6)
         rows.append(row)
     return rows
@@ -146,13 +160,31 @@ async def read_api_rows(ctx: Context) -> list[Row]:
                 resp = await client.get(f"{base}/v1/summary", params={"min_position": count})
             resp.raise_for_status()
         floor = await _readers(f"{base}/healthz", 50, ctx.seconds)
-        rows = [Row(ctx.label, "read API /healthz (HTTP floor), 50 readers", floor[0], "req/s",
-                    p50_ms=floor[1], p99_ms=floor[2])]
+        rows = [
+            Row(
+                ctx.label,
+                "read API /healthz (HTTP floor), 50 readers",
+                floor[0],
+                "req/s",
+                p50_ms=floor[1],
+                p99_ms=floor[2],
+            )
+        ]
         for path in ("/v1/summary", "/v1/provinces"):
             rate, p50, p99, errors = await _readers(f"{base}{path}", 50, ctx.seconds)
-            rows.append(Row(ctx.label, f"read API {path}, 50 concurrent readers", rate, "req/s",
-                            baseline=floor[0], baseline_name="/healthz", p50_ms=p50, p99_ms=p99,
-                            extra={"errors": errors, "events": count}))
+            rows.append(
+                Row(
+                    ctx.label,
+                    f"read API {path}, 50 concurrent readers",
+                    rate,
+                    "req/s",
+                    baseline=floor[0],
+                    baseline_name="/healthz",
+                    p50_ms=p50,
+                    p99_ms=p99,
+                    extra={"errors": errors, "events": count},
+                )
+            )
         return rows
     finally:
         proc.stop()
@@ -166,8 +198,8 @@ async def visibility_rows(ctx: Context, offered: float = 1_000.0) -> list[Row]:
     registry = start_service("services.registry", {**env, "VHUB_HTTP_PORT": "0"}, ctx.logdir)
     ctx.rss.watch("services.registry", registry.process.pid)
     reporting, base = await start_http_service(
-        "services.reporting", {**env, "VHUB_DATABASE_URL": sqlite_url("visible")}, ctx.logdir,
-        ctx.rss)
+        "services.reporting", {**env, "VHUB_DATABASE_URL": sqlite_url("visible")}, ctx.logdir, ctx.rss
+    )
     try:
         await wait_for_command_subject(ctx.url, "vhub.cmd.registry.register_volunteer", registry)
         nc = await nats.connect(ctx.url)
@@ -182,8 +214,9 @@ async def visibility_rows(ctx: Context, offered: float = 1_000.0) -> list[Row]:
                 nonlocal failures
                 t0 = time.perf_counter()
                 try:
-                    msg = await nc.request("vhub.cmd.registry.register_volunteer",
-                                           payloads.dumps_register(i, run), timeout=30)
+                    msg = await nc.request(
+                        "vhub.cmd.registry.register_volunteer", payloads.dumps_register(i, run), timeout=30
+                    )
                 except Exception:
                     failures += 1
                     return
@@ -213,12 +246,23 @@ async def visibility_rows(ctx: Context, offered: float = 1_000.0) -> list[Row]:
         reporting.stop()
     p99 = percentile(visible_ms, 99)
     achieved = len(reply_ms) / elapsed
-    row = Row(ctx.label, f"command → visible in API, {offered:,.0f} cmd/s offered "
-              f"({achieved:,.0f} answered/s)", p99, "ms p99",
-              p50_ms=percentile(visible_ms, 50), p99_ms=p99,
-              baseline=percentile(reply_ms, 99), baseline_name="command reply p99",
-              target=TARGET_VISIBLE, higher_is_better=False,
-              extra={"achieved_cmd_s": achieved, "followed": len(visible_ms),
-                     "failures": failures, "reply_p50_ms": percentile(reply_ms, 50)})
+    row = Row(
+        ctx.label,
+        f"command → visible in API, {offered:,.0f} cmd/s offered ({achieved:,.0f} answered/s)",
+        p99,
+        "ms p99",
+        p50_ms=percentile(visible_ms, 50),
+        p99_ms=p99,
+        baseline=percentile(reply_ms, 99),
+        baseline_name="command reply p99",
+        target=TARGET_VISIBLE,
+        higher_is_better=False,
+        extra={
+            "achieved_cmd_s": achieved,
+            "followed": len(visible_ms),
+            "failures": failures,
+            "reply_p50_ms": percentile(reply_ms, 50),
+        },
+    )
     row.met = p99 <= 250 and achieved >= 0.9 * offered
     return [row]

@@ -57,16 +57,33 @@ def _num(v: float | None, unit: str = "") -> str:
 
 def render(rows: list[Row], title: str) -> Table:
     table = Table(title=title, show_lines=False)
-    for col, justify in (("section", "left"), ("figure", "left"), ("value", "right"),
-                         ("p50 ms", "right"), ("p99 ms", "right"), ("baseline", "right"),
-                         ("ratio", "right"), ("target", "left"), ("met", "center")):
+    for col, justify in (
+        ("section", "left"),
+        ("figure", "left"),
+        ("value", "right"),
+        ("p50 ms", "right"),
+        ("p99 ms", "right"),
+        ("baseline", "right"),
+        ("ratio", "right"),
+        ("target", "left"),
+        ("met", "center"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]  # rich's literal type
     for r in rows:
         value = r.status if r.value is None else f"{_num(r.value)} {r.unit}"
         baseline = "" if r.baseline is None else f"{_num(r.baseline)} ({r.baseline_name})"
         met = "" if r.met is None else ("[green]yes[/]" if r.met else "[red]no[/]")
-        table.add_row(r.section, r.figure, value, _num(r.p50_ms), _num(r.p99_ms), baseline,
-                      _num(r.ratio, "ratio") if r.ratio is not None else "", r.target, met)
+        table.add_row(
+            r.section,
+            r.figure,
+            value,
+            _num(r.p50_ms),
+            _num(r.p99_ms),
+            baseline,
+            _num(r.ratio, "ratio") if r.ratio is not None else "",
+            r.target,
+            met,
+        )
     return table
 
 
@@ -85,8 +102,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_json(rows: list[Row], out_dir: Path, options: dict[str, Any],
-               started: datetime) -> Path:
+def write_json(rows: list[Row], out_dir: Path, options: dict[str, Any], started: datetime) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{started.strftime('%Y-%m-%dT%H%M%SZ')}.json"
     body = {

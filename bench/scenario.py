@@ -24,17 +24,34 @@ async def campaign_rows(ctx: Context) -> list[Row]:
             proc, url = await start_http_service(f"services.{name}", env, ctx.logdir, ctx.rss)
             procs.append(proc)
             urls[name] = url
-        report = await run_scenario(ctx.url, urls["reporting"], "campaign", ctx.campaign_scale,
-                                    seed=2025, concurrency=128, console=ctx.console,
-                                    wait_s=900)
+        report = await run_scenario(
+            ctx.url,
+            urls["reporting"],
+            "campaign",
+            ctx.campaign_scale,
+            seed=2025,
+            concurrency=128,
+            console=ctx.console,
+            wait_s=900,
+        )
     finally:
         for proc in procs:
             proc.stop()
     bad = [r.figure for r in report.rows if not r.ok]
-    row = Row(ctx.label, f"campaign scenario, scale {ctx.campaign_scale}, end to end",
-              report.seconds, "s", target=TARGET_CAMPAIGN, higher_is_better=False,
-              extra={"commands": report.commands, "cmd_s": report.rate,
-                     "ground_truth_ok": report.ok, "rows_not_ok": bad})
+    row = Row(
+        ctx.label,
+        f"campaign scenario, scale {ctx.campaign_scale}, end to end",
+        report.seconds,
+        "s",
+        target=TARGET_CAMPAIGN,
+        higher_is_better=False,
+        extra={
+            "commands": report.commands,
+            "cmd_s": report.rate,
+            "ground_truth_ok": report.ok,
+            "rows_not_ok": bad,
+        },
+    )
     row.met = report.ok and (report.seconds <= 300 if ctx.campaign_scale >= 1.0 else None)
     if not report.ok:
         row.status = f"ground truth NOT ok: {', '.join(bad[:3])}"

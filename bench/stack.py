@@ -108,37 +108,47 @@ class ServiceProcess:
             return ""
 
 
-def start_service(module: str, env: dict[str, str], logdir: Path,
-                  args: list[str] | None = None) -> ServiceProcess:
+def start_service(
+    module: str, env: dict[str, str], logdir: Path, args: list[str] | None = None
+) -> ServiceProcess:
     """``python -m <module>`` with the VHUB_* environment given (and the repo on sys.path)."""
     logdir.mkdir(parents=True, exist_ok=True)
     log_path = logdir / f"{module.replace('.', '_')}-{time.monotonic_ns()}.log"
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "VHUB_LOG_LEVEL": "warning",
-                "VHUB_LOG_FORMAT": "json", **env}
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "VHUB_LOG_LEVEL": "warning",
+        "VHUB_LOG_FORMAT": "json",
+        **env,
+    }
     with log_path.open("ab") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", module, *(args or [])], cwd=ROOT,
-                                env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *(args or [])],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return ServiceProcess(module, proc, log_path, env)
 
 
-async def wait_for_command_subject(url: str, subject: str, proc: ServiceProcess,
-                                   timeout: float = 60.0) -> None:  # noqa: ASYNC109
+async def wait_for_command_subject(
+    url: str, subject: str, proc: ServiceProcess, within: float = 60.0
+) -> None:
     """Until a request on ``subject`` gets any reply (the service subscribed), or fail."""
     nc = await nats.connect(url)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if proc.process.poll() is not None:
-                raise RuntimeError(f"{proc.name} exited ({proc.process.returncode}):\n"
-                                   f"{proc.log_tail()}")
+                raise RuntimeError(f"{proc.name} exited ({proc.process.returncode}):\n{proc.log_tail()}")
             try:
                 await nc.request(subject, b"{}", timeout=0.5)
                 return
             except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
                 await asyncio.sleep(0.05)  # polling readiness of another process, bounded
-        raise RuntimeError(f"{proc.name} did not answer on {subject} within {timeout}s:\n"
-                           f"{proc.log_tail()}")
+        raise RuntimeError(f"{proc.name} did not answer on {subject} within {within}s:\n{proc.log_tail()}")
     finally:
         await nc.close()
 
@@ -159,28 +169,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_http(url: str, proc: ServiceProcess,
-                    timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a deadline, not a call timeout
+async def wait_http(url: str, proc: ServiceProcess, within: float = 60.0) -> None:
     """Until ``url`` answers 200, or fail with the process's log."""
     import httpx
 
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     async with httpx.AsyncClient(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if proc.process.poll() is not None:
-                raise RuntimeError(f"{proc.name} exited ({proc.process.returncode}):\n"
-                                   f"{proc.log_tail()}")
+                raise RuntimeError(f"{proc.name} exited ({proc.process.returncode}):\n{proc.log_tail()}")
             try:
                 if (await client.get(url)).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.05)  # polling another process's readiness, bounded
-    raise RuntimeError(f"{proc.name}: {url} not answering after {timeout}s:\n{proc.log_tail()}")
+    raise RuntimeError(f"{proc.name}: {url} not answering after {within}s:\n{proc.log_tail()}")
 
 
-async def start_http_service(module: str, env: dict[str, str], logdir: Path,
-                             rss: RssWatch | None = None) -> tuple[ServiceProcess, str]:
+async def start_http_service(
+    module: str, env: dict[str, str], logdir: Path, rss: RssWatch | None = None
+) -> tuple[ServiceProcess, str]:
     """Start a service with an HTTP port of its own; returns it and its base URL once healthy."""
     port = free_port()
     proc = start_service(module, {**env, "VHUB_HTTP_PORT": str(port)}, logdir)

@@ -26,9 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-id", default=None, help="prefix of every command id (default: seeded)")
     args = p.parse_args(argv)
     console = Console()
-    report = asyncio.run(run_scenario(args.nats_url, args.reporting_url, args.scenario,
-                                      args.scale, args.seed, args.concurrency,
-                                      run_id=args.run_id, console=console))
+    report = asyncio.run(
+        run_scenario(
+            args.nats_url,
+            args.reporting_url,
+            args.scenario,
+            args.scale,
+            args.seed,
+            args.concurrency,
+            run_id=args.run_id,
+            console=console,
+        )
+    )
     console.print(report.table())
     if report.headlines:
         console.print(report.headline_table())

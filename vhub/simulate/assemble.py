@@ -8,20 +8,37 @@ from vhub.simulate.builder import Builder, count_shift, shift_steps
 from vhub.simulate.model import Plan, Step
 
 ORDER = [
-    "border communes", "service points", "teams", "volunteers", "memberships", "leaders",
-    "registry noise", "dispatches", "double bookings", "check-ins", "check-outs", "reports",
-    "corrected reports", "close days", "dispatch noise",
+    "border communes",
+    "service points",
+    "teams",
+    "volunteers",
+    "memberships",
+    "leaders",
+    "registry noise",
+    "dispatches",
+    "double bookings",
+    "check-ins",
+    "check-outs",
+    "reports",
+    "corrected reports",
+    "close days",
+    "dispatch noise",
 ]
-SHIFT_PHASES = {"check-ins": "check_in", "check-outs": "check_out", "reports": "report",
-                "corrected reports": "report_fix"}
+SHIFT_PHASES = {
+    "check-ins": "check_in",
+    "check-outs": "check_out",
+    "reports": "report",
+    "corrected reports": "report_fix",
+}
 
 
-def assemble(b: Builder, scenario: str, scale: float, seed: int,
-             resend_check_ins: int = 0) -> Plan:
+def assemble(b: Builder, scenario: str, scale: float, seed: int, resend_check_ins: int = 0) -> Plan:
     """Close every day that has shifts, count the truth, and order the phases."""
     for day in sorted({s.day for s in b.shifts}):
-        b.step("close days", Step("dispatch", "close_day", {"date": day.isoformat()},
-                                  f"{b.run}-close-{day:%Y%m%d}"))
+        b.step(
+            "close days",
+            Step("dispatch", "close_day", {"date": day.isoformat()}, f"{b.run}-close-{day:%Y%m%d}"),
+        )
     for s in b.shifts:
         count_shift(b.truth, s)
     checked_in = [s for s in b.shifts if s.check_in is not None]
@@ -41,8 +58,12 @@ def assemble(b: Builder, scenario: str, scale: float, seed: int,
     }
     for phase, which in SHIFT_PHASES.items():
         size = sum(1 for s in b.shifts if shift_steps(s, which) is not None)
-        lazy[phase] = (size, lambda w=which: (  # type: ignore[misc]
-            st for st in (shift_steps(s, w) for s in b.shifts) if st is not None))
+        lazy[phase] = (
+            size,
+            lambda w=which: (  # type: ignore[misc]
+                st for st in (shift_steps(s, w) for s in b.shifts) if st is not None
+            ),
+        )
     return Plan(scenario, scale, seed, b.freeze(ORDER, lazy), b.truth)
 
 

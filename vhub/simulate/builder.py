@@ -110,8 +110,9 @@ class Builder:
         self._steps.setdefault(phase, []).append(step)
         return step
 
-    def freeze(self, order: list[str],
-               lazy: Mapping[str, tuple[int, Callable[[], Iterator[Step]]]]) -> tuple[Phase, ...]:
+    def freeze(
+        self, order: list[str], lazy: Mapping[str, tuple[int, Callable[[], Iterator[Step]]]]
+    ) -> tuple[Phase, ...]:
         """Phases in ``order``: the eager ones recorded by ``step``, the lazy ones as given."""
         out = []
         for name in order:
@@ -127,16 +128,33 @@ class Builder:
 
     def point(self, phase: str, province: str, commune: str, kind: str, name: str) -> Point:
         key = self.cid("point")
-        self.step(phase, Step("registry", "register_service_point", {
-            "name": name, "kind": kind, "province_code": province, "commune_code": commune,
-        }, command_id=key, saves=key))
+        self.step(
+            phase,
+            Step(
+                "registry",
+                "register_service_point",
+                {
+                    "name": name,
+                    "kind": kind,
+                    "province_code": province,
+                    "commune_code": commune,
+                },
+                command_id=key,
+                saves=key,
+            ),
+        )
         return Point(key, province, commune)
 
-    def team(self, phase: str, province: str, commune: str | None, focus: str,
-             organisation: str, name: str) -> Team:
+    def team(
+        self, phase: str, province: str, commune: str | None, focus: str, organisation: str, name: str
+    ) -> Team:
         key = self.cid("team")
-        body: dict[str, Any] = {"name": name, "province_code": province, "focus": focus,
-                                "organisation": organisation}
+        body: dict[str, Any] = {
+            "name": name,
+            "province_code": province,
+            "focus": focus,
+            "organisation": organisation,
+        }
         if commune:
             body["commune_code"] = commune
         self.step(phase, Step("registry", "form_team", body, command_id=key, saves=key))
@@ -144,11 +162,16 @@ class Builder:
         self.truth.teams_by_focus[focus] += 1
         return Team(key, province, commune, focus)
 
-    def volunteer(self, province: str, commune: str, affiliation: str,
-                  team: Team | None) -> Volunteer:
+    def volunteer(self, province: str, commune: str, affiliation: str, team: Team | None) -> Volunteer:
         """A volunteer who registers (and joins ``team``); the command is made on demand."""
-        v = Volunteer(f"{self.run}-vol-{len(self.volunteers)}", len(self.volunteers), province,
-                      commune, affiliation, team)
+        v = Volunteer(
+            f"{self.run}-vol-{len(self.volunteers)}",
+            len(self.volunteers),
+            province,
+            commune,
+            affiliation,
+            team,
+        )
         self.volunteers.append(v)
         if team is not None:
             team.members.append(v.key)
@@ -160,10 +183,14 @@ class Builder:
         """The registration ``v`` sends: the same every time it is made (seeded by its index)."""
         rng = random.Random(f"{self.run}:vol:{v.index}")
         return {
-            "full_name": people.full_name(rng), "phone": people.phone(self.run, v.index),
-            "birth_date": people.birth_date(rng).isoformat(), "province_code": v.province,
-            "commune_code": v.commune, "affiliation": v.affiliation,
-            "skills": people.skills(rng), "consent": True,
+            "full_name": people.full_name(rng),
+            "phone": people.phone(self.run, v.index),
+            "birth_date": people.birth_date(rng).isoformat(),
+            "province_code": v.province,
+            "commune_code": v.commune,
+            "affiliation": v.affiliation,
+            "skills": people.skills(rng),
+            "consent": True,
         }
 
     def register_step(self, v: Volunteer) -> Step:
@@ -171,15 +198,23 @@ class Builder:
 
     def member_step(self, v: Volunteer) -> Step:
         assert v.team is not None
-        return Step("registry", "add_team_member",
-                    {"team_id": Ref(v.team.key), "volunteer_id": Ref(v.key)}, f"{v.key}-join")
+        return Step(
+            "registry",
+            "add_team_member",
+            {"team_id": Ref(v.team.key), "volunteer_id": Ref(v.key)},
+            f"{v.key}-join",
+        )
 
     def commune_in(self, province: str) -> str:
         return self.rng.choice(communes_of(province)).code
 
     def leader_step(self, team: Team, v: Volunteer) -> Step:
-        return Step("registry", "appoint_team_leader",
-                    {"team_id": Ref(team.key), "volunteer_id": Ref(v.key)}, f"{team.key}-lead")
+        return Step(
+            "registry",
+            "appoint_team_leader",
+            {"team_id": Ref(team.key), "volunteer_id": Ref(v.key)},
+            f"{team.key}-lead",
+        )
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -190,15 +225,15 @@ class Builder:
         self.orders.append(Order(shift.key, team, [point], day, day, start, end, single=True))
         return shift
 
-    def rotation(self, team: Team, points: list[Point], first: date, days: int, start: time,
-                 end: time) -> list[Shift]:
+    def rotation(
+        self, team: Team, points: list[Point], first: date, days: int, start: time, end: time
+    ) -> list[Shift]:
         """``plan_rotation``: a shift a day from ``first``, cycling over ``points``."""
         key = self.cid("rot")
         out = []
         for n in range(days):
             day = first + timedelta(days=n)
-            out.append(Shift(f"{key}.{n}", team, points[n % len(points)], day, at(day, start),
-                             at(day, end)))
+            out.append(Shift(f"{key}.{n}", team, points[n % len(points)], day, at(day, start), at(day, end)))
         self.shifts.extend(out)
         self.orders.append(Order(key, team, points, first, out[-1].day, start, end))
         return out
@@ -216,11 +251,23 @@ class Builder:
 
     def double_booking(self, phase: str, s: Shift) -> None:
         """The same team sent to a second point over the same hours: refused, counted."""
-        body = {"team_id": Ref(s.team.key), "service_point_id": Ref(s.point.key),
-                "starts_at": iso(s.starts + timedelta(hours=1)),
-                "ends_at": iso(s.ends + timedelta(hours=1))}
-        self.step(phase, Step("dispatch", "dispatch_team", body, self.cid("dbl"),
-                              expect=refuse("shift_overlaps"), noise=Noise.DOUBLE_BOOKING))
+        body = {
+            "team_id": Ref(s.team.key),
+            "service_point_id": Ref(s.point.key),
+            "starts_at": iso(s.starts + timedelta(hours=1)),
+            "ends_at": iso(s.ends + timedelta(hours=1)),
+        }
+        self.step(
+            phase,
+            Step(
+                "dispatch",
+                "dispatch_team",
+                body,
+                self.cid("dbl"),
+                expect=refuse("shift_overlaps"),
+                noise=Noise.DOUBLE_BOOKING,
+            ),
+        )
         self.truth.noise[Noise.DOUBLE_BOOKING] += 1
 
     # -- noise ---------------------------------------------------------------------------------
@@ -229,15 +276,32 @@ class Builder:
         """The same person (same phone, other spelling) registers again: refused, counted."""
         original = self.volunteer_body(v)
         body = {**original, "full_name": original["full_name"].upper()}
-        self.step(phase, Step("registry", "register_volunteer", body, self.cid("dupreg"),
-                              expect=refuse("duplicate_volunteer"),
-                              noise=Noise.DUPLICATE_REGISTRATION))
+        self.step(
+            phase,
+            Step(
+                "registry",
+                "register_volunteer",
+                body,
+                self.cid("dupreg"),
+                expect=refuse("duplicate_volunteer"),
+                noise=Noise.DUPLICATE_REGISTRATION,
+            ),
+        )
         self.truth.noise[Noise.DUPLICATE_REGISTRATION] += 1
 
     def resend(self, phase: str, step: Step) -> None:
         """The same command id again (a client retry): accepted as a duplicate, nothing new."""
-        self.step(phase, Step(step.context, step.name, step.body, step.command_id,
-                              expect=RESENT, noise=Noise.RETRIED_COMMAND))
+        self.step(
+            phase,
+            Step(
+                step.context,
+                step.name,
+                step.body,
+                step.command_id,
+                expect=RESENT,
+                noise=Noise.RETRIED_COMMAND,
+            ),
+        )
         self.truth.noise[Noise.RETRIED_COMMAND] += 1
 
 
@@ -256,16 +320,32 @@ class Order:
 
     def step(self) -> Step:
         if self.single:
-            return Step("dispatch", "dispatch_team", {
-                "team_id": Ref(self.team.key), "service_point_id": Ref(self.points[0].key),
-                "starts_at": iso(at(self.first, self.start)),
-                "ends_at": iso(at(self.first, self.end)),
-            }, self.key, saves=self.key)
-        return Step("dispatch", "plan_rotation", {
-            "team_id": Ref(self.team.key), "service_point_ids": [Ref(p.key) for p in self.points],
-            "from_date": self.first.isoformat(), "to_date": self.last.isoformat(),
-            "daily_starts_at": self.start.isoformat(), "daily_ends_at": self.end.isoformat(),
-        }, self.key, saves=self.key)
+            return Step(
+                "dispatch",
+                "dispatch_team",
+                {
+                    "team_id": Ref(self.team.key),
+                    "service_point_id": Ref(self.points[0].key),
+                    "starts_at": iso(at(self.first, self.start)),
+                    "ends_at": iso(at(self.first, self.end)),
+                },
+                self.key,
+                saves=self.key,
+            )
+        return Step(
+            "dispatch",
+            "plan_rotation",
+            {
+                "team_id": Ref(self.team.key),
+                "service_point_ids": [Ref(p.key) for p in self.points],
+                "from_date": self.first.isoformat(),
+                "to_date": self.last.isoformat(),
+                "daily_starts_at": self.start.isoformat(),
+                "daily_ends_at": self.end.isoformat(),
+            },
+            self.key,
+            saves=self.key,
+        )
 
 
 def shift_steps(s: Shift, phase: str) -> Step | None:
@@ -273,21 +353,28 @@ def shift_steps(s: Shift, phase: str) -> Step | None:
     ref = Ref(s.key)
     if phase == "check_in" and s.check_in is not None:
         late = s.check_in > s.starts
-        return Step("dispatch", "check_in", {"dispatch_id": ref, "at": iso(s.check_in)},
-                    f"{s.key}-in", noise=Noise.LATE_CHECK_IN if late else None)
+        return Step(
+            "dispatch",
+            "check_in",
+            {"dispatch_id": ref, "at": iso(s.check_in)},
+            f"{s.key}-in",
+            noise=Noise.LATE_CHECK_IN if late else None,
+        )
     if phase == "check_out" and s.check_out is not None:
-        return Step("dispatch", "check_out", {"dispatch_id": ref, "at": iso(s.check_out)},
-                    f"{s.key}-out")
+        return Step("dispatch", "check_out", {"dispatch_id": ref, "at": iso(s.check_out)}, f"{s.key}-out")
     if phase == "report" and s.report is not None:
         if s.implausible is not None:
-            return Step("dispatch", "report_activity", {"dispatch_id": ref, **s.implausible},
-                        f"{s.key}-rep-x", expect=refuse("implausible_report"),
-                        noise=Noise.IMPLAUSIBLE_REPORT)
-        return Step("dispatch", "report_activity", {"dispatch_id": ref, **s.report},
-                    f"{s.key}-rep")
+            return Step(
+                "dispatch",
+                "report_activity",
+                {"dispatch_id": ref, **s.implausible},
+                f"{s.key}-rep-x",
+                expect=refuse("implausible_report"),
+                noise=Noise.IMPLAUSIBLE_REPORT,
+            )
+        return Step("dispatch", "report_activity", {"dispatch_id": ref, **s.report}, f"{s.key}-rep")
     if phase == "report_fix" and s.report is not None and s.implausible is not None:
-        return Step("dispatch", "report_activity", {"dispatch_id": ref, **s.report},
-                    f"{s.key}-rep")
+        return Step("dispatch", "report_activity", {"dispatch_id": ref, **s.report}, f"{s.key}-rep")
     return None
 
 
@@ -311,5 +398,15 @@ def count_shift(truth: Truth, s: Shift) -> None:
         truth.border_communes_covered.add(s.point.commune)
 
 
-__all__ = ["ACCEPT", "Builder", "Order", "Point", "Shift", "Team", "Volunteer", "at",
-           "count_shift", "shift_steps"]
+__all__ = [
+    "ACCEPT",
+    "Builder",
+    "Order",
+    "Point",
+    "Shift",
+    "Team",
+    "Volunteer",
+    "at",
+    "count_shift",
+    "shift_steps",
+]

@@ -20,8 +20,13 @@ from vhub.simulate.model import CAMPAIGN, FIGURES, Noise, Truth
 
 LAST_DAY = "2025-08-31"
 # The province figures the launch week is known by (all 34 x 13 are checked in one row besides).
-HEADLINE_CELLS = (("01", "active_teams"), ("01", "active_volunteers"), ("68", "people_supported"),
-                  ("79", "digital_sessions_held"), ("79", "elderly_attendees"))
+HEADLINE_CELLS = (
+    ("01", "active_teams"),
+    ("01", "active_volunteers"),
+    ("68", "people_supported"),
+    ("79", "digital_sessions_held"),
+    ("79", "elderly_attendees"),
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,9 @@ class Reading:
 
     def minus(self, before: Reading) -> Reading:
         return Reading(
-            self.position, self.summary - before.summary, self.focus - before.focus,
+            self.position,
+            self.summary - before.summary,
+            self.focus - before.focus,
             self.affiliation - before.affiliation,
             {p: c - before.provinces.get(p, Counter()) for p, c in self.provinces.items()},
             self.border_designated - before.border_designated,
@@ -58,8 +65,9 @@ class Reading:
         )
 
 
-async def _get(client: httpx.AsyncClient, path: str, params: dict[str, Any],
-               deadline: float) -> dict[str, Any]:
+async def _get(
+    client: httpx.AsyncClient, path: str, params: dict[str, Any], deadline: float
+) -> dict[str, Any]:
     """GET, riding out 503 (projection not there yet) until ``deadline``."""
     while True:
         resp = await client.get(path, params=params)
@@ -77,15 +85,17 @@ async def read(base_url: str, min_position: int = 0, wait_s: float = 120.0) -> R
     async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
         summary = await _get(client, "/v1/summary", params, deadline)
         provs = await _get(client, "/v1/provinces", params, deadline)
-        never = await _get(client, "/v1/border-communes",
-                           {**params, "covered": "never", "date": LAST_DAY}, deadline)
+        never = await _get(
+            client, "/v1/border-communes", {**params, "covered": "never", "date": LAST_DAY}, deadline
+        )
     return Reading(
         position=int(summary.get("freshness", {}).get("position") or 0),
         summary=Counter({k: int(v) for k, v in summary["figures"].items()}),
         focus=Counter(summary.get("teams_by_focus") or {}),
         affiliation=Counter(summary.get("volunteers_by_affiliation") or {}),
-        provinces={row["code"]: Counter({f: int(row.get(f) or 0) for f in FIGURES})
-                   for row in provs["items"]},
+        provinces={
+            row["code"]: Counter({f: int(row.get(f) or 0) for f in FIGURES}) for row in provs["items"]
+        },
         border_designated=int(summary.get("border_communes") or 0),
         border_never=len(never["items"]),
     )
@@ -95,25 +105,40 @@ def compare(truth: Truth, seen: Reading, noise_seen: Counter[Noise], unexpected:
     """The table: every campaign figure, breakdowns, all provinces at once, border, noise."""
     rows = [Row(f, truth.of(CAMPAIGN)[f], seen.summary[f]) for f in FIGURES]
     rows += [Row(f"teams: {k}", n, seen.focus[k]) for k, n in sorted(truth.teams_by_focus.items())]
-    rows += [Row(f"volunteers: {k}", n, seen.affiliation[k])
-             for k, n in sorted(truth.volunteers_by_affiliation.items())]
+    rows += [
+        Row(f"volunteers: {k}", n, seen.affiliation[k])
+        for k, n in sorted(truth.volunteers_by_affiliation.items())
+    ]
     for code, figure in HEADLINE_CELLS:
         if truth.of(("province", code))[figure]:
-            rows.append(Row(f"{provinces()[code].name}: {figure}",
-                            truth.of(("province", code))[figure],
-                            seen.provinces.get(code, Counter())[figure]))
+            rows.append(
+                Row(
+                    f"{provinces()[code].name}: {figure}",
+                    truth.of(("province", code))[figure],
+                    seen.provinces.get(code, Counter())[figure],
+                )
+            )
     cells = [(p, f) for p in provinces() for f in FIGURES]
-    wrong = [(p, f) for p, f in cells
-             if truth.of(("province", p))[f] != seen.provinces.get(p, Counter())[f]]
-    rows.append(Row(f"province figures (34 × {len(FIGURES)})", len(cells), len(cells) - len(wrong),
-                    note=", ".join(f"{p}.{f}" for p, f in wrong[:5])))
-    rows.append(Row("border communes designated", len(truth.border_communes),
-                    seen.border_designated))
+    wrong = [(p, f) for p, f in cells if truth.of(("province", p))[f] != seen.provinces.get(p, Counter())[f]]
+    rows.append(
+        Row(
+            f"province figures (34 × {len(FIGURES)})",
+            len(cells),
+            len(cells) - len(wrong),
+            note=", ".join(f"{p}.{f}" for p, f in wrong[:5]),
+        )
+    )
+    rows.append(Row("border communes designated", len(truth.border_communes), seen.border_designated))
     covered = seen.border_designated - seen.border_never  # both as changes over the run
     rows.append(Row("border communes with a team", len(truth.border_communes_covered), covered))
     for kind in Noise:
-        rows.append(Row(f"noise: {kind.value}", truth.noise[kind],
-                        noise_seen[kind] if kind is not Noise.NO_SHOW else seen.summary["no_shows"],
-                        note="as answered" if kind is not Noise.NO_SHOW else "as reported"))
+        rows.append(
+            Row(
+                f"noise: {kind.value}",
+                truth.noise[kind],
+                noise_seen[kind] if kind is not Noise.NO_SHOW else seen.summary["no_shows"],
+                note="as answered" if kind is not Noise.NO_SHOW else "as reported",
+            )
+        )
     rows.append(Row("unexpected replies", 0, unexpected))
     return rows

@@ -53,8 +53,15 @@ class Tally:
 
 
 class Driver:
-    def __init__(self, nc: Client, *, concurrency: int = 64, correlation_id: str = "simulate",
-                 request_timeout: float = 10.0, transient_deadline: float = 60.0) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        *,
+        concurrency: int = 64,
+        correlation_id: str = "simulate",
+        request_timeout: float = 10.0,
+        transient_deadline: float = 60.0,
+    ) -> None:
         self._nc = nc
         self._concurrency = concurrency
         self._correlation = correlation_id
@@ -104,8 +111,7 @@ class Driver:
             self.tally.skipped += 1
             self.tally.surprise(f"{step.name} {step.command_id}: no id for {err}")
             return True
-        body.update(command_id=step.command_id, correlation_id=self._correlation,
-                    actor="vhub-simulate")
+        body.update(command_id=step.command_id, correlation_id=self._correlation, actor="vhub-simulate")
         raw = json.dumps(body).encode()
         reply = await self._request(step, raw)
         self._record(step, reply)
@@ -125,8 +131,12 @@ class Driver:
                 continue  # resend with the same command id: idempotent
             reply: dict[str, Any] = json.loads(msg.data)
             code = reply.get("code")
-            retry = (not reply.get("accepted") and code in TRANSIENT
-                     and code != step.expect.code and time.monotonic() < deadline)
+            retry = (
+                not reply.get("accepted")
+                and code in TRANSIENT
+                and code != step.expect.code
+                and time.monotonic() < deadline
+            )
             if not retry:
                 return reply
             self.tally.transient_retries += 1
@@ -150,10 +160,12 @@ class Driver:
         if want.duplicate:
             ok = ok and bool(reply.get("duplicate"))
         if not ok:
-            t.surprise(f"{step.name} {step.command_id}: expected "
-                       f"{'accepted' if want.accepted else want.code}"
-                       f"{' (duplicate)' if want.duplicate else ''}, got "
-                       f"{'accepted' if accepted else reply.get('code')}: {reply.get('reason', '')}")
+            t.surprise(
+                f"{step.name} {step.command_id}: expected "
+                f"{'accepted' if want.accepted else want.code}"
+                f"{' (duplicate)' if want.duplicate else ''}, got "
+                f"{'accepted' if accepted else reply.get('code')}: {reply.get('reason', '')}"
+            )
         elif step.noise is not None:
             t.noise_seen[step.noise] += 1
 

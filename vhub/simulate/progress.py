@@ -24,11 +24,16 @@ class PhaseProgress:
         self._progress: Progress | None = None
         if show:
             self._progress = Progress(
-                TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.description:<18}"),
+                BarColumn(),
+                MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:>7.0f} cmd/s"),
                 TextColumn("[red]{task.fields[refused]} refused"),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                console=console, transient=False,
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
             )
         self._started: dict[TaskID, float] = {}
         self._done: dict[TaskID, int] = {}
@@ -40,8 +45,9 @@ class PhaseProgress:
             self._progress.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._progress:
             self._progress.stop()
 
@@ -65,8 +71,9 @@ class PhaseProgress:
     def _update(self, task: TaskID) -> None:
         assert self._progress is not None
         elapsed = max(time.perf_counter() - self._started[task], 1e-6)
-        self._progress.update(task, completed=self._done[task], rate=self._done[task] / elapsed,
-                              refused=self._refused[task])
+        self._progress.update(
+            task, completed=self._done[task], rate=self._done[task] / elapsed, refused=self._refused[task]
+        )
 
     def finish(self, task: TaskID) -> None:
         if self._progress:

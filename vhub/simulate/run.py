@@ -40,16 +40,27 @@ class Report:
         return self.commands / self.seconds if self.seconds else 0.0
 
     def table(self) -> Table:
-        t = Table(title=f"{self.scenario} (scale {self.scale}, seed {self.seed}): "
-                        f"{self.commands:,} commands in {self.seconds:.1f} s "
-                        f"({self.rate:,.0f}/s)")
-        for col, justify in (("figure", "left"), ("expected", "right"),
-                             ("reported", "right"), ("ok", "center"), ("note", "left")):
+        t = Table(
+            title=f"{self.scenario} (scale {self.scale}, seed {self.seed}): "
+            f"{self.commands:,} commands in {self.seconds:.1f} s "
+            f"({self.rate:,.0f}/s)"
+        )
+        for col, justify in (
+            ("figure", "left"),
+            ("expected", "right"),
+            ("reported", "right"),
+            ("ok", "center"),
+            ("note", "left"),
+        ):
             t.add_column(col, justify=justify)  # type: ignore[arg-type]  # rich's literal
         for r in self.rows:
-            t.add_row(r.figure, f"{r.expected:,}",
-                      "—" if r.reported is None else f"{r.reported:,}",
-                      "[green]ok[/]" if r.ok else "[red]NO[/]", r.note)
+            t.add_row(
+                r.figure,
+                f"{r.expected:,}",
+                "—" if r.reported is None else f"{r.reported:,}",
+                "[green]ok[/]" if r.ok else "[red]NO[/]",
+                r.note,
+            )
         return t
 
     def headline_table(self) -> Table:
@@ -99,19 +110,39 @@ async def run_scenario(
     # new: the log already holds this run, so the figures are compared as they stand.
     seen = after if replay else after.minus(before)
     rows = check.compare(plan.truth, seen, t.noise_seen, t.unexpected)
-    return Report(scenario, scale, seed, run, plan.size, seconds, t, rows,
-                  dict(plan.truth.headlines), after.position, replay)
+    return Report(
+        scenario,
+        scale,
+        seed,
+        run,
+        plan.size,
+        seconds,
+        t,
+        rows,
+        dict(plan.truth.headlines),
+        after.position,
+        replay,
+    )
 
 
-async def run_demo(nats_url: str, reporting_url: str, *, seed: int = 2025,
-                   console: Console | None = None, concurrency: int = 64) -> bool:
+async def run_demo(
+    nats_url: str,
+    reporting_url: str,
+    *,
+    seed: int = 2025,
+    console: Console | None = None,
+    concurrency: int = 64,
+) -> bool:
     """``make demo``'s job: the launch week, its figures table; True when every row is ok."""
     console = console or Console()
-    report = await run_scenario(nats_url, reporting_url, "launch-week", 1.0, seed, concurrency,
-                                console=console)
+    report = await run_scenario(
+        nats_url, reporting_url, "launch-week", 1.0, seed, concurrency, console=console
+    )
     console.print(report.table())
     console.print(report.headline_table())
     if report.replay:
-        console.print("[yellow]this run id was already applied to this stack: nothing new was "
-                      "recorded, and the figures were compared as they stand")
+        console.print(
+            "[yellow]this run id was already applied to this stack: nothing new was "
+            "recorded, and the figures were compared as they stand"
+        )
     return report.ok

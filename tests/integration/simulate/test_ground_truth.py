@@ -31,8 +31,9 @@ def stack(tmp_path: Path) -> Iterator[object]:
     """The embedded stack (nats-server from the wheel, each service its own process)."""
     from vhub.devstack import DevStack, free_port
 
-    dev = DevStack(data_dir=tmp_path / "stack", nats_port=-1, http_port=free_port(),
-                   sync_always=False, hub="hn")
+    dev = DevStack(
+        data_dir=tmp_path / "stack", nats_port=-1, http_port=free_port(), sync_always=False, hub="hn"
+    )
     dev.start(timeout=120)
     try:
         yield dev
@@ -45,13 +46,21 @@ async def test_small_campaign_figures_equal_the_plan(stack: object) -> None:
     from vhub.devstack import DevStack
 
     assert isinstance(stack, DevStack)
-    report = await run_scenario(stack.nats_url, stack.procs["reporting"].url, "campaign",
-                                scale=0.005, seed=11, concurrency=32, show_progress=False)
+    report = await run_scenario(
+        stack.nats_url,
+        stack.procs["reporting"].url,
+        "campaign",
+        scale=0.005,
+        seed=11,
+        concurrency=32,
+        show_progress=False,
+    )
     bad = [(r.figure, r.expected, r.reported, r.note) for r in report.rows if not r.ok]
     assert not bad, (bad, report.tally.unexpected_samples[:10])
     assert report.tally.noise_seen[Noise.DOUBLE_BOOKING] > 0
-    assert report.tally.refused["duplicate_volunteer"] == report.tally.noise_seen[
-        Noise.DUPLICATE_REGISTRATION]
+    assert (
+        report.tally.refused["duplicate_volunteer"] == report.tally.noise_seen[Noise.DUPLICATE_REGISTRATION]
+    )
 
 
 async def test_a_replayed_run_changes_nothing(stack: object) -> None:
@@ -60,10 +69,12 @@ async def test_a_replayed_run_changes_nothing(stack: object) -> None:
 
     assert isinstance(stack, DevStack)
     url = stack.procs["reporting"].url
-    first = await run_scenario(stack.nats_url, url, "campaign", scale=0.002, seed=5,
-                               concurrency=32, show_progress=False)
+    first = await run_scenario(
+        stack.nats_url, url, "campaign", scale=0.002, seed=5, concurrency=32, show_progress=False
+    )
     assert first.ok, [r for r in first.rows if not r.ok]
-    again = await run_scenario(stack.nats_url, url, "campaign", scale=0.002, seed=5,
-                               concurrency=32, show_progress=False)
+    again = await run_scenario(
+        stack.nats_url, url, "campaign", scale=0.002, seed=5, concurrency=32, show_progress=False
+    )
     assert again.replay
     assert again.ok, [r for r in again.rows if not r.ok]  # the figures still equal one run

@@ -22,7 +22,9 @@ def reading_of(plan: Plan) -> Reading:
     t = plan.truth
     designated = len(t.border_communes)
     return Reading(
-        position=1, summary=Counter(t.of(CAMPAIGN)), focus=Counter(t.teams_by_focus),
+        position=1,
+        summary=Counter(t.of(CAMPAIGN)),
+        focus=Counter(t.teams_by_focus),
         affiliation=Counter(t.volunteers_by_affiliation),
         provinces={p: Counter(t.of(("province", p))) for p in provinces()},
         border_designated=designated,
@@ -55,10 +57,8 @@ def test_noise_not_seen_and_surprises_fail(plan: Plan) -> None:
 
 
 def test_a_reading_minus_the_one_before_is_the_change() -> None:
-    before = Reading(5, Counter(dispatches=3), Counter(), Counter(), {"01": Counter(no_shows=1)},
-                     10, 4)
-    after = Reading(9, Counter(dispatches=7), Counter(), Counter(), {"01": Counter(no_shows=3)},
-                    10, 2)
+    before = Reading(5, Counter(dispatches=3), Counter(), Counter(), {"01": Counter(no_shows=1)}, 10, 4)
+    after = Reading(9, Counter(dispatches=7), Counter(), Counter(), {"01": Counter(no_shows=3)}, 10, 2)
     delta = after.minus(before)
     assert delta.summary["dispatches"] == 4
     assert delta.provinces["01"]["no_shows"] == 2

@@ -65,8 +65,12 @@ def test_every_noise_kind_is_planned(name: str, request: pytest.FixtureRequest) 
     assert all(plan.truth.noise[k] > 0 for k in Noise)
     steps = _steps(plan)
     tagged = Counter(s.noise for s in steps if s.noise is not None)
-    for kind in (Noise.DUPLICATE_REGISTRATION, Noise.RETRIED_COMMAND, Noise.DOUBLE_BOOKING,
-                 Noise.IMPLAUSIBLE_REPORT):
+    for kind in (
+        Noise.DUPLICATE_REGISTRATION,
+        Noise.RETRIED_COMMAND,
+        Noise.DOUBLE_BOOKING,
+        Noise.IMPLAUSIBLE_REPORT,
+    ):
         assert tagged[kind] == plan.truth.noise[kind]
     assert plan.truth.noise[Noise.NO_SHOW] == plan.truth.of(CAMPAIGN)["no_shows"]
 
@@ -84,8 +88,7 @@ def test_refs_point_back_to_earlier_phases(name: str, request: pytest.FixtureReq
                 base = ref.key.rsplit(".", 1)[0] if ref.key not in saved else ref.key
                 assert ref.key in saved or base in saved, (phase.name, step.name, ref)
         saved |= {s.saves for s in steps if s.saves}
-        saved |= {f"{s.saves}.{n}" for s in steps if s.saves and s.name == "plan_rotation"
-                  for n in range(62)}
+        saved |= {f"{s.saves}.{n}" for s in steps if s.saves and s.name == "plan_rotation" for n in range(62)}
 
 
 @pytest.mark.parametrize("name", ["launch_week", "small_campaign"])
@@ -115,8 +118,7 @@ def test_truth_adds_up(small_campaign: Plan) -> None:
         assert sum(t.of(("province", p))[figure] for p in provinces()) == total[figure]
     assert total["check_ins"] + total["no_shows"] == total["dispatches"]
     assert total["activity_reports"] == total["check_ins"]
-    regs = [s for s in small_campaign.steps()
-            if s.name == "register_volunteer" and s.noise is None]
+    regs = [s for s in small_campaign.steps() if s.name == "register_volunteer" and s.noise is None]
     assert len(regs) == total["active_volunteers"] == 1_000
     assert sum(t.teams_by_focus.values()) == total["active_teams"] == 35
 
@@ -127,8 +129,12 @@ def test_reports_respect_the_plausibility_bounds(launch_week: Plan) -> None:
         if step.name != "report_activity":
             continue
         b = step.body
-        within = b["people_supported"] <= 500 and b["session_attendees"] <= 1_000 and \
-            b["digital_sessions_held"] <= 20 and b["elderly_attendees"] <= b["session_attendees"]
+        within = (
+            b["people_supported"] <= 500
+            and b["session_attendees"] <= 1_000
+            and b["digital_sessions_held"] <= 20
+            and b["elderly_attendees"] <= b["session_attendees"]
+        )
         assert within == step.expect.accepted, step.command_id
 
 
