@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -23,6 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header
 from bench import payloads
 from bench.load import LoadResult, closed_loop
 from bench.stack import ROOT, RssWatch
+from shared.envelope import H_EXPECTED_LAST_SUBJECT_SEQ, H_MSG_ID
 from shared.settings import load_settings
 from shared.streams import provision
 
@@ -91,15 +93,26 @@ async def bare_handler(
 
 
 async def publish_async_rate(nc: Client, hub: str, count: int) -> float:
+    """Raw ``publish_async`` of ``count`` new-aggregate events (OCC 0 + Msg-Id each).
+
+    Payloads are made before the clock starts (1,000 distinct ones, reused); each message still
+    gets its own subject and Msg-Id, so the server does the same work as for unique events.
+    """
     js = nc.jetstream(timeout=30, publish_async_max_pending=4000)
     run = str(uuid.uuid4())
-    events = [payloads.volunteer_event(hub, i, run) for i in range(count)]
+    templates = [payloads.volunteer_event(hub, i, run)[1] for i in range(1_000)]
+    prefix = f"vhub.evt.{hub}.registry.volunteer."
+    pending: list[asyncio.Future[Any]] = []
     t0 = time.perf_counter()
-    futures = [await js.publish_async(s, b, headers=h) for s, b, h in events]
-    acks = await asyncio.gather(*futures)
-    elapsed = time.perf_counter() - t0
-    assert all(a.seq for a in acks)
-    return count / elapsed
+    for i in range(count):
+        agg = f"{run[:8]}-{i}"
+        headers = {H_MSG_ID: f"{hub}:{run}:{i}:0", H_EXPECTED_LAST_SUBJECT_SEQ: "0"}
+        pending.append(await js.publish_async(prefix + agg, templates[i % 1_000], headers=headers))
+        if len(pending) >= 20_000:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    return count / (time.perf_counter() - t0)
 
 
 async def pull_rate(nc: Client, stream: str, count: int, *, ack: str) -> float:
