@@ -89,7 +89,8 @@ class FactsView:
     teams: dict[str, TeamView] = field(default_factory=dict)
     points: dict[str, PointView] = field(default_factory=dict)
     border_communes: set[str] = field(default_factory=set)
-    shifts: dict[str, TeamDispatched] = field(default_factory=dict)  # active ones only
+    # active shifts only, as (team, starts, ends): what suggestions need, small enough to keep all
+    shifts: dict[str, tuple[str, datetime, datetime]] = field(default_factory=dict)
     coverage: dict[str, Coverage] = field(default_factory=dict)
     point_days: dict[str, PointDay] = field(default_factory=dict)
     closed_days: set[date] = field(default_factory=set)
@@ -119,8 +120,8 @@ class FactsView:
 
     def busy(self) -> dict[str, list[tuple[datetime, datetime]]]:
         out: dict[str, list[tuple[datetime, datetime]]] = {}
-        for s in self.shifts.values():
-            out.setdefault(s.team_id, []).append((s.starts_at, s.ends_at))
+        for team_id, starts_at, ends_at in self.shifts.values():
+            out.setdefault(team_id, []).append((starts_at, ends_at))
         return out
 
     def apply(self, seq: int, ev: Event) -> list[OverCapacityRecorded]:
@@ -151,7 +152,7 @@ class FactsView:
                 self.point_days.setdefault(key, PointDay()).requested += ev.teams_needed
             return []
         if isinstance(ev, TeamDispatched):
-            self.shifts[ev.dispatch_id] = ev
+            self.shifts[ev.dispatch_id] = (ev.team_id, ev.starts_at, ev.ends_at)
             day = self.point_days.setdefault(point_day_id(ev.service_point_id, ev.date), PointDay())
             day.active.add(ev.dispatch_id)
             if 0 < day.requested < len(day.active):
