@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,9 +74,12 @@ class Driver:
         # state the first run left (a day since closed, a report since accepted), so any refusal
         # code will do for them.
         self.replay = False
+        self.on_phase: Callable[[str], None] | None = None  # told as each phase starts
 
     async def run(self, plan: Plan, progress: PhaseProgress) -> None:
         for n, phase in enumerate(plan.phases):
+            if self.on_phase is not None:
+                self.on_phase(phase.name)
             await self.run_phase(phase, progress)
             if n == 0:
                 t = self.tally
@@ -124,10 +128,13 @@ class Driver:
             self.tally.sent += 1
             try:
                 msg = await self._nc.request(step.subject, raw, timeout=self._timeout)
-            except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as err:
                 self.tally.timeouts += 1
                 if time.monotonic() > deadline:
                     return {"accepted": False, "code": "timeout", "reason": "no answer"}
+                if isinstance(err, nats.errors.NoRespondersError):  # the service is (re)starting
+                    await asyncio.sleep(backoff)  # back-off until a service instance subscribes
+                    backoff = min(backoff * 2, 1.0)
                 continue  # resend with the same command id: idempotent
             reply: dict[str, Any] = json.loads(msg.data)
             code = reply.get("code")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import nats
@@ -84,6 +85,8 @@ async def run_scenario(
     show_progress: bool = True,
     console: Console | None = None,
     wait_s: float = 300.0,
+    request_timeout: float = 10.0,
+    on_phase: Callable[[str], None] | None = None,
 ) -> Report:
     """Run ``scenario`` against a running stack and check its ground truth.
 
@@ -95,7 +98,13 @@ async def run_scenario(
     run = run_id or f"{scenario.replace('-', '')}{seed}"
     before = await check.read(reporting_url, wait_s=wait_s)
     nc = await nats.connect(nats_url, name="vhub-simulate")
-    driver = Driver(nc, concurrency=concurrency, correlation_id=f"{run}-{uuid.uuid4().hex[:8]}")
+    driver = Driver(
+        nc,
+        concurrency=concurrency,
+        correlation_id=f"{run}-{uuid.uuid4().hex[:8]}",
+        request_timeout=request_timeout,
+    )
+    driver.on_phase = on_phase
     started = time.perf_counter()
     try:
         with PhaseProgress(show_progress, console) as progress:

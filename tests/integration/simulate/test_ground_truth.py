@@ -7,6 +7,7 @@ its own process on SQLite. Every row of the final table must be ok.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,3 +79,35 @@ async def test_a_replayed_run_changes_nothing(stack: object) -> None:
     )
     assert again.replay
     assert again.ok, [r for r in again.rows if not r.ok]  # the figures still equal one run
+
+
+@pytest.mark.slow
+async def test_ground_truth_holds_when_dispatch_is_killed_mid_run(stack: object) -> None:
+    """Given dispatch SIGKILLed as the check-ins begin and restarted, when the driver resends
+    (same command ids), then every figure is still exactly right: nothing lost, nothing twice."""
+    from vhub.devstack import DevStack
+
+    assert isinstance(stack, DevStack)
+    restarts: list[asyncio.Task[None]] = []
+
+    def on_phase(name: str) -> None:
+        if name == "check-ins" and not restarts:
+            stack.kill("dispatch")  # before the phase sends anything: the kill is certain to bite
+            restarts.append(asyncio.create_task(asyncio.to_thread(stack.restart, "dispatch", 120.0)))
+
+    report = await run_scenario(
+        stack.nats_url,
+        stack.procs["reporting"].url,
+        "campaign",
+        scale=0.005,
+        seed=13,
+        concurrency=32,
+        show_progress=False,
+        request_timeout=2.0,
+        on_phase=on_phase,
+    )
+    await asyncio.gather(*restarts)
+    assert restarts, "the check-ins phase never began"
+    assert report.tally.timeouts > 0  # the driver did meet the dead service
+    bad = [(r.figure, r.expected, r.reported) for r in report.rows if not r.ok]
+    assert not bad, (bad, report.tally.unexpected_samples[:10])
