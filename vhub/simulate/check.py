@@ -68,9 +68,15 @@ class Reading:
 async def _get(
     client: httpx.AsyncClient, path: str, params: dict[str, Any], deadline: float
 ) -> dict[str, Any]:
-    """GET, riding out 503 (projection not there yet) until ``deadline``."""
+    """GET, riding out 503 (projection not there yet) and a restarting service until ``deadline``."""
     while True:
-        resp = await client.get(path, params=params)
+        try:
+            resp = await client.get(path, params=params)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)  # the reporting process is (re)starting: ask again shortly
+            continue
         if resp.status_code != 503 or time.monotonic() > deadline:
             resp.raise_for_status()
             body: dict[str, Any] = resp.json()
