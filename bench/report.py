@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -88,18 +89,27 @@ def render(rows: list[Row], title: str) -> Table:
 
 
 def machine() -> dict[str, Any]:
-    import os
-
     import psutil
 
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "load_avg_at_start": os.getloadavg(),
     }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def write_json(rows: list[Row], out_dir: Path, options: dict[str, Any], started: datetime) -> Path:
@@ -108,6 +118,7 @@ def write_json(rows: list[Row], out_dir: Path, options: dict[str, Any], started:
     body = {
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
+        "load_avg_at_end": os.getloadavg(),
         "machine": machine(),
         "options": options,
         "rows": [{**asdict(r), "ratio": r.ratio} for r in rows],
