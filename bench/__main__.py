@@ -46,6 +46,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seconds", type=float, default=None, help="measuring window per load step")
     p.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="events for the publish/pull baselines (100,000; --quick 20,000)",
+    )
+    p.add_argument(
         "--rebuild-events",
         type=int,
         default=None,
@@ -67,7 +73,7 @@ async def run_mode(
 ) -> list[Row]:
     quick = args.quick
     seconds = args.seconds or (2.0 if quick else 8.0)
-    events = 20_000 if quick else 200_000
+    events = args.events or (20_000 if quick else 100_000)
     label = f"sync {sync}"
     rows: list[Row] = []
     with nats_server(f"bench-{sync}", sync_always=(sync == "always"), rss=rss) as server:
