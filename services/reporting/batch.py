@@ -25,6 +25,7 @@ class BatchRows:
 
     def __init__(self, postgres: bool) -> None:
         self._pg = postgres
+        self._statements: dict[tuple[Any, ...], Any] = {}
 
     async def load(self, conn: AsyncConnection, t: dict[str, Table], events: list[Event]) -> Loaded:
         want, out = wanted(events), Loaded()
@@ -138,28 +139,36 @@ class BatchRows:
         exclude: Sequence[str] = (),
     ) -> None:
         if rows:
-            stmt = self._dialect_insert(table)
-            cols = [c for c in rows[0] if c not in keys and c not in exclude]
-            set_ = {c: table.c[c] + stmt.excluded[c] for c in cols}
-            await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=set_), rows)
+            cols = tuple(c for c in rows[0] if c not in keys and c not in exclude)
+            await conn.execute(self._upsert(table, tuple(keys), cols, add=True), rows)
 
     async def _replace(
         self, conn: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]]
     ) -> None:
         if rows:
-            stmt = self._dialect_insert(table)
-            set_ = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-            await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=set_), rows)
+            cols = tuple(c for c in rows[0] if c not in keys)
+            await conn.execute(self._upsert(table, tuple(keys), cols, add=False), rows)
 
     async def insert(
         self, conn: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]], _: None
     ) -> None:
         if rows:
-            stmt = self._dialect_insert(table).on_conflict_do_nothing(index_elements=keys)
-            await conn.execute(stmt, rows)
+            await conn.execute(self._upsert(table, tuple(keys), None, add=False), rows)
 
-    def _dialect_insert(self, table: Table) -> Any:
-        return pg_insert(table) if self._pg else sqlite_insert(table)
+    def _upsert(self, table: Table, keys: tuple[str, ...], cols: tuple[str, ...] | None, *, add: bool) -> Any:
+        """The batch's statement for ``table``, built once per shape (saves building and cache-keying
+        it on every batch): add to counters, replace rows, or (``cols`` None) insert if absent."""
+        shape = (table.name, keys, cols, add)
+        stmt = self._statements.get(shape)
+        if stmt is None:
+            base = pg_insert(table) if self._pg else sqlite_insert(table)
+            if cols is None:
+                stmt = base.on_conflict_do_nothing(index_elements=list(keys))
+            else:
+                set_ = {c: (table.c[c] + base.excluded[c]) if add else base.excluded[c] for c in cols}
+                stmt = base.on_conflict_do_update(index_elements=list(keys), set_=set_)
+            self._statements[shape] = stmt
+        return stmt
 
 
 def _row(obj: Any) -> dict[str, Any]:

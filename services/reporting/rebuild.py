@@ -2,8 +2,9 @@
 
 The live projection and the API keep working on the active colour meanwhile. The rebuild reads
 with an ephemeral pull consumer that needs no acks (a failed rebuild starts again from scratch),
-writes batch N while it fetches and decodes batch N+1, and switches as soon as it has reached
-the live projection's checkpoint. Events after that are the live projection's again: its
+keeps the new tables' entity rows in memory (it is their only writer, from empty, so it never
+reads them back), writes batch N while it fetches and decodes batch N+1, and switches as soon as
+it has reached the live projection's checkpoint. Events after that are the live projection's again: its
 batches at or below the rebuilt checkpoint are skipped.
 """
 
@@ -22,6 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.reporting.decoding import decode_msg
+from services.reporting.projections import Loaded
 from services.reporting.store import Item, Position, ReportingStore
 from shared.envelope import utcnow
 
@@ -68,6 +70,7 @@ async def rebuild(
         except (TimeoutError, nats.errors.TimeoutError):
             return []
 
+    memory = Loaded()  # the new colour's entity rows: we are their only writer, from empty
     writing: asyncio.Task[int] | None = None  # the previous batch, written while we fetch
     try:
         while True:
@@ -80,7 +83,7 @@ async def rebuild(
                     items.append(item)
                 if writing is not None:
                     await writing  # batches are written in order, one at a time
-                writing = asyncio.create_task(store.apply(items, rebuild_owner=owner))
+                writing = asyncio.create_task(store.apply(items, rebuild_owner=owner, memory=memory))
                 applied, last = applied + len(items), items[-1].seq
                 total = max(total, last + int(msgs[-1].metadata.num_pending or 0))
                 if progress is not None:

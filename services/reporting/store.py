@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import models as m
 from services.reporting.batch import BatchRows
-from services.reporting.projections import fold
+from services.reporting.projections import Loaded, fold
 from shared.events import Event
 
 CHECKPOINT = m.Checkpoint.__table__  # type: ignore[attr-defined]  # sqlmodel table
@@ -79,9 +79,16 @@ class ReportingStore:
             active, _ = await self._control(conn, lock=False)
             return await self._checkpoint(conn, colour or active, lock=False)
 
-    async def apply(self, items: Sequence[Item], *, rebuild_owner: str | None = None) -> int:
+    async def apply(
+        self, items: Sequence[Item], *, rebuild_owner: str | None = None, memory: Loaded | None = None
+    ) -> int:
         """Apply a batch to the live colour (or, for a rebuild, the inactive one it owns).
-        Returns how many items were new (above the checkpoint)."""
+        Returns how many items were new (above the checkpoint).
+
+        ``memory``: every entity row of the target colour, kept by a caller that is its only writer
+        since the tables were created (a rebuild); the batch then reads nothing back. It is updated
+        in place, so after a failed batch it is wrong and the caller must start again.
+        """
         async with self.engine.begin() as conn:
             active, owner = await self._control(conn, lock=False)
             colour = active
@@ -95,7 +102,8 @@ class ReportingStore:
                 return 0
             events = [i.event for i in fresh if i.event is not None]
             tables = m.TABLES[colour]
-            changes = fold(events, await self._rows.load(conn, tables, events))
+            loaded = memory if memory is not None else await self._rows.load(conn, tables, events)
+            changes = fold(events, loaded)
             await self._rows.write(conn, tables, changes)
             stamps = [i.recorded_at for i in fresh if i.recorded_at is not None]
             await conn.execute(
