@@ -31,6 +31,11 @@ def _typed_envelope(event_type: str) -> type[Envelope]:
     return create_model(f"Envelope_{model.__name__}", __base__=Envelope, data=(model, ...))
 
 
+for _type in CATALOGUE:  # build the typed envelopes now, not during the first batch
+    if _type not in IRRELEVANT:
+        _typed_envelope(_type)
+
+
 def decode_msg(msg: Msg) -> tuple[Item, str | None]:
     """The message as an item, and the reason it cannot be read (None when it can)."""
     seq = msg.metadata.sequence.stream

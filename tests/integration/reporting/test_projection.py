@@ -25,7 +25,7 @@ DAYS = [START + timedelta(days=n) for n in range(8)]
 
 @pytest.fixture
 async def service(rsettings: Settings) -> AsyncIterator[Reporting]:
-    svc = await start(rsettings, batch_size=200, max_wait_s=0.3)
+    svc = await start(rsettings, batch_size=200, max_wait_s=1.5)
     stop = asyncio.Event()
     task = asyncio.create_task(svc.consumer.run(stop))
     yield svc
@@ -155,3 +155,19 @@ async def test_api_answers_with_freshness_errors_and_csv(
             await http.get("/v1/daily", params={"province": "1", "from": str(START), "to": str(START)})
         ).json()
         assert [row["day"] for row in daily["items"]] == [str(START)]
+
+
+async def test_min_position_waits_for_a_write_that_lands_during_the_wait(
+    service: Reporting, store: EventStore, rsettings: Settings
+) -> None:
+    """A reader asking for a position not yet written is answered as soon as it is applied."""
+    log = generate(rsettings.hub, volunteers=20, teams=2, days=1)
+    last_seq: dict[str, int] = {}
+    last = await publish(store, log[:-1], last_seq)
+    await caught_up(service, last)
+    async with client(service) as http:
+        waiting = asyncio.create_task(http.get("/v1/summary", params={"min_position": last + 1}))
+        written = await publish(store, log[-1:], last_seq)
+        answer = await waiting
+    assert answer.status_code == 200
+    assert answer.json()["freshness"]["position"] == written == last + 1
