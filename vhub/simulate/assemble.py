@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from vhub.simulate.builder import Builder, count_shift, shift_steps
+from vhub.simulate.builder import Builder
+from vhub.simulate.entities import count_shift, shift_steps
 from vhub.simulate.model import Plan, Step
 
 ORDER = [
