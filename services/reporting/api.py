@@ -77,7 +77,7 @@ def build_api(
         stack = AsyncExitStack()
         snap = await stack.enter_async_context(read.snapshot())
         if fmt == "csv":
-            return csv_response(read, name, columns, csv_source or source, stack, snap)
+            return csv_response(name, columns, csv_source or source, stack, snap)
         async with stack:
             if hit := cached_answer(cache, snap):
                 return hit

@@ -133,7 +133,6 @@ class Waiter:
 
 
 def csv_response(
-    read: ReadModel,
     name: str,
     columns: list[str],
     rows: Callable[[Snapshot], AsyncIterator[Iterable[Row]]],

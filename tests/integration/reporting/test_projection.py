@@ -76,7 +76,7 @@ async def test_poison_event_is_dead_lettered_and_later_events_count(
     await caught_up(service, last)
     sub = await js.pull_subscribe(f"vhub.dlq.{rsettings.hub}.>", stream=rsettings.dlq_stream)
     dead = await sub.fetch(2, timeout=5)
-    reasons = {int(m.headers[H_DLQ_STREAM_SEQ]): m.headers[H_DLQ_REASON] for m in dead}
+    reasons = {int((m.headers or {})[H_DLQ_STREAM_SEQ]): (m.headers or {})[H_DLQ_REASON] for m in dead}
     assert "undecodable envelope" in reasons[1]
     assert "unknown event type 'registry.volunteer_levitated'" in reasons[2]
     async with client(service) as http:

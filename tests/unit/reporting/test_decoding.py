@@ -17,10 +17,10 @@ NOW = datetime(2025, 7, 1, tzinfo=UTC)
 def message(raw: bytes, headers: dict[str, str], seq: int = 42) -> Msg:
     reply = f"$JS.ACK.STREAM.durable.1.{seq}.{seq}.1700000000000000000.0"
     return Msg(
-        _client=None,
+        _client=None,  # type: ignore[arg-type]  # reading a message needs no client
         subject="vhub.evt.hn.x.y.z",
         reply=reply,
-        data=raw,  # type: ignore[arg-type]  # no client needed to read a message
+        data=raw,
         headers=headers,
     )
 
