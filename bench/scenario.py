@@ -37,6 +37,7 @@ async def campaign_rows(ctx: Context) -> list[Row]:
     finally:
         for proc in procs:
             proc.stop()
+    ctx.console.print(report.table())  # the ground truth of the run, beside its timing
     bad = [r.figure for r in report.rows if not r.ok]
     row = Row(
         ctx.label,
