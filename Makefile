@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo dev test test-fast lint fmt bench docs clean
+.PHONY: install demo demo-once dev test test-fast lint fmt bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)          ## the embedded stack + the launch-week campaign, then exit
+demo: $(STAMP)          ## the embedded stack + the launch-week campaign, then serve until Ctrl-C
+	$(BIN)/vhub demo
+
+demo-once: $(STAMP)     ## the same, exiting after the figures table
 	$(BIN)/vhub demo --once
 
 dev: $(STAMP)           ## the embedded stack in the foreground (Ctrl-C stops it)
