@@ -113,6 +113,7 @@ async def main_async(args: argparse.Namespace) -> int:
         console.print(f"[red]unknown sections: {', '.join(sorted(unknown))}")
         return 2
     started = datetime.now(UTC)
+    host = report.machine()  # the load average at the start, before we add to it
     modes = ["always", "default"] if args.sync == "both" else [args.sync]
     rss = RssWatch()
     rss.watch("bench client (load generator)", os.getpid())
@@ -126,7 +127,7 @@ async def main_async(args: argparse.Namespace) -> int:
     title = f"vhub bench {started:%Y-%m-%d %H:%M} UTC{' (quick)' if args.quick else ''}"
     report.print_table(rows, title, console)
     if not args.no_write:
-        path = report.write_json(rows, args.out, {**vars(args), "out": str(args.out)}, started)
+        path = report.write_json(rows, args.out, {**vars(args), "out": str(args.out)}, started, host)
         console.print(f"results: {path}")
     return 0
 

@@ -112,14 +112,17 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def write_json(rows: list[Row], out_dir: Path, options: dict[str, Any], started: datetime) -> Path:
+def write_json(
+    rows: list[Row], out_dir: Path, options: dict[str, Any], started: datetime, host: dict[str, Any]
+) -> Path:
+    """``host``: :func:`machine` as it was when the run began."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{started.strftime('%Y-%m-%dT%H%M%SZ')}.json"
     body = {
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "load_avg_at_end": os.getloadavg(),
-        "machine": machine(),
+        "machine": host,
         "options": options,
         "rows": [{**asdict(r), "ratio": r.ratio} for r in rows],
     }
