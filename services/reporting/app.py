@@ -44,6 +44,7 @@ class Reporting:
     projection: LiveProjection
 
     async def close(self) -> None:
+        await self.projection.flush()
         await self.server.stop()
         await self.nc.drain()
         await self.writer.dispose()
@@ -68,6 +69,12 @@ async def start(settings: Settings, *, batch_size: int = 500, max_wait_s: float 
         handler=projection.handle,
         batch_size=batch_size,
     )
+
+    async def rewind(checkpoint: int) -> None:
+        await consumer.delete()  # unconditionally: the failed batch's ack may not have landed yet
+        await consumer.ensure(start_after=checkpoint)
+
+    projection.rewind = rewind
     at = await store.position()
     await drop_orphaned_deliveries(js, settings.read_stream, DURABLE)
     await consumer.ensure(start_after=at.position)

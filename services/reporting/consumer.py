@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from nats.aio.msg import Msg
@@ -56,22 +56,40 @@ class PositionWatch:
             await asyncio.wait_for(self._changed.wait(), seconds)
 
 
+class RewoundError(RuntimeError):
+    """A commit failed after its batch was acked; the consumer was moved back to the checkpoint."""
+
+
 class LiveProjection:
-    """The batch handler of the live reporting consumer."""
+    """The batch handler of the live reporting consumer, one batch in flight behind the fetch.
+
+    ``handle`` decodes a batch, waits until the previous one is committed, starts committing this
+    one and returns, so the consumer acks it and fetches the next while the database works. An ack
+    ahead of the commit is safe: the checkpoint, not the ack floor, says what was applied. After a
+    crash ``DurableConsumer.ensure`` recreates a consumer that is ahead of the checkpoint; after a
+    failed commit ``rewind`` recreates it from the checkpoint at once, and the batch comes again.
+    """
 
     def __init__(
-        self, store: ReportingStore, dead_letters: DeadLetters, watch: PositionWatch | None = None
+        self,
+        store: ReportingStore,
+        dead_letters: DeadLetters,
+        watch: PositionWatch | None = None,
+        rewind: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._dlq = dead_letters
         self._watch = watch or PositionWatch()
+        self.rewind = rewind
         self.position = 0
+        self._committing: asyncio.Task[None] | None = None
+        self._rewind_due = False
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
         if not msgs:
             return
         items: list[Item] = []
-        for msg in msgs:
+        for msg in msgs:  # decoding overlaps the previous batch's commit
             item, reason = decode_msg(msg)
             if reason is not None:
                 await self._dlq.send(
@@ -82,6 +100,37 @@ class LiveProjection:
                     headers=dict(msg.headers or {}),
                 )
             items.append(item)
+        await self._settle()
+        self._committing = asyncio.create_task(self._commit(items))
+
+    async def _settle(self) -> None:
+        """Wait for the batch in flight. If it failed, rewind the consumer to the checkpoint and
+        raise, so this batch is nak'd too and everything after the checkpoint comes again."""
+        task, self._committing = self._committing, None
+        if task is not None:
+            try:
+                await task
+            except Exception:
+                log.exception("commit_failed")
+                self._rewind_due = True
+        if self._rewind_due:
+            at = (await self._store.position()).position
+            if self.rewind is not None:
+                await self.rewind(at)
+            self._rewind_due = False
+            log.warning("consumer_rewound", checkpoint=at)
+            raise RewoundError(f"redelivering from {at + 1} after a failed commit")
+
+    async def flush(self) -> None:
+        """On shutdown: let the batch in flight commit (if it cannot, the next start rewinds)."""
+        task, self._committing = self._committing, None
+        if task is not None:
+            try:
+                await task
+            except Exception:
+                log.exception("commit_failed_at_shutdown")
+
+    async def _commit(self, items: list[Item]) -> None:
         applied = await self._store.apply(items)
         self.position = items[-1].seq
         CONSUMER_POSITION.labels(DURABLE).set(self.position)

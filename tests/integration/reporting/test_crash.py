@@ -11,19 +11,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 from nats.aio.client import Client
 
+from services.reporting.app import start
 from services.reporting.db import make_engine
 from services.reporting.store import ReportingStore
 from shared.eventstore import EventStore
-from shared.settings import Settings
+from shared.settings import Settings, load_settings
 from tests.integration.reporting.campaign import generate
 from tests.integration.reporting.conftest import publish, until
 from tests.integration.reporting.expected import expected_view
 from tests.integration.reporting.observe import observed_view
 from tests.integration.reporting.test_projection import DAYS, PROVINCES
+from tests.support.postgres import create_database
 
 ROOT = Path(__file__).resolve().parents[3]
 KILLS = 5
@@ -115,3 +118,55 @@ async def _position(probe: ReportingStore) -> int:
         return (await probe.position()).position
     except Exception:  # the schema does not exist before the first process created it
         return 0
+
+
+@pytest.mark.postgres
+async def test_failed_commits_rewind_the_consumer_and_count_nothing_twice(
+    store: EventStore, provisioned: Settings, pg_admin_url: str | None
+) -> None:
+    """Given batches acked ahead of their commit, when PostgreSQL drops the projection's
+    connections mid-run (a real fault, several times), then the consumer rewinds to the
+    checkpoint and every figure is still exactly right."""
+    if pg_admin_url is None:
+        pytest.skip("no PostgreSQL (set VHUB_TEST_DATABASE_URL)")
+    url = await create_database(pg_admin_url)
+    settings = load_settings(**{**provisioned.model_dump(), "database_url": url, "http_port": 0})
+    log = generate(settings.hub, volunteers=500, teams=50, days=5, seed=3)
+    svc = await start(settings, batch_size=50)
+    stop = asyncio.Event()
+    consuming = asyncio.create_task(svc.consumer.run(stop))
+    producing = asyncio.create_task(publish(store, log))
+    admin = await asyncpg.connect(pg_admin_url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1])
+    try:
+        for _ in range(3):
+            failures = svc.consumer.failures
+            seen = await _position(svc.store)
+
+            async def moved(seen: int = seen) -> bool:
+                return await _position(svc.store) > seen + 100
+
+            await until(moved, 30, "the projection to move on")
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+            async def failed(failures: int = failures) -> bool:
+                return svc.consumer.failures > failures or producing.done()
+
+            await until(failed, 30, "the dropped connection to fail a commit")
+        last = await producing
+
+        async def caught_up() -> bool:
+            return await _position(svc.store) >= last
+
+        await until(caught_up, 60, "the projection to catch up after the rewinds")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{svc.server.port}") as http:
+            observed = await observed_view(http, PROVINCES, DAYS)
+    finally:
+        await admin.close()
+        stop.set()
+        await consuming
+        await svc.close()
+    assert svc.consumer.failures >= 1
+    assert observed == expected_view(log, PROVINCES, DAYS)
