@@ -63,6 +63,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="scale of the campaign scenario (default 1.0; --quick 0.01)",
     )
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy the processes under test (bench/.scratch/profiles)"
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON result goes")
     p.add_argument("--no-write", action="store_true", help="print only, write no JSON")
     return p.parse_args(argv)
@@ -92,6 +95,7 @@ async def run_mode(
             console=console,
             rebuild_events=args.rebuild_events or (50_000 if quick else 1_000_000),
             campaign_scale=args.campaign_scale or (0.01 if quick else 1.0),
+            profile=args.profile,
         )
         for name in SECTIONS[1:]:
             home = ONCE.get(name)
@@ -126,6 +130,7 @@ async def main_async(args: argparse.Namespace) -> int:
     rows += sections.rss_rows(rss.peaks)
     title = f"vhub bench {started:%Y-%m-%d %H:%M} UTC{' (quick)' if args.quick else ''}"
     report.print_table(rows, title, console)
+    report.print_profiles(rows, console)
     if not args.no_write:
         path = report.write_json(rows, args.out, {**vars(args), "out": str(args.out)}, started, host)
         console.print(f"results: {path}")

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import nats
 import nats.aio.client
@@ -15,6 +16,7 @@ import nats.aio.client
 from bench import payloads
 from bench.baselines import provision_hub
 from bench.load import closed_loop
+from bench.profiles import profiled
 from bench.report import Row
 from bench.sections_base import TARGET_REGISTRY, Context
 from bench.stack import (
@@ -43,14 +45,16 @@ async def registry_rows(ctx: Context) -> list[Row]:
     nc = await nats.connect(ctx.url)
     try:
         for n in (1, 10, 100):
-            r = await closed_loop(
-                nc,
-                "vhub.cmd.registry.register_volunteer",
-                payloads.register_factory(run, offset=n * 10**7),
-                in_flight=n,
-                seconds=ctx.seconds,
-                check=payloads.refusal_code,
-            )
+            extra: dict[str, Any] = {}
+            async with profiled(ctx.profile and n == 100, "registry", proc.process.pid, extra):
+                r = await closed_loop(
+                    nc,
+                    "vhub.cmd.registry.register_volunteer",
+                    payloads.register_factory(run, offset=n * 10**7),
+                    in_flight=n,
+                    seconds=ctx.seconds,
+                    check=payloads.refusal_code,
+                )
             base = ctx.base.handler[n]
             row = Row(
                 ctx.label,
@@ -61,7 +65,7 @@ async def registry_rows(ctx: Context) -> list[Row]:
                 baseline_name=f"bare handler @{n}",
                 p50_ms=r.p50,
                 p99_ms=r.p99,
-                extra={"refused": r.refused, "codes": r.codes, "errors": r.errors},
+                extra={"refused": r.refused, "codes": r.codes, "errors": r.errors, **extra},
             )
             if n == 100:
                 row.target = TARGET_REGISTRY
@@ -154,14 +158,16 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
             ).encode()
 
         for n in (1, 10, 100):
-            r = await closed_loop(
-                nc,
-                "vhub.cmd.dispatch.dispatch_team",
-                payload,
-                in_flight=n,
-                seconds=ctx.seconds,
-                check=payloads.refusal_code,
-            )
+            extra: dict[str, Any] = {}
+            async with profiled(ctx.profile and n == 100, "dispatch", dispatch.process.pid, extra):
+                r = await closed_loop(
+                    nc,
+                    "vhub.cmd.dispatch.dispatch_team",
+                    payload,
+                    in_flight=n,
+                    seconds=ctx.seconds,
+                    check=payloads.refusal_code,
+                )
             base = ctx.base.handler[n]
             rows.append(
                 Row(
@@ -173,7 +179,7 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
                     baseline_name=f"bare handler @{n}",
                     p50_ms=r.p50,
                     p99_ms=r.p99,
-                    extra={"refused": r.refused, "codes": r.codes, "errors": r.errors},
+                    extra={"refused": r.refused, "codes": r.codes, "errors": r.errors, **extra},
                 )
             )
     finally:

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import nats
@@ -19,6 +20,7 @@ from bench import eventlog, payloads
 from bench.baselines import provision_hub
 from bench.http_load import readers
 from bench.load import percentile
+from bench.profiles import profiled
 from bench.report import Row
 from bench.sections_base import TARGET_REBUILD, TARGET_VISIBLE, Context
 from bench.stack import (
@@ -62,7 +64,9 @@ async def pg_drop(name: str) -> None:
         await conn.close()
 
 
-async def _rebuild_once(ctx: Context, hub: str, db_url: str, label: str) -> tuple[int, float]:
+async def _rebuild_once(
+    ctx: Context, hub: str, db_url: str, label: str, profile: dict[str, Any]
+) -> tuple[int, float]:
     """The reporting rebuild in a process of its own (bench.rebuild_run): (events, seconds)."""
     env = {
         **os.environ,
@@ -79,7 +83,8 @@ async def _rebuild_once(ctx: Context, hub: str, db_url: str, label: str) -> tupl
             [sys.executable, "-m", "bench.rebuild_run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err
         )
         ctx.rss.watch(f"rebuild ({label})", proc.pid)
-        out, _ = await asyncio.to_thread(proc.communicate)
+        async with profiled(ctx.profile, f"rebuild-{label}", proc.pid, profile):
+            out, _ = await asyncio.to_thread(proc.communicate)
     if proc.returncode != 0:
         raise RuntimeError(f"rebuild exited {proc.returncode}: {log.read_text()[-300:]}")
     body = json.loads(out.decode().strip().splitlines()[-1])
@@ -95,12 +100,13 @@ async def rebuild_rows(ctx: Context) -> list[Row]:
     for db in ("SQLite", "PostgreSQL"):
         figure = f"projection rebuild, {ctx.rebuild_events:,} events, {db}"
         pg_name = None
+        profile: dict[str, Any] = {}
         try:
             if db == "SQLite":
                 url = sqlite_url("rebuild")
             else:
                 url, pg_name = await pg_database()
-            applied, seconds = await _rebuild_once(ctx, hub, url, db)
+            applied, seconds = await _rebuild_once(ctx, hub, url, db, profile)
         except Exception as err:  # a missing PostgreSQL is a row, not a crash
             rows.append(
                 Row(ctx.label, figure, None, "ev/s", target=TARGET_REBUILD, status=f"failed: {str(err)[:80]}")
@@ -117,7 +123,7 @@ async def rebuild_rows(ctx: Context) -> list[Row]:
             baseline=ctx.base.pull_rate,
             baseline_name="raw pull",
             target=TARGET_REBUILD,
-            extra={"applied": applied, "seconds": seconds},
+            extra={"applied": applied, "seconds": seconds, **profile},
         )
         row.met = bool(row.ratio and row.ratio >= 0.6)
         rows.append(row)
@@ -150,7 +156,9 @@ async def read_api_rows(ctx: Context) -> list[Row]:
             )
         ]
         for path in ("/v1/summary", "/v1/provinces"):
-            rate, p50, p99, errors = await readers(f"{base}{path}", 50, ctx.seconds)
+            profile: dict[str, Any] = {}
+            async with profiled(ctx.profile, f"reporting{path.replace('/', '-')}", proc.process.pid, profile):
+                rate, p50, p99, errors = await readers(f"{base}{path}", 50, ctx.seconds)
             rows.append(
                 Row(
                     ctx.label,
@@ -161,7 +169,7 @@ async def read_api_rows(ctx: Context) -> list[Row]:
                     baseline_name="/healthz",
                     p50_ms=p50,
                     p99_ms=p99,
-                    extra={"errors": errors, "events": count},
+                    extra={"errors": errors, "events": count, **profile},
                 )
             )
         return rows

@@ -28,6 +28,7 @@ class Context:
     console: Console
     rebuild_events: int
     campaign_scale: float
+    profile: bool = False
 
     @property
     def logdir(self) -> Path:
