@@ -50,12 +50,12 @@ async def profiled(enabled: bool, name: str, pid: int, out: dict[str, Any]) -> A
         except subprocess.TimeoutExpired:
             spy.kill()
         if target.exists() and target.stat().st_size:
-            summary = summarise(target)
+            summary = summarise(target, pid)
             busy = summary["samples_s"] / elapsed if elapsed else 0.0
             out["profile"] = {"file": str(target), "busy_share": round(busy, 2), **summary}
 
 
-def summarise(path: Path, top: int = 8) -> dict[str, Any]:
+def summarise(path: Path, pid: int, top: int = 8) -> dict[str, Any]:
     """How busy the event-loop thread was, and its frames (ours first) with the most time."""
     doc = json.loads(path.read_text())
     frames = doc["shared"]["frames"]
@@ -64,7 +64,8 @@ def summarise(path: Path, top: int = 8) -> dict[str, Any]:
     total = 0.0
     others = 0.0
     for prof in doc["profiles"]:
-        if "MainThread" not in str(prof.get("name", "")):  # the event loop; threads are counted apart
+        name = str(prof.get("name", ""))
+        if not name.startswith(f"Thread {pid} "):  # the main thread runs the event loop; others apart
             others += sum(w for smp, w in zip(prof["samples"], prof["weights"], strict=True) if smp)
             continue
         for sample, weight in zip(prof["samples"], prof["weights"], strict=True):
