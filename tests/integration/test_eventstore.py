@@ -82,9 +82,9 @@ async def test_lost_ack_resend_is_recognised(nc: Client, provisioned: Settings, 
     (the server answers the resend with 10071 or 10201, not duplicate=True)."""
     lossy = LosingAcks(nc, drop=1)
     store = EventStore(
-        lossy,
+        lossy,  # type: ignore[arg-type]  # duck-typed client that loses replies
         stream=provisioned.event_stream,
-        hub=provisioned.hub,  # type: ignore[arg-type]
+        hub=provisioned.hub,
         publish_timeout=2.0,
     )
     subject = event_subject(provisioned.hub, "registry", "volunteer", "v5")

@@ -7,6 +7,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from shared.natsserver import start_nats_server
 
@@ -29,15 +30,15 @@ def nats_url_for_tests(workdir: Path) -> Iterator[str]:
         server.stop()
 
 
-def _try_container():  # type: ignore[no-untyped-def]  # testcontainers is untyped
+def _try_container() -> Any:  # testcontainers is untyped
     """A NATS container when a Docker engine answers (never on the CI machines of this project)."""
     if os.environ.get("VHUB_TEST_NO_CONTAINERS") == "1":
         return None
     if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):
         return None  # no engine: do not pay for the client's connection attempts
     try:
-        import docker  # type: ignore[import-untyped]
-        from testcontainers.community.nats import NatsContainer  # type: ignore[import-not-found]
+        import docker
+        from testcontainers.community.nats import NatsContainer
 
         docker.from_env().ping()
         return NatsContainer("nats:2.15-alpine", jetstream=True)

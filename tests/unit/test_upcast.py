@@ -11,7 +11,7 @@ from shared.events.registry import VolunteerRegistered
 from shared.upcast import UnknownEventError, decode
 
 NOW = datetime(2025, 7, 1, tzinfo=UTC)
-V1 = {
+V1: dict[str, object] = {
     "volunteer_id": "v1",
     "full_name": "Đỗ Minh Tâm",
     "phone": "+84912345678",
