@@ -18,7 +18,7 @@ from pathlib import Path
 import nats
 import psutil
 
-from shared.natsserver import NatsServer, start_nats_server
+from shared.natsserver import NatsServer, die_with_parent, start_nats_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = Path(__file__).resolve().parent / ".scratch"
@@ -129,6 +129,7 @@ def start_service(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
     return ServiceProcess(module, proc, log_path, env)
 

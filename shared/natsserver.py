@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import sysconfig
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +115,7 @@ def start_nats_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
     ports_file = ports_dir / f"nats-server_{proc.pid}.ports"
     deadline = time.monotonic() + timeout
@@ -141,3 +145,19 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def _pdeathsig() -> None:
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that SIGTERMs the child when its parent dies (Linux ``PR_SET_PDEATHSIG``),
+    so a SIGKILLed ``vhub dev`` or test run leaves no orphans. The signal follows the parent
+    THREAD, so it is used only from the main thread (a pool thread may exit any time)."""
+    if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+        return _pdeathsig
+    return None

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import nats
 
-from shared.natsserver import NatsServer, port_is_free, start_nats_server
+from shared.natsserver import NatsServer, die_with_parent, port_is_free, start_nats_server
 from shared.settings import Settings, load_settings
 from shared.streams import provision
 
@@ -121,6 +121,7 @@ class DevStack:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         sp = ServiceProcess(name, proc, f"http://127.0.0.1:{http_port}", env, log_path)
         self.procs[name] = sp

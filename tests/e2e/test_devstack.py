@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
@@ -17,7 +19,7 @@ import pytest
 from vhub.devstack import free_port
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -26,7 +28,7 @@ def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-u
 
 
 @pytest.fixture
-def dev_stack(tmp_path: Path):  # type: ignore[no-untyped-def]
+def dev_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
     ready = tmp_path / "ready.json"
     proc = subprocess.Popen(
         [
@@ -56,7 +58,9 @@ def dev_stack(tmp_path: Path):  # type: ignore[no-untyped-def]
             proc.wait(10)
 
 
-async def test_dev_stack_serves_commands_and_stops_cleanly_on_sigterm(dev_stack) -> None:  # type: ignore[no-untyped-def]
+async def test_dev_stack_serves_commands_and_stops_cleanly_on_sigterm(
+    dev_stack: tuple[subprocess.Popen[bytes], dict[str, Any]],
+) -> None:
     """Given `vhub dev`, the ready file names every service; commands work; SIGTERM stops all."""
     proc, info = dev_stack
     assert "registry" in info["services"]
@@ -87,4 +91,20 @@ async def test_dev_stack_serves_commands_and_stops_cleanly_on_sigterm(dev_stack)
         lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
         10,
         "children gone",
+    )
+
+
+def test_a_killed_dev_stack_leaves_no_orphans(
+    dev_stack: tuple[subprocess.Popen[bytes], dict[str, Any]],
+) -> None:
+    """SIGKILL of `vhub dev` (no chance to clean up) still takes nats-server and services down."""
+    proc, _ = dev_stack
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children
+    proc.kill()
+    proc.wait(10)
+    wait_for(
+        lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
+        20,
+        "orphans gone",
     )
