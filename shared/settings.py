@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     pii_key: SecretStr = SecretStr(DEV_PII_KEY)
     command_concurrency: int = Field(default=256, ge=1, le=10_000)
     occ_retries: int = Field(default=5, ge=0, le=50)
-    snapshot_cache_size: int = Field(default=50_000, ge=0)
+    snapshot_cache_size: int = Field(default=20_000, ge=0)  # per aggregate kind
     publish_timeout_s: float = Field(default=5.0, gt=0)
     campaign_start: date = date(2025, 7, 1)
     campaign_end: date = date(2025, 8, 31)

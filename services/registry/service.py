@@ -42,14 +42,14 @@ BORDER_ID = "border_communes"
 
 class Registry:
     def __init__(self, store: EventStore, settings: Settings) -> None:
-        def repo(aggregate: str, initial, evolve):  # type: ignore[no-untyped-def]  # generic factory
+        def repo(aggregate: str, initial, evolve, cached: bool = True):  # type: ignore[no-untyped-def]  # generic factory
             return Aggregates(
                 store,
                 context=CONTEXT,
                 aggregate=aggregate,
                 initial=initial,
                 evolve=evolve,
-                cache_size=settings.snapshot_cache_size,
+                cache_size=settings.snapshot_cache_size if cached else 0,
                 retries=settings.occ_retries,
             )
 
@@ -59,8 +59,11 @@ class Registry:
             "volunteer", volunteer.initial, volunteer.evolve
         )
         self.teams: Aggregates[team.Team] = repo("team", team.initial, team.evolve)
-        self.phones: Aggregates[places.Claim] = repo("phone", places.Claim, places.evolve_claim)
-        self.identities: Aggregates[places.Claim] = repo("identity", places.Claim, places.evolve_claim)
+        # claims are read once per registration and almost never again: caching them costs memory
+        self.phones: Aggregates[places.Claim] = repo("phone", places.Claim, places.evolve_claim, cached=False)
+        self.identities: Aggregates[places.Claim] = repo(
+            "identity", places.Claim, places.evolve_claim, cached=False
+        )
         self.points: Aggregates[places.ServicePoint] = repo(
             "service_point", places.ServicePoint, places.evolve_point
         )
