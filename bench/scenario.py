@@ -51,6 +51,10 @@ async def campaign_rows(ctx: Context) -> list[Row]:
             "cmd_s": report.rate,
             "ground_truth_ok": report.ok,
             "rows_not_ok": bad,
+            "refused": dict(report.tally.refused),
+            "timeouts": report.tally.timeouts,
+            "transient_retries": dict(report.tally.transient_codes),
+            "unexpected_samples": report.tally.unexpected_samples[:10],
         },
     )
     row.met = report.ok and (report.seconds <= 300 if ctx.campaign_scale >= 1.0 else None)

@@ -107,7 +107,9 @@ async def read(base_url: str, min_position: int = 0, wait_s: float = 120.0) -> R
     )
 
 
-def compare(truth: Truth, seen: Reading, noise_seen: Counter[Noise], unexpected: int) -> list[Row]:
+def compare(
+    truth: Truth, seen: Reading, noise_seen: Counter[Noise], unexpected: int, first_surprise: str = ""
+) -> list[Row]:
     """The table: every campaign figure, breakdowns, all provinces at once, border, noise."""
     rows = [Row(f, truth.of(CAMPAIGN)[f], seen.summary[f]) for f in FIGURES]
     rows += [Row(f"teams: {k}", n, seen.focus[k]) for k, n in sorted(truth.teams_by_focus.items())]
@@ -146,5 +148,5 @@ def compare(truth: Truth, seen: Reading, noise_seen: Counter[Noise], unexpected:
                 note="as answered" if kind is not Noise.NO_SHOW else "as reported",
             )
         )
-    rows.append(Row("unexpected replies", 0, unexpected))
+    rows.append(Row("unexpected replies", 0, unexpected, note=first_surprise[:120]))
     return rows

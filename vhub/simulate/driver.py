@@ -22,8 +22,10 @@ from nats.aio.client import Client
 from vhub.simulate.model import Noise, Phase, Plan, Ref, Step
 from vhub.simulate.progress import PhaseProgress
 
-# Refusals that say "not yet known here" while a projection catches up: worth resending.
-TRANSIENT = frozenset({"unknown_team", "unknown_service_point", "internal_error"})
+# Refusals worth resending: "not yet known here" while a projection catches up, and the ones whose
+# reason says "send the command again" (a write that lost its optimistic-concurrency retries, an
+# internal error before anything was recorded).
+TRANSIENT = frozenset({"unknown_team", "unknown_service_point", "internal_error", "concurrency_conflict"})
 MAX_UNEXPECTED_KEPT = 50
 
 
@@ -45,6 +47,7 @@ class Tally:
     skipped: int = 0
     timeouts: int = 0
     transient_retries: int = 0
+    transient_codes: Counter[str] = field(default_factory=Counter)
     max_version: int = 0
 
     def surprise(self, text: str) -> None:
@@ -147,6 +150,7 @@ class Driver:
             if not retry:
                 return reply
             self.tally.transient_retries += 1
+            self.tally.transient_codes[str(code)] += 1
             await asyncio.sleep(backoff)  # back-off while another service's projection catches up
             backoff = min(backoff * 2, 1.0)
 

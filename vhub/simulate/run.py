@@ -118,7 +118,8 @@ async def run_scenario(
     # A replay (same run id again, e.g. a second `make demo` on the same data) records nothing
     # new: the log already holds this run, so the figures are compared as they stand.
     seen = after if replay else after.minus(before)
-    rows = check.compare(plan.truth, seen, t.noise_seen, t.unexpected)
+    first = t.unexpected_samples[0] if t.unexpected_samples else ""
+    rows = check.compare(plan.truth, seen, t.noise_seen, t.unexpected, first)
     return Report(
         scenario,
         scale,
