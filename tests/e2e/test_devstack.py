@@ -108,3 +108,42 @@ def test_a_killed_dev_stack_leaves_no_orphans(
         20,
         "orphans gone",
     )
+
+
+def test_simulate_and_status_against_a_dev_stack(
+    dev_stack: tuple[subprocess.Popen[bytes], dict[str, Any]], tmp_path: Path
+) -> None:
+    """`vhub simulate` drives the running stack and every figure checks out; `vhub status` shows
+    every service alive and ready."""
+    _, info = dev_stack
+    ready = tmp_path / "ready.json"
+    assert ready.exists()
+    sim = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vhub.cli",
+            "simulate",
+            "--ready-file",
+            str(ready),
+            "--scenario",
+            "campaign",
+            "--scale",
+            "0.002",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert sim.returncode == 0, sim.stdout[-3000:] + sim.stderr[-3000:]
+    assert "unexpected replies" in sim.stdout
+    status = subprocess.run(
+        [sys.executable, "-m", "vhub.cli", "status", "--ready-file", str(ready)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    for name in info["services"]:
+        assert name in status.stdout
+    assert " no " not in status.stdout
