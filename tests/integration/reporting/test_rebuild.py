@@ -43,7 +43,6 @@ async def test_rebuild_while_events_arrive_ends_equal(
     first, second = len(log) // 3, 2 * len(log) // 3
     last_seq: dict[str, int] = {}
     await publish(store, log[:first], last_seq)
-    producing = asyncio.create_task(publish(store, log[first:second], last_seq))
     seen: list[Progress] = []
     engine = make_engine(rsettings.database_url, writer=True)
     statuses: list[int] = []
@@ -57,6 +56,13 @@ async def test_rebuild_while_events_arrive_ends_equal(
                 progress=seen.append,
             )
         )
+
+        async def started() -> bool:
+            return bool(seen) or rebuilding.done()
+
+        # the producer starts only once the rebuild has begun, so events surely arrive during it
+        await until(started, 30, "rebuild started")
+        producing = asyncio.create_task(publish(store, log[first:second], last_seq))
         while not rebuilding.done():
             statuses.append((await http.get("/v1/summary")).status_code)
         switched = await rebuilding
