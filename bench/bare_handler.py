@@ -13,12 +13,11 @@ import asyncio
 import json
 import sys
 import uuid
-from datetime import UTC, datetime
 
 import nats
 from nats.aio.msg import Msg
 
-from shared.envelope import H_EXPECTED_LAST_SUBJECT_SEQ, H_MSG_ID
+from bench.payloads import event_dict, new_aggregate_headers
 
 
 async def serve(url: str, hub: str, subject: str, concurrency: int = 256) -> None:
@@ -31,25 +30,11 @@ async def serve(url: str, hub: str, subject: str, concurrency: int = 256) -> Non
         body = json.loads(msg.data)
         aggregate_id = str(uuid.uuid4())
         command_id = body.get("command_id") or aggregate_id
-        now = datetime.now(UTC).isoformat()
-        event = {
-            "event_id": str(uuid.uuid4()),
-            "event_type": "registry.volunteer_registered",
-            "schema_version": 2,
-            "aggregate_id": aggregate_id,
-            "hub": hub,
-            "occurred_at": now,
-            "recorded_at": now,
-            "command_id": command_id,
-            "correlation_id": command_id,
-            "causation_id": None,
-            "actor": "bench",
-            "data": body,
-        }
+        event = event_dict(hub, aggregate_id, command_id, body)
         ack = await js.publish(
             f"vhub.evt.{hub}.registry.volunteer.{aggregate_id}",
             json.dumps(event).encode(),
-            headers={H_MSG_ID: f"{hub}:{command_id}:{aggregate_id}:0", H_EXPECTED_LAST_SUBJECT_SEQ: "0"},
+            headers=new_aggregate_headers(hub, command_id, aggregate_id),
         )
         reply = {"accepted": True, "aggregate_id": aggregate_id, "version": ack.seq}
         await msg.respond(json.dumps(reply).encode())

@@ -32,12 +32,10 @@ def register_volunteer(i: int, run: str) -> dict[str, object]:
     }
 
 
-def volunteer_event(hub: str, i: int, run: str) -> tuple[str, bytes, dict[str, str]]:
-    """One new-aggregate event as the bare handler writes it: subject, payload, headers."""
-    aggregate_id = str(uuid.uuid4())
-    command = register_volunteer(i, run)
+def event_dict(hub: str, aggregate_id: str, command_id: str, data: dict[str, object]) -> dict[str, object]:
+    """A VolunteerRegistered envelope as plain JSON, built the way a bare handler would."""
     now = datetime.now(UTC).isoformat()
-    event = {
+    return {
         "event_id": str(uuid.uuid4()),
         "event_type": "registry.volunteer_registered",
         "schema_version": 2,
@@ -45,13 +43,26 @@ def volunteer_event(hub: str, i: int, run: str) -> tuple[str, bytes, dict[str, s
         "hub": hub,
         "occurred_at": now,
         "recorded_at": now,
-        "command_id": command["command_id"],
-        "correlation_id": command["command_id"],
+        "command_id": command_id,
+        "correlation_id": command_id,
         "causation_id": None,
         "actor": "bench",
-        "data": command,
+        "data": data,
     }
-    headers = {H_MSG_ID: f"{hub}:{command['command_id']}:{aggregate_id}:0", H_EXPECTED_LAST_SUBJECT_SEQ: "0"}
+
+
+def new_aggregate_headers(hub: str, command_id: str, aggregate_id: str) -> dict[str, str]:
+    """Msg-Id and 'subject must be empty' (expected sequence 0), as vhub appends a new aggregate."""
+    return {H_MSG_ID: f"{hub}:{command_id}:{aggregate_id}:0", H_EXPECTED_LAST_SUBJECT_SEQ: "0"}
+
+
+def volunteer_event(hub: str, i: int, run: str) -> tuple[str, bytes, dict[str, str]]:
+    """One new-aggregate event as the bare handler writes it: subject, payload, headers."""
+    aggregate_id = str(uuid.uuid4())
+    command = register_volunteer(i, run)
+    command_id = str(command["command_id"])
+    event = event_dict(hub, aggregate_id, command_id, command)
+    headers = new_aggregate_headers(hub, command_id, aggregate_id)
     return f"vhub.evt.{hub}.registry.volunteer.{aggregate_id}", json.dumps(event).encode(), headers
 
 

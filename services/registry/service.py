@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -180,23 +181,25 @@ class Registry:
 
     async def add_team_member(self, cmd: AddTeamMember, ctx: CommandContext) -> Accepted:
         """Team and volunteer change together: one active team per volunteer holds exactly."""
-        outcome, _ = await transact(
-            ctx,
-            [Target(self.teams, cmd.team_id), Target(self.volunteers, cmd.volunteer_id)],
-            lambda s: [
-                team.add_member(s[0], cmd.team_id, cmd.volunteer_id),
-                volunteer.join(s[1], cmd.volunteer_id, cmd.team_id),
-            ],
-        )
-        return Accepted.of(outcome)
+        return await self._membership(cmd, ctx, team.add_member, volunteer.join)
 
     async def remove_team_member(self, cmd: RemoveTeamMember, ctx: CommandContext) -> Accepted:
+        return await self._membership(cmd, ctx, team.remove_member, volunteer.leave)
+
+    async def _membership(
+        self,
+        cmd: AddTeamMember | RemoveTeamMember,
+        ctx: CommandContext,
+        on_team: Callable[[team.Team, str, str], list[Event]],
+        on_volunteer: Callable[[volunteer.Volunteer, str, str], list[Event]],
+    ) -> Accepted:
+        """A membership change: the team's side and the volunteer's side in one batch."""
         outcome, _ = await transact(
             ctx,
             [Target(self.teams, cmd.team_id), Target(self.volunteers, cmd.volunteer_id)],
             lambda s: [
-                team.remove_member(s[0], cmd.team_id, cmd.volunteer_id),
-                volunteer.leave(s[1], cmd.volunteer_id, cmd.team_id),
+                on_team(s[0], cmd.team_id, cmd.volunteer_id),
+                on_volunteer(s[1], cmd.volunteer_id, cmd.team_id),
             ],
         )
         return Accepted.of(outcome)
