@@ -15,7 +15,7 @@ import nats.aio.client
 
 from bench import payloads
 from bench.baselines import provision_hub
-from bench.load import closed_loop
+from bench.load import LoadResult, closed_loop
 from bench.profiles import profiled
 from bench.report import Row
 from bench.sections_base import TARGET_REGISTRY, Context
@@ -55,18 +55,7 @@ async def registry_rows(ctx: Context) -> list[Row]:
                     seconds=ctx.seconds,
                     check=payloads.refusal_code,
                 )
-            base = ctx.base.handler[n]
-            row = Row(
-                ctx.label,
-                f"registry register_volunteer, {n} in flight",
-                r.rate,
-                "cmd/s",
-                baseline=base.rate,
-                baseline_name=f"bare handler @{n}",
-                p50_ms=r.p50,
-                p99_ms=r.p99,
-                extra={"refused": r.refused, "codes": r.codes, "errors": r.errors, **extra},
-            )
+            row = _command_row(ctx, "registry register_volunteer", n, r, extra)
             if n == 100:
                 row.target = TARGET_REGISTRY
                 row.met = bool(row.ratio and row.ratio >= 0.5 and r.p99 <= 50)
@@ -168,20 +157,7 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
                     seconds=ctx.seconds,
                     check=payloads.refusal_code,
                 )
-            base = ctx.base.handler[n]
-            rows.append(
-                Row(
-                    ctx.label,
-                    f"dispatch dispatch_team, {n} in flight",
-                    r.rate,
-                    "cmd/s",
-                    baseline=base.rate,
-                    baseline_name=f"bare handler @{n}",
-                    p50_ms=r.p50,
-                    p99_ms=r.p99,
-                    extra={"refused": r.refused, "codes": r.codes, "errors": r.errors, **extra},
-                )
-            )
+            rows.append(_command_row(ctx, "dispatch dispatch_team", n, r, extra))
     finally:
         await nc.close()
         dispatch.stop()
@@ -208,3 +184,18 @@ async def _until_known(nc: nats.aio.client.Client, team: str, point: str, within
             raise RuntimeError(f"dispatch probe refused: {reply}")
         await asyncio.sleep(0.1)  # polling another process's projection, bounded
     raise RuntimeError("dispatch did not learn the registry's teams in time")
+
+
+def _command_row(ctx: Context, name: str, n: int, r: LoadResult, extra: dict[str, Any]) -> Row:
+    """One command-rate row beside the bare handler at the same number in flight."""
+    return Row(
+        ctx.label,
+        f"{name}, {n} in flight",
+        r.rate,
+        "cmd/s",
+        baseline=ctx.base.handler[n].rate,
+        baseline_name=f"bare handler @{n}",
+        p50_ms=r.p50,
+        p99_ms=r.p99,
+        extra={"refused": r.refused, "codes": r.codes, "errors": r.errors, **extra},
+    )
