@@ -27,6 +27,7 @@ from shared.aggregates import CommandContext, Outcome
 from shared.decider import Rejected
 from shared.envelope import command_subject
 from shared.metrics import COMMAND_SECONDS, COMMANDS
+from shared.runtime import barrier
 
 log = structlog.get_logger(__name__)
 ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
@@ -132,7 +133,7 @@ class CommandBus:
                     subject, queue=self.context, cb=self._receive, pending_msgs_limit=100_000
                 )
             )
-        await self._nc.flush()  # the server knows our interest before start() returns
+        await barrier(self._nc)  # the server knows our interest before start() returns
 
     async def stop(self) -> None:
         """Stop taking commands and let the ones under way finish."""

@@ -48,6 +48,24 @@ async def connect_nats(settings: Settings, name: str) -> Client:
     )
 
 
+async def barrier(nc: Client, within: float = 5.0) -> None:
+    """Return once the server has processed everything this connection sent before the call.
+
+    ``nc.flush()`` is not enough in nats-py 2.16: its PING is written to the socket at once while
+    earlier SUBs may still wait in the pending buffer, so the PONG can come back before the server
+    has seen them (a command bus then answers "no responders" for a moment). A message to our own
+    inbox travels behind everything already queued, so its arrival proves the server has it all.
+    """
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, max_msgs=1)
+    try:
+        await nc.publish(inbox, b"")
+        await sub.next_msg(timeout=within)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
 def ops_router(nc: Client, readiness: Readiness) -> APIRouter:
     """``/healthz`` (alive), ``/readyz`` (connected and caught up), ``/metrics`` (Prometheus)."""
     router = APIRouter(tags=["operations"])
