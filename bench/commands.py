@@ -50,7 +50,7 @@ async def registry_rows(ctx: Context) -> list[Row]:
                 r = await closed_loop(
                     nc,
                     "vhub.cmd.registry.register_volunteer",
-                    payloads.register_factory(run, offset=n * 10**7),
+                    payloads.register_factory(run, offset=len(str(n)) * 10**7),  # 8-digit phones: no wrap
                     in_flight=n,
                     seconds=ctx.seconds,
                     check=payloads.refusal_code,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -127,6 +130,12 @@ class HttpServer:
         self._server.should_exit = True
         if self._task:
             await self._task
+
+
+def instance_name(settings: Settings) -> str:
+    """This replica's name: ``VHUB_INSTANCE``, else host and process id (safe in consumer names)."""
+    name = settings.instance or f"{socket.gethostname()}-{os.getpid()}"
+    return re.sub(r"[^A-Za-z0-9_\-]", "_", name)
 
 
 def stop_on_signals() -> asyncio.Event:

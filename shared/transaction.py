@@ -65,9 +65,10 @@ def turns_for(store: EventStore) -> Turns:
 
 @dataclass(frozen=True)
 class Target:
-    """An aggregate a command writes. ``new``: its id was just derived from the command id, so it
-    is almost surely empty and is not read first; if it is not (a resend), the append's expected
-    sequence 0 fails and the retry reads it."""
+    """An aggregate a command writes. ``new``: almost surely empty (its id was just derived from
+    the command id, or it is a key most commands find free), so it is not read first; if it is not
+    empty (a resend, a taken key), the append's expected sequence 0 fails and the retry, at once
+    and without back-off, reads it."""
 
     repo: Aggregates[Any]
     aggregate_id: str
@@ -88,9 +89,14 @@ async def transact(ctx: CommandContext, targets: list[Target], decide: Decide) -
     retries = targets[0].repo.retries
     async with turns_for(store).hold([t.subject for t in targets]):
         for attempt in range(retries + 1):
-            snaps = await asyncio.gather(
-                *(t.repo.load(t.aggregate_id, assume_new=t.new and attempt == 0) for t in targets)
-            )
+            guessed = attempt == 0 and any(t.new for t in targets)
+            if len(targets) == 1:  # the common case: no gather (a task per load costs CPU)
+                t = targets[0]
+                snaps = [await t.repo.load(t.aggregate_id, assume_new=t.new and attempt == 0)]
+            else:
+                snaps = await asyncio.gather(
+                    *(t.repo.load(t.aggregate_id, assume_new=t.new and attempt == 0) for t in targets)
+                )
             if any(ctx.command_id in s.commands for s in snaps):
                 return [_recorded(t, s, ctx) for t, s in zip(targets, snaps, strict=True)]
             decided = decide([s.state for s in snaps])
@@ -109,8 +115,8 @@ async def transact(ctx: CommandContext, targets: list[Target], decide: Decide) -
                 log.debug("occ_conflict", subjects=[t.subject for t in targets], attempt=attempt)
                 for t in targets:
                     t.repo.forget(t.aggregate_id)
-                # another process won: back off a little, with jitter, so racers spread out
-                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+                if not guessed:  # another process won: back off a little, with jitter, so racers spread out
+                    await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
                 continue
             if results[0].duplicate:  # our own earlier write: the next load says what it was
                 for t in targets:

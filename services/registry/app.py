@@ -1,8 +1,9 @@
-"""Composition root of the registry: wiring only (connection, store, bus, ops HTTP)."""
+"""Composition root of the registry: wiring only (connection, store, index feed, bus, ops HTTP)."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -11,28 +12,67 @@ import structlog
 from nats.aio.client import Client
 
 from services.registry.domain import commands as c
+from services.registry.identities import IdentityFeed
 from services.registry.service import Registry
 from shared.commands import CommandBus
-from shared.envelope import utcnow
+from shared.consumer import DurableConsumer
+from shared.envelope import event_subject, utcnow
 from shared.events.registry import CONTEXT
 from shared.eventstore import EventStore
-from shared.runtime import HttpServer, connect_nats, ops_app, stop_on_signals
+from shared.runtime import HttpServer, connect_nats, instance_name, ops_app, stop_on_signals
 from shared.settings import Settings
 from shared.streams import provision
 
 log = structlog.get_logger(__name__)
 
 
-def build_bus(nc: Client, settings: Settings, clock: Callable[[], datetime] = utcnow) -> CommandBus:
-    """The registry's command table: subject name → command model → use case."""
-    store = EventStore(
-        nc, stream=settings.event_stream, hub=settings.hub, publish_timeout=settings.publish_timeout_s
-    )
-    registry = Registry(store, settings)
-    bus = CommandBus(nc, CONTEXT, clock=clock, concurrency=settings.command_concurrency)
-    for name, model in c.COMMANDS.items():
-        bus.route(name, model, getattr(registry, name))
-    return bus
+class RegistryApp:
+    """One registry replica: its store, its possible-duplicate index (fed by a consumer of its
+    own, replayed from the log before commands are served), the command bus and nothing else."""
+
+    def __init__(self, nc: Client, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        store = EventStore(
+            nc, stream=settings.event_stream, hub=settings.hub, publish_timeout=settings.publish_timeout_s
+        )
+        self.registry = Registry(store, settings)
+        self.bus = CommandBus(nc, CONTEXT, clock=clock, concurrency=settings.command_concurrency)
+        for name, model in c.COMMANDS.items():
+            self.bus.route(name, model, getattr(self.registry, name))
+        # one consumer per replica and start (the index lives in this process): the server drops
+        # it an hour after the process is gone, and a clean stop deletes it at once
+        durable = f"registry_identities_{instance_name(settings)}_{secrets.token_hex(3)}"
+        self.identities = IdentityFeed(
+            self.registry.identities,
+            DurableConsumer(
+                nc.jetstream(),
+                stream=settings.event_stream,
+                durable=durable,
+                filter_subjects=[event_subject(settings.hub, CONTEXT, "volunteer", "*")],
+                handler=lambda msgs: self.identities.on_batch(msgs),
+                inactive_threshold=3600.0,
+                pace=0.02,
+            ),
+        )
+
+    async def start(self, catch_up_s: float = 60.0) -> None:
+        await self.identities.start(catch_up_s)
+        await self.bus.start()
+
+    async def stop(self) -> None:
+        await self.bus.stop()
+        await self.identities.stop()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        return True, {
+            "commands": self.bus.names,
+            "identities": {
+                "caught_up": self.identities.caught_up.is_set(),
+                "lag": self.identities.consumer.lag,
+                "position": self.registry.identities.position,
+                "keys": len(self.registry.identities),
+            },
+        }
 
 
 async def run(
@@ -43,17 +83,13 @@ async def run(
     nc = await connect_nats(settings, "vhub-registry")
     if provision_streams:
         await provision(nc.jetstream(), settings)
-    bus = build_bus(nc, settings)
-    await bus.start()
-
-    async def readiness() -> tuple[bool, dict[str, Any]]:
-        return True, {"commands": bus.names}
-
-    http = HttpServer(ops_app(nc, readiness, "vhub registry"), settings.http_host, settings.http_port)
+    app = RegistryApp(nc, settings)
+    await app.start()
+    http = HttpServer(ops_app(nc, app.readiness, "vhub registry"), settings.http_host, settings.http_port)
     await http.start()
     log.info("registry_started", hub=settings.hub, http_port=http.port)
     await stop.wait()
     log.info("registry_stopping")
-    await bus.stop()
+    await app.stop()
     await http.stop()
     await nc.drain()

@@ -1,9 +1,12 @@
 """The registry's use cases: load → decide → append, across the aggregates a command touches.
 
-A command that changes several aggregates records all their events in ONE atomic batch, each
-aggregate guarded by its expected version (shared.transaction). Uniqueness across aggregates: a
-phone is claimed on its own subject (``registry.phone.<key>``, the key a keyed pseudonym of the
-normalised number, so no personal data is in any subject) together with the volunteer it names.
+Each append is guarded by its aggregate's expected version (optimistic concurrency,
+shared.transaction). Uniqueness across aggregates: a phone is claimed on its own subject
+(``registry.phone.<key>``, the key a keyed pseudonym of the normalised number, so no personal data is
+in any subject) before the volunteer it names is recorded. Registration is two single appends, not
+one atomic batch: the server's batch path takes ~300 batches/s per stream, single appends several
+thousand (docs/architecture.md §2). Commands that change a volunteer and a team together, or move a
+phone, still use one atomic batch.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+
+import structlog
 
 from services.registry.domain import places, team, values, volunteer
 from services.registry.domain.commands import (
@@ -27,17 +33,22 @@ from services.registry.domain.commands import (
     UpdateVolunteer,
     WithdrawVolunteer,
 )
+from services.registry.identities import IdentityIndex
 from shared.aggregates import Aggregates, CommandContext, Outcome
 from shared.commands import Accepted
 from shared.decider import Rejected
 from shared.envelope import derive_id
 from shared.events import Event
-from shared.events.registry import CONTEXT
+from shared.events.registry import CONTEXT, PossibleDuplicateFlagged
 from shared.eventstore import EventStore
 from shared.settings import Settings
 from shared.transaction import Target, transact
 
+log = structlog.get_logger(__name__)
 TZ_OFFSET = timedelta(hours=7)  # Asia/Ho_Chi_Minh has no daylight saving
+# A phone claim whose volunteer is still unrecorded after this long was left by a crashed writer
+# (a registration takes milliseconds; a client gives up on a reply after seconds)
+ORPHAN_AFTER = timedelta(minutes=2)
 BORDER_ID = "border_communes"
 
 
@@ -62,8 +73,8 @@ class Registry:
         self.teams: Aggregates[team.Team] = repo("team", team.initial, team.evolve)
         # claims are read once per registration and almost never again: caching them costs memory
         self.phones: Aggregates[places.Claim] = repo("phone", places.Claim, places.evolve_claim, cached=False)
-        self.identities: Aggregates[places.Claim] = repo(
-            "identity", places.Claim, places.evolve_claim, cached=False
+        self.identities = IdentityIndex(
+            lambda name, birth, province: self.pseudonym(values.identity_name(name), birth, province)
         )
         self.points: Aggregates[places.ServicePoint] = repo(
             "service_point", places.ServicePoint, places.evolve_point
@@ -79,39 +90,34 @@ class Registry:
     # -- volunteers ----------------------------------------------------------------------------
 
     async def register_volunteer(self, cmd: RegisterVolunteer, ctx: CommandContext) -> Accepted:
-        """Phone claim, volunteer and identity key in ONE atomic batch: exactly one volunteer per
-        phone, however many instances race, and nothing half-recorded after a crash."""
+        """Claim the phone, then record the volunteer: two single appends, each guarded by its
+        subject's version, so exactly one volunteer per phone however many instances race.
+
+        A writer that crashes between the two leaves a claim without a volunteer: the same command
+        sent again finishes it (the claim names this command's volunteer id); a later registration
+        of that phone, once the claim is ``ORPHAN_AFTER`` old, voids the unfinished registration on
+        its own subject (so it can never land late) and takes the phone over.
+        """
         volunteer_id = derive_id(self._store.hub, "volunteer", ctx.command_id)
         today = (ctx.received_at + TZ_OFFSET).date()
         fields = volunteer.validate_registration(cmd, today)  # refuse before reading anything
-        phone_key = self.pseudonym("phone", str(fields["phone"]))
-        identity = self.pseudonym(
-            values.identity_name(str(fields["full_name"])),
-            str(fields["birth_date"]),
-            str(fields["province_code"]),
+        await self._claim_phone(self.pseudonym("phone", str(fields["phone"])), volunteer_id, ctx)
+        identity = self.identities.key(
+            str(fields["full_name"]), str(fields["birth_date"]), str(fields["province_code"])
         )
-        dupes: list[str] = []
-
-        def decide(states: list[Any]) -> list[list[Event]]:
-            claim, vol, seen = states
-            dupes[:] = [v for v in seen.holders if v != volunteer_id]
-            return [
-                places.claim_phone(claim, volunteer_id),
-                volunteer.register(
-                    vol, cmd, volunteer_id=volunteer_id, today=today, possible_duplicates=dupes
-                ),
-                places.see_identity(seen, volunteer_id),
-            ]
-
-        _, outcome, _ = await transact(
+        dupes = [v for v in self.identities.holders(identity) if v != volunteer_id]
+        [outcome] = await transact(
             ctx,
-            [
-                Target(self.phones, phone_key),
-                Target(self.volunteers, volunteer_id, new=True),
-                Target(self.identities, identity),
+            [Target(self.volunteers, volunteer_id, new=True)],
+            lambda s: [
+                volunteer.register(
+                    s[0], cmd, volunteer_id=volunteer_id, today=today, possible_duplicates=dupes
+                )
             ],
-            decide,
         )
+        self.identities.add(identity, volunteer_id)
+        if outcome.duplicate:  # a resend: the same warning as the first answer, from the log
+            dupes = await self._flagged(volunteer_id, outcome)
         warnings = (
             [
                 {
@@ -124,6 +130,47 @@ class Registry:
             else []
         )
         return Accepted.of(outcome, warnings=warnings)
+
+    async def _claim_phone(self, phone_key: str, volunteer_id: str, ctx: CommandContext) -> None:
+        """The phone for ``volunteer_id``, or Rejected(duplicate_volunteer) naming its holder."""
+        try:
+            # most numbers are new: append the claim expecting an empty subject without reading it
+            # first; a taken number fails that check, and the retry reads and refuses
+            await transact(
+                ctx,
+                [Target(self.phones, phone_key, new=True)],
+                lambda s: [places.claim_phone(s[0], volunteer_id)],
+            )
+        except Rejected as refused:
+            holder = str(refused.details.get("existing_id", ""))
+            if refused.code != "duplicate_volunteer" or not await self._unfinished(phone_key, holder, ctx):
+                raise
+            # void the holder's registration first (guarded by its version: if it landed after
+            # all, this refuses and the phone stays its), then take the claim over
+            await transact(ctx, [Target(self.volunteers, holder)], lambda s: [volunteer.void(s[0], holder)])
+            self.volunteers.forget(holder)
+            log.warning("phone_claim_taken_over", voided=holder, volunteer_id=volunteer_id)
+            await transact(
+                ctx,
+                [Target(self.phones, phone_key)],
+                lambda s: [places.claim_phone(s[0], volunteer_id, taking_over=holder)],
+            )
+
+    async def _flagged(self, volunteer_id: str, outcome: Outcome) -> list[str]:
+        if not any(e.event_type == PossibleDuplicateFlagged.event_type for e in outcome.events):
+            return []
+        for rec in await self._store.read(self.volunteers.subject(volunteer_id)):
+            if rec.envelope.event_type == PossibleDuplicateFlagged.event_type:
+                return [str(v) for v in rec.envelope.data.get("duplicate_of", [])]
+        return []
+
+    async def _unfinished(self, phone_key: str, holder: str, ctx: CommandContext) -> bool:
+        """Is ``holder``'s claim one whose volunteer was never recorded, and old enough to be
+        abandoned (not a registration still in flight)?"""
+        if not holder or (await self.volunteers.load(holder)).state.registered:
+            return False
+        last = await self._store.last(self.phones.subject(phone_key))
+        return last is not None and ctx.received_at - last[0].envelope.recorded_at >= ORPHAN_AFTER
 
     async def update_volunteer(self, cmd: UpdateVolunteer, ctx: CommandContext) -> Accepted:
         """A new phone is claimed and the old one released in the same batch as the change."""
@@ -180,29 +227,47 @@ class Registry:
         return Accepted.of(outcome)
 
     async def add_team_member(self, cmd: AddTeamMember, ctx: CommandContext) -> Accepted:
-        """Team and volunteer change together: one active team per volunteer holds exactly."""
-        return await self._membership(cmd, ctx, team.add_member, volunteer.join)
+        """The volunteer's side first (it holds the one-active-team rule), then the team's. If the
+        team refuses in between (disbanded meanwhile), the join is undone and the command refused."""
+        await self._refuse_early(cmd, ctx, team.add_member)
+        vol, team_id = cmd.volunteer_id, cmd.team_id
+        await self._write(ctx, self.volunteers, vol, lambda v: volunteer.join(v, vol, team_id))
+        try:
+            outcome = await self._write(ctx, self.teams, team_id, lambda t: team.add_member(t, team_id, vol))
+        except Rejected:
+            undo = replace(ctx, command_id=f"{ctx.command_id}:undo", causation_id=ctx.command_id)
+            await self._write(undo, self.volunteers, vol, lambda v: volunteer.leave(v, vol, team_id))
+            raise
+        return Accepted.of(outcome)
 
     async def remove_team_member(self, cmd: RemoveTeamMember, ctx: CommandContext) -> Accepted:
-        return await self._membership(cmd, ctx, team.remove_member, volunteer.leave)
+        """The team's side first, then the volunteer's (free to join another team only after)."""
+        await self._refuse_early(cmd, ctx, team.remove_member)
+        vol, team_id = cmd.volunteer_id, cmd.team_id
+        outcome = await self._write(ctx, self.teams, team_id, lambda t: team.remove_member(t, team_id, vol))
+        await self._write(ctx, self.volunteers, vol, lambda v: volunteer.leave(v, vol, team_id))
+        return Accepted.of(outcome)
 
-    async def _membership(
+    async def _refuse_early(
         self,
         cmd: AddTeamMember | RemoveTeamMember,
         ctx: CommandContext,
-        on_team: Callable[[team.Team, str, str], list[Event]],
-        on_volunteer: Callable[[volunteer.Volunteer, str, str], list[Event]],
-    ) -> Accepted:
-        """A membership change: the team's side and the volunteer's side in one batch."""
-        outcome, _ = await transact(
-            ctx,
-            [Target(self.teams, cmd.team_id), Target(self.volunteers, cmd.volunteer_id)],
-            lambda s: [
-                on_team(s[0], cmd.team_id, cmd.volunteer_id),
-                on_volunteer(s[1], cmd.volunteer_id, cmd.team_id),
-            ],
-        )
-        return Accepted.of(outcome)
+        rule: Callable[[team.Team, str, str], list[Event]],
+    ) -> None:
+        """The team's rules before anything is written (a resend skips them: it is answered from
+        the log)."""
+        snap = await self.teams.load(cmd.team_id)
+        if ctx.command_id not in snap.commands:
+            rule(snap.state, cmd.team_id, cmd.volunteer_id)
+
+    @staticmethod
+    async def _write(
+        ctx: CommandContext, repo: Aggregates[Any], aggregate_id: str, decide: Callable[[Any], list[Event]]
+    ) -> Outcome:
+        """One aggregate, one single append (a membership is two of these in a fixed order: the
+        server's atomic batches cap at a few hundred per second; see docs/architecture.md §2)."""
+        [outcome] = await transact(ctx, [Target(repo, aggregate_id)], lambda s: [decide(s[0])])
+        return outcome
 
     async def appoint_team_leader(self, cmd: AppointTeamLeader, ctx: CommandContext) -> Accepted:
         outcome = await self.teams.execute(

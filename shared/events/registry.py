@@ -91,8 +91,23 @@ class PhoneClaimed(Event):
 
 
 @event
+class RegistrationVoided(Event):
+    """A registration that claimed a phone but never recorded its volunteer (its writer crashed in
+    between and the command was never sent again) is void: the id can no longer register, so the
+    phone can pass to someone else. Recorded on the volunteer's own subject, guarded by its version."""
+
+    event_type = "registry.registration_voided"
+
+    volunteer_id: str
+    reason: str
+
+
+@event
 class IdentitySeen(Event):
-    """A volunteer with this normalised name + birth date + province (keyed pseudonym) exists."""
+    """A volunteer with this normalised name + birth date + province (keyed pseudonym) exists.
+
+    No longer written: possible duplicates come from the registry's in-process index since
+    2026-11-26; logs recorded before keep these, and they are still read."""
 
     event_type = "registry.identity_seen"
 

@@ -1,6 +1,6 @@
 """Service points, the border-commune list, and the claims that make uniqueness hold across
-aggregates: a phone claim subject per normalised phone (pseudonymised), claimed in the same atomic
-batch as the volunteer it names, with optimistic concurrency on both."""
+aggregates: a phone claim subject per normalised phone (pseudonymised), claimed before the volunteer
+it names is recorded (or with a phone change, in the same atomic batch), guarded by its version."""
 
 from __future__ import annotations
 
@@ -86,11 +86,12 @@ def evolve_claim(state: Claim, event: Event) -> Claim:
     return state
 
 
-def claim_phone(state: Claim, volunteer_id: str) -> list[Event]:
-    """Claim a free number (recorded in the same atomic batch as the volunteer's change)."""
+def claim_phone(state: Claim, volunteer_id: str, *, taking_over: str | None = None) -> list[Event]:
+    """Claim a free number; or one whose holder is ``taking_over`` (a registration voided because
+    it never recorded its volunteer)."""
     if state.owner == volunteer_id:
         return []
-    if state.owner is not None:
+    if state.owner is not None and state.owner != taking_over:
         raise Rejected(
             "duplicate_volunteer", "this phone number is already registered", existing_id=state.owner
         )

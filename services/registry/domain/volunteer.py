@@ -13,6 +13,7 @@ from shared.events import Event
 from shared.events.registry import (
     Affiliation,
     PossibleDuplicateFlagged,
+    RegistrationVoided,
     VolunteerJoinedTeam,
     VolunteerLeftTeam,
     VolunteerRegistered,
@@ -25,6 +26,7 @@ class Volunteer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     registered: bool = False
+    voided: bool = False
     withdrawn: bool = False
     phone: str | None = None
     full_name: str | None = None
@@ -58,6 +60,8 @@ def evolve(state: Volunteer, event: Event) -> Volunteer:
             return state.model_copy(update={"withdrawn": True})
         case VolunteerJoinedTeam():
             return state.model_copy(update={"team_id": event.team_id})
+        case RegistrationVoided():
+            return state.model_copy(update={"voided": True})
         case VolunteerLeftTeam() if state.team_id == event.team_id:
             return state.model_copy(update={"team_id": None})
     return state
@@ -75,6 +79,11 @@ def register(
     if state.registered:
         raise Rejected(
             "duplicate_volunteer", "this volunteer is already registered", existing_id=volunteer_id
+        )
+    if state.voided:
+        raise Rejected(
+            "registration_voided",
+            "this registration was left unfinished and its phone passed on; send a new command id",
         )
     fields = validate_registration(cmd, today)
     events: list[Event] = [VolunteerRegistered(volunteer_id=volunteer_id, **fields)]
@@ -162,3 +171,15 @@ def require_active(state: Volunteer, volunteer_id: str) -> None:
         raise Rejected("unknown_volunteer", f"no volunteer {volunteer_id}")
     if state.withdrawn:
         raise Rejected("volunteer_withdrawn", f"volunteer {volunteer_id} has withdrawn")
+
+
+def void(state: Volunteer, volunteer_id: str) -> list[Event]:
+    """Void an unfinished registration, so its phone claim can pass on. A volunteer that did get
+    recorded meanwhile keeps the phone."""
+    if state.registered:
+        raise Rejected(
+            "duplicate_volunteer", "this phone number is already registered", existing_id=volunteer_id
+        )
+    if state.voided:
+        return []
+    return [RegistrationVoided(volunteer_id=volunteer_id, reason="phone claimed, volunteer never recorded")]

@@ -10,7 +10,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from services.registry.app import build_bus
+from services.registry.app import RegistryApp
 from shared.commands import CommandBus
 from shared.settings import Settings
 
@@ -22,18 +22,18 @@ async def start_registry(
     nats_url: str, provisioned: Settings
 ) -> AsyncIterator[Callable[[], Awaitable[CommandBus]]]:
     """Start registry instances (each with its own connection and caches) on demand."""
-    running: list[tuple[CommandBus, Client]] = []
+    running: list[tuple[RegistryApp, Client]] = []
 
     async def start() -> CommandBus:
         conn = await nats.connect(nats_url)
-        bus = build_bus(conn, provisioned)
-        await bus.start()
-        running.append((bus, conn))
-        return bus
+        app = RegistryApp(conn, provisioned)
+        await app.start()
+        running.append((app, conn))
+        return app.bus
 
     yield start
-    for bus, conn in running:
-        await bus.stop()
+    for app, conn in running:
+        await app.stop()
         await conn.drain()
 
 
