@@ -6,10 +6,10 @@ per batch whatever its size (``IN`` reads, multi-row ``INSERT … ON CONFLICT`` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Date, Table, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,118 +58,145 @@ class BatchRows:
         await self._add(
             conn,
             t["figures"],
-            ["level", "code"],
-            [{"level": a[0], "code": a[1], **{f: n.get(f, 0) for f in figs}} for a, n in c.figures.items()],
+            ("level", "code"),
+            [(*a, *(n.get(f, 0) for f in figs)) for a, n in c.figures.items()],
+            figs,
         )
         await self._add(
             conn,
             t["daily"],
-            ["day", "level", "code"],
-            [
-                {"day": k[0], "level": k[1], "code": k[2], **{f: n.get(f, 0) for f in figs}}
-                for k, n in c.daily.items()
-            ],
+            ("day", "level", "code"),
+            [(*k, *(n.get(f, 0) for f in figs)) for k, n in c.daily.items()],
+            figs,
         )
         await self._add(
-            conn,
-            t["focus"],
-            ["level", "code", "focus"],
-            [{"level": k[0], "code": k[1], "focus": k[2], "teams": n} for k, n in c.focus.items()],
+            conn, t["focus"], ("level", "code", "focus"), [(*k, n) for k, n in c.focus.items()], ("teams",)
         )
         await self._add(
             conn,
             t["affiliation"],
-            ["level", "code", "affiliation"],
-            [
-                {"level": k[0], "code": k[1], "affiliation": k[2], "volunteers": n}
-                for k, n in c.affiliation.items()
-            ],
+            ("level", "code", "affiliation"),
+            [(*k, n) for k, n in c.affiliation.items()],
+            ("volunteers",),
         )
         await self._add(
             conn,
             t["coverage"],
-            ["day", "service_point_id"],
+            ("day", "service_point_id"),
             [
-                {
-                    "day": k[0],
-                    "service_point_id": k[1],
-                    "province_code": d.province_code,
-                    "commune_code": d.commune_code,
-                    "requested": d.requested,
-                    "dispatched": d.dispatched,
-                    "check_ins": d.check_ins,
-                    "over_capacity": d.over_capacity,
-                }
+                (*k, d.province_code, d.commune_code, d.requested, d.dispatched, d.check_ins, d.over_capacity)
                 for k, d in c.coverage.items()
             ],
-            exclude=("province_code", "commune_code"),
+            ("province_code", "commune_code", "requested", "dispatched", "check_ins", "over_capacity"),
+            keep=("province_code", "commune_code"),
         )
         s = c.state
         await self._replace(
-            conn, t["volunteer"], ["volunteer_id"], [_row(s.volunteers[i]) for i in c.dirty_volunteers]
+            conn, t["volunteer"], ("volunteer_id",), [_row(s.volunteers[i]) for i in c.dirty_volunteers]
         )
-        await self._replace(conn, t["team"], ["team_id"], [_row(s.teams[i]) for i in c.dirty_teams])
+        await self._replace(conn, t["team"], ("team_id",), [_row(s.teams[i]) for i in c.dirty_teams])
         await self._replace(
             conn,
             t["membership"],
-            ["team_id", "volunteer_id"],
-            [
-                {"team_id": k[0], "volunteer_id": k[1], "active": s.memberships[k]}
-                for k in c.dirty_memberships
-            ],
+            ("team_id", "volunteer_id"),
+            [(*k, s.memberships[k]) for k in c.dirty_memberships],
         )
-        await self.insert(
-            conn,
-            t["team_day"],
-            ["day", "team_id", "level", "code"],
-            [{"day": k[0], "team_id": k[1], "level": k[2], "code": k[3]} for k in c.new_team_days],
-            None,
-        )
-        await self._replace(conn, t["border"], ["commune_code"], [_row(b) for b in c.border.values()])
+        day_key = ("day", "team_id", "level", "code")
+        await self._write(conn, t["team_day"], day_key, (), list(c.new_team_days), None)
+        await self._replace(conn, t["border"], ("commune_code",), [_row(b) for b in c.border.values()])
         await self._replace(
-            conn, t["duplicate"], ["volunteer_id"], [_row(s.duplicates[i]) for i in c.dirty_duplicates]
+            conn, t["duplicate"], ("volunteer_id",), [_row(s.duplicates[i]) for i in c.dirty_duplicates]
         )
+
+    async def insert(
+        self, conn: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]], _: None
+    ) -> None:
+        """Insert ``rows`` (every column named) unless their key exists (control rows)."""
+        if rows:
+            stmt = (pg_insert(table) if self._pg else sqlite_insert(table)).on_conflict_do_nothing(
+                index_elements=keys
+            )
+            await conn.execute(stmt, rows)
 
     async def _add(
         self,
         conn: AsyncConnection,
         table: Table,
-        keys: list[str],
-        rows: list[dict[str, Any]],
-        exclude: Sequence[str] = (),
+        keys: tuple[str, ...],
+        rows: list[tuple[Any, ...]],
+        values: tuple[str, ...],
+        keep: tuple[str, ...] = (),
     ) -> None:
-        if rows:
-            cols = tuple(c for c in rows[0] if c not in keys and c not in exclude)
-            await conn.execute(self._upsert(table, tuple(keys), cols, add=True), rows)
+        """Counters: rows of ``keys`` then ``values``; insert, or add every value column but those in
+        ``keep`` to the stored row."""
+        await self._write(conn, table, keys, values, rows, ("add", keep))
 
     async def _replace(
-        self, conn: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]]
+        self, conn: AsyncConnection, table: Table, keys: tuple[str, ...], rows: list[tuple[Any, ...]]
     ) -> None:
-        if rows:
-            cols = tuple(c for c in rows[0] if c not in keys)
-            await conn.execute(self._upsert(table, tuple(keys), cols, add=False), rows)
+        """Entity rows (every column, in the table's order): insert or replace."""
+        values = tuple(c.name for c in table.columns if c.name not in keys)
+        await self._write(conn, table, keys, values, rows, ("replace", ()), table_order=True)
 
-    async def insert(
-        self, conn: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]], _: None
+    async def _write(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        keys: tuple[str, ...],
+        values: tuple[str, ...],
+        rows: list[tuple[Any, ...]],
+        how: tuple[str, tuple[str, ...]] | None,
+        *,
+        table_order: bool = False,
     ) -> None:
-        if rows:
-            await conn.execute(self._upsert(table, tuple(keys), None, add=False), rows)
+        """One driver-level ``executemany`` of positional rows (every column, in table order):
+        no per-row parameter processing in SQLAlchemy, which cost as much as the fold."""
+        if not rows:
+            return
+        cols = tuple(c.name for c in table.columns) if table_order else keys + values
+        sql, dates = self._statement(table, cols, keys, how)
+        for i in dates:  # SQLite keeps dates as ISO text, as SQLAlchemy's Date type writes them
+            rows = [(*r[:i], _iso(r[i]), *r[i + 1 :]) for r in rows]
+        await conn.exec_driver_sql(sql, rows)  # a list of tuples: executemany
 
-    def _upsert(self, table: Table, keys: tuple[str, ...], cols: tuple[str, ...] | None, *, add: bool) -> Any:
-        """The batch's statement for ``table``, built once per shape (saves building and cache-keying
-        it on every batch): add to counters, replace rows, or (``cols`` None) insert if absent."""
-        shape = (table.name, keys, cols, add)
-        stmt = self._statements.get(shape)
-        if stmt is None:
-            base = pg_insert(table) if self._pg else sqlite_insert(table)
-            if cols is None:
-                stmt = base.on_conflict_do_nothing(index_elements=list(keys))
-            else:
-                set_ = {c: (table.c[c] + base.excluded[c]) if add else base.excluded[c] for c in cols}
-                stmt = base.on_conflict_do_update(index_elements=list(keys), set_=set_)
-            self._statements[shape] = stmt
-        return stmt
+    def _statement(
+        self,
+        table: Table,
+        cols: tuple[str, ...],
+        keys: tuple[str, ...],
+        how: tuple[str, tuple[str, ...]] | None,
+    ) -> tuple[str, tuple[int, ...]]:
+        """``INSERT … ON CONFLICT`` for ``table`` in this dialect, built once per shape: add to
+        counters, replace rows, or (``how`` None) insert if absent; and which columns are dates."""
+        shape = (table.name, cols, keys, how)
+        known = self._statements.get(shape)
+        if known is not None:
+            return known  # type: ignore[no-any-return]  # the cache holds these tuples
+        marks = ", ".join(f"${i}" if self._pg else "?" for i in range(1, len(cols) + 1))
+        name = f'"{table.name}"'
+        names = ", ".join(f'"{c}"' for c in cols)
+        # identifiers from our own table definitions, values only as parameters
+        sql = f"INSERT INTO {name} ({names}) VALUES ({marks}) "  # noqa: S608
+        target = ", ".join(f'"{k}"' for k in keys)
+        if how is None:
+            sql += f"ON CONFLICT ({target}) DO NOTHING"
+        else:
+            kind, keep = how
+            sets = [
+                f'"{c}" = {name}."{c}" + excluded."{c}"' if kind == "add" else f'"{c}" = excluded."{c}"'
+                for c in cols
+                if c not in keys and c not in keep
+            ]
+            sql += f"ON CONFLICT ({target}) DO UPDATE SET {', '.join(sets)}"
+        dates = tuple(i for i, c in enumerate(cols) if not self._pg and isinstance(table.c[c].type, Date))
+        self._statements[shape] = (sql, dates)
+        return sql, dates
 
 
-def _row(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _row(obj: Any) -> tuple[Any, ...]:
+    """An entity row's fields in declaration order (= the table's column order)."""
+    return tuple(getattr(obj, name) for name in obj.__slots__)

@@ -3,7 +3,8 @@
 The live projection and the API keep working on the active colour meanwhile. The rebuild reads
 with an ephemeral pull consumer that needs no acks (a failed rebuild starts again from scratch),
 keeps the new tables' entity rows in memory (it is their only writer, from empty, so it never
-reads them back), writes batch N while it fetches and decodes batch N+1, and switches as soon as
+reads them back), commits every ``commit_size`` events, writes group N while it reads and decodes
+group N+1 (two pull requests outstanding: :mod:`.pull`), and switches as soon as
 it has reached the live projection's checkpoint. Events after that are the live projection's again: its
 batches at or below the rebuilt checkpoint are skipped.
 """
@@ -16,14 +17,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import nats.errors
 import structlog
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.reporting.decoding import decode_msg
 from services.reporting.projections import Loaded
+from services.reporting.pull import StreamReader, pending_after
 from services.reporting.store import Item, Position, ReportingStore
 from shared.envelope import utcnow
 
@@ -49,47 +48,49 @@ async def rebuild(
     stream: str,
     filter_subject: str = "vhub.evt.>",
     batch_size: int = 1_000,
+    commit_size: int = 10_000,
     progress: ProgressCallback | None = None,
     fetch_timeout: float = 0.5,
 ) -> Position:
-    """Rebuild ``store``'s projection from ``stream`` and make it live. Returns where it switched."""
+    """Rebuild ``store``'s projection from ``stream`` and make it live. Returns where it switched.
+
+    ``batch_size``: messages per pull request (two stay outstanding). ``commit_size``: events per
+    transaction; a rebuild has no reader waiting for each batch, so it commits seldom, and a team
+    or counter row touched a hundred times in that span is written once.
+    """
     owner = uuid.uuid4().hex
     colour = await store.begin_rebuild(owner)
     total = (await js.stream_info(stream)).state.last_seq
     log.info("rebuild_started", projection=store.projection, colour=colour, total=total)
-    config = ConsumerConfig(
-        ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60.0, max_waiting=4
-    )
-    sub = await js.pull_subscribe(filter_subject, stream=stream, config=config)
+    reader = StreamReader(js, stream=stream, filter_subject=filter_subject, batch=batch_size)
+    await reader.start()
     started, applied, last = time.perf_counter(), 0, 0
     skipped = 0
-
-    async def fetch() -> list[Msg]:
-        try:
-            return await sub.fetch(batch_size, timeout=fetch_timeout)
-        except (TimeoutError, nats.errors.TimeoutError):
-            return []
-
     memory = Loaded()  # the new colour's entity rows: we are their only writer, from empty
-    writing: asyncio.Task[int] | None = None  # the previous batch, written while we fetch
+    writing: asyncio.Task[int] | None = None  # the previous group, written while we read on
+    group: list[Item] = []
     try:
         while True:
-            msgs = await fetch()
+            msgs = await reader.take(fetch_timeout)
+            caught_up = not msgs
             if msgs:
-                items: list[Item] = []
                 for msg in msgs:
                     item, reason = decode_msg(msg)
                     skipped += reason is not None  # the live projection dead-letters it
-                    items.append(item)
-                if writing is not None:
-                    await writing  # batches are written in order, one at a time
-                writing = asyncio.create_task(store.apply(items, rebuild_owner=owner, memory=memory))
-                applied, last = applied + len(items), items[-1].seq
-                total = max(total, last + int(msgs[-1].metadata.num_pending or 0))
+                    group.append(item)
+                pending = pending_after(msgs[-1])
+                caught_up = pending == 0
+                applied, last = applied + len(msgs), group[-1].seq
+                total = max(total, last + pending)
                 if progress is not None:
                     progress(_progress(applied, last, total, started))
-                if msgs[-1].metadata.num_pending:
-                    continue
+            if group and (caught_up or len(group) >= commit_size):
+                if writing is not None:
+                    await writing  # groups are written in order, one at a time
+                writing = asyncio.create_task(store.apply(group, rebuild_owner=owner, memory=memory))
+                group = []
+            if not caught_up:
+                continue
             if writing is not None:
                 await writing
                 writing = None
@@ -98,12 +99,7 @@ async def rebuild(
     finally:
         if writing is not None and not writing.done():
             writing.cancel()
-        info = sub._consumer  # nats-py keeps the ephemeral consumer's name here
-        await sub.unsubscribe()
-        try:
-            await js.delete_consumer(stream, info)
-        except Exception as err:  # the consumer expires on its own after inactive_threshold
-            log.warning("rebuild_consumer_not_deleted", error=str(err))
+        await reader.close()
     at = await store.position()
     log.info(
         "rebuild_switched",

@@ -45,11 +45,12 @@ def wanted(events: Iterable[Event]) -> Wanted:
 def fold(events: Iterable[Event], loaded: Loaded) -> Changes:
     """Apply ``events`` in order on top of ``loaded``; events no figure depends on are skipped."""
     changes = Changes(state=loaded)
+    handlers = HANDLERS
     for e in events:
-        handler = HANDLERS.get(type(e))
+        handler = handlers.get(type(e))
         if handler is not None:
             handler(changes, e)
-    return changes
+    return changes.settle()
 
 
 # -- volunteers ---------------------------------------------------------------------------------
@@ -120,18 +121,17 @@ def _coverage_requested(c: Changes, e: d.CoverageRequested) -> None:
 
 
 def _activity(c: Changes, e: d.ActivityReported) -> None:
-    where = areas(e.province_code, e.commune_code)
-    for figure in (
-        "people_supported",
-        "businesses_supported",
-        "officials_supported",
-        "online_applications_guided",
-        "digital_sessions_held",
-        "session_attendees",
-        "elderly_attendees",
-    ):
-        c.count(where, figure, getattr(e, figure), e.date)
-    c.count(where, "activity_reports", 1, e.date)
+    counts = {
+        "people_supported": e.people_supported,
+        "businesses_supported": e.businesses_supported,
+        "officials_supported": e.officials_supported,
+        "online_applications_guided": e.online_applications_guided,
+        "digital_sessions_held": e.digital_sessions_held,
+        "session_attendees": e.session_attendees,
+        "elderly_attendees": e.elderly_attendees,
+        "activity_reports": 1,
+    }
+    c.count_many(e.province_code, e.commune_code, counts, e.date)
     team = c.state.teams.get(e.team_id)
     if team is not None:
         team.people_supported += e.people_supported
@@ -139,7 +139,7 @@ def _activity(c: Changes, e: d.ActivityReported) -> None:
 
 
 def _over_capacity(c: Changes, e: d.OverCapacityRecorded) -> None:
-    c.count(areas(e.province_code, e.commune_code), "over_capacity", 1, e.date)
+    c.count(e.province_code, e.commune_code, "over_capacity", 1, e.date)
     c.cover(e.date, e.service_point_id, e.province_code, e.commune_code).over_capacity += 1
 
 

@@ -116,11 +116,41 @@ class Changes:
     dirty_memberships: set[tuple[str, str]] = field(default_factory=set)
     dirty_duplicates: set[str] = field(default_factory=set)
 
-    def count(self, where: list[Area], figure: str, n: int = 1, day: date | None = None) -> None:
-        for area in where:
-            self.figures[area][figure] += n
-            if day is not None:
-                self.daily[(day, *area)][figure] += n
+    # Counted facts are kept per place (and day) while folding and spread over the campaign,
+    # province and commune rows once, in settle(): a third of the work per event.
+    at_place: defaultdict[tuple[str | None, str | None], Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    at_place_daily: defaultdict[tuple[date, str | None, str | None], Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+
+    def count(
+        self, province: str | None, commune: str | None, figure: str, n: int = 1, day: date | None = None
+    ) -> None:
+        """Add ``n`` to ``figure`` wherever a fact at ``province``/``commune`` counts."""
+        self.at_place[(province, commune)][figure] += n
+        if day is not None:
+            self.at_place_daily[(day, province, commune)][figure] += n
+
+    def count_many(
+        self, province: str | None, commune: str | None, figures: dict[str, int], day: date | None = None
+    ) -> None:
+        self.at_place[(province, commune)].update(figures)
+        if day is not None:
+            self.at_place_daily[(day, province, commune)].update(figures)
+
+    def settle(self) -> Changes:
+        """Spread the per-place counts over their areas (into ``figures`` and ``daily``)."""
+        for (province, commune), counts in self.at_place.items():
+            for area in areas(province, commune):
+                self.figures[area].update(counts)
+        for (day, province, commune), counts in self.at_place_daily.items():
+            for level, code in areas(province, commune):
+                self.daily[(day, level, code)].update(counts)
+        self.at_place.clear()
+        self.at_place_daily.clear()
+        return self
 
     def cover(self, day: date, point: str, province: str, commune: str) -> CoverageDelta:
         row = self.coverage.get((day, point))

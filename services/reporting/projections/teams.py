@@ -77,7 +77,7 @@ def _left(c: Changes, e: r.VolunteerLeftTeam | r.TeamMemberRemoved) -> None:
 
 
 def _dispatched(c: Changes, e: d.TeamDispatched | d.DispatchCancelled, n: int) -> None:
-    c.count(areas(e.province_code, e.commune_code), "dispatches", n, e.date)
+    c.count(e.province_code, e.commune_code, "dispatches", n, e.date)
     c.cover(e.date, e.service_point_id, e.province_code, e.commune_code).dispatched += n
     t = c.state.teams.get(e.team_id)
     if t is not None:
@@ -87,7 +87,7 @@ def _dispatched(c: Changes, e: d.TeamDispatched | d.DispatchCancelled, n: int) -
 
 def _checked_in(c: Changes, e: d.TeamCheckedIn) -> None:
     where = areas(e.province_code, e.commune_code)
-    c.count(where, "check_ins", 1, e.date)
+    c.count(e.province_code, e.commune_code, "check_ins", 1, e.date)
     c.cover(e.date, e.service_point_id, e.province_code, e.commune_code).check_ins += 1
     t = c.state.teams.get(e.team_id)
     if t is not None:
@@ -105,7 +105,7 @@ def _checked_in(c: Changes, e: d.TeamCheckedIn) -> None:
 
 
 def _no_show(c: Changes, e: d.DispatchMarkedNoShow) -> None:
-    c.count(areas(e.province_code, e.commune_code), "no_shows", 1, e.date)
+    c.count(e.province_code, e.commune_code, "no_shows", 1, e.date)
     t = c.state.teams.get(e.team_id)
     if t is not None:
         t.no_shows += 1

@@ -1,0 +1,145 @@
+"""A lean, pipelined reader of a whole stream for rebuilds: an ephemeral consumer without acks.
+
+nats-py's ``fetch`` sends one pull request and then awaits each message through ``wait_for`` (a
+task and a timer per message), so the server idles while the client folds a batch, and the client
+spends about as much per message on waiting as on parsing. Here the consumer's messages land in a
+plain list from a subscription callback, and ``depth`` pull requests stay outstanding: the server
+sends batch N+1 while batch N is decoded and written.
+
+Only for readers that need no acks and start again from scratch on failure (a rebuild).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+log = structlog.get_logger(__name__)
+
+
+class PullError(RuntimeError):
+    """The server ended a pull request with an error status (e.g. the consumer was deleted)."""
+
+
+def pending_after(msg: Msg) -> int:
+    """How many messages the consumer still had to deliver after ``msg`` (from its reply subject)."""
+    reply = msg.reply or ""
+    dots = reply.count(".")
+    if dots == 8:  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<time>.<pending>
+        return int(reply[reply.rfind(".") + 1 :])
+    if dots >= 10:  # $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<time>.<pending>[.x]
+        return int(reply.split(".")[10])
+    return int(msg.metadata.num_pending or 0)
+
+
+class StreamReader:
+    """``take`` returns the messages delivered since the last call, in stream order."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        filter_subject: str,
+        batch: int = 1_000,
+        depth: int = 2,
+        expires_s: float = 5.0,
+    ) -> None:
+        self._nc: Client = js._nc  # nats-py has no public accessor for the context's client
+        self._js = js
+        self.stream = stream
+        self._filter = filter_subject
+        self._batch = batch
+        self._depth = depth
+        self._request = json.dumps({"batch": batch, "expires": int(expires_s * 1e9)}).encode()
+        self._open: deque[int] = deque()  # messages still due on each outstanding request, oldest first
+        self._buffer: list[Msg] = []
+        self._ready = asyncio.Event()
+        self._error: str | None = None
+        self._sub: Subscription | None = None
+        self.consumer = ""
+        self._next = ""
+        self._inbox = ""
+
+    async def start(self) -> None:
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            filter_subject=self._filter,
+            inactive_threshold=60.0,
+            max_waiting=self._depth + 2,
+        )
+        info = await self._js.add_consumer(self.stream, config)
+        self.consumer = info.name
+        prefix = getattr(self._js, "_prefix", "$JS.API")  # nats-py keeps the API prefix (domain) here
+        self._next = f"{prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.consumer}"
+        self._inbox = self._nc.new_inbox()
+        self._sub = await self._nc.subscribe(self._inbox, cb=self._on_msg)
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+        if self.consumer:
+            try:
+                await self._js.delete_consumer(self.stream, self.consumer)
+            except Exception as err:  # it expires on its own after inactive_threshold
+                log.warning("reader_consumer_not_deleted", error=str(err))
+
+    async def _on_msg(self, msg: Msg) -> None:
+        headers = msg.headers
+        status = headers.get("Status") if headers and not msg.data else None
+        if status is None:
+            self._buffer.append(msg)
+            if self._open:
+                self._open[0] -= 1
+                if self._open[0] <= 0:
+                    self._open.popleft()
+            if len(self._buffer) >= self._batch or pending_after(msg) == 0:
+                self._ready.set()
+            return
+        if status == "100":  # idle heartbeat
+            return
+        if self._open:  # 404 no messages, 408 request expired, 409 …: that request is over
+            self._open.popleft()
+        if status not in ("404", "408"):
+            self._error = f"{status} {(headers or {}).get('Description', '')}".strip()
+        self._ready.set()
+
+    async def _top_up(self) -> None:
+        while len(self._open) < self._depth:
+            self._open.append(self._batch)
+            await self._nc.publish(self._next, self._request, reply=self._inbox)
+
+    async def take(self, wait_s: float) -> list[Msg]:
+        """At least a batch, or what there is once the consumer has nothing more to deliver right
+        now; an empty list when nothing arrives within ``wait_s`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            if self._error is not None:
+                raise PullError(self._error)
+            await self._top_up()
+            buffered = self._buffer
+            if buffered and (len(buffered) >= self._batch or pending_after(buffered[-1]) == 0):
+                self._buffer = []
+                self._ready.clear()
+                return buffered
+            left = deadline - loop.time()
+            if left <= 0:
+                self._buffer = []
+                self._ready.clear()
+                return buffered
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), left)
