@@ -111,7 +111,7 @@ class DispatchApp:
             await asyncio.wait_for(self.caught_up.wait(), self._catch_up_s)
         except TimeoutError:
             log.warning("facts_not_caught_up", waited_s=self._catch_up_s)
-        self.closing = DayClosing(self.service, js, s.event_stream)
+        self.closing = DayClosing(self.service, js, s.event_stream, self.projection)
         self.bus = self._bus(self.closing)
         await self.bus.start()
         self.http = HttpServer(ops_app(self.nc, self.readiness, "vhub dispatch"), s.http_host, s.http_port)

@@ -1,22 +1,30 @@
 """``close_day``: every dispatch of a date not checked in becomes a no-show, exactly once.
 
-The teams to visit come from the log itself (the stream's schedule subjects), not from the
-projection, so a dispatch recorded a moment ago is not missed. Each team's schedule decides its own
-no-shows (only a still "scheduled" shift is marked, so a retry or a restart mid-way marks nothing
-twice), then the hub's day aggregate records ``DayClosed`` with the day's total, once.
+Which teams to visit comes from the projection, once it has caught up with the log: the last
+schedule event recorded when the command arrives (one direct get, ``last_by_subj`` over
+``dispatch.schedule.*``) must have been applied first, so a dispatch recorded a moment ago is not
+missed. Only the teams with a dispatch of that date still merely scheduled are visited (at
+campaign scale a few dozen, not every team of the hub), by a bounded pool of workers. Each team's
+schedule still decides its own no-shows (only a still "scheduled" shift is marked, under the
+schedule's expected version, so a retry, a restart mid-way or a second replica marks nothing
+twice). The day's total is then read from the projection once it has applied every schedule
+version this command saw, and the hub's day aggregate records ``DayClosed`` with it, once.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import date
 
 import structlog
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from services.dispatch import messages as m
 from services.dispatch.domain import attendance
 from services.dispatch.domain.model import Day
+from services.dispatch.facts import FactsProjection
 from services.dispatch.service import DispatchService
 from shared.aggregates import CommandContext
 from shared.commands import Accepted
@@ -26,41 +34,77 @@ from shared.events.dispatch import CONTEXT
 log = structlog.get_logger(__name__)
 
 
+class ProjectionBehindError(Exception):
+    """The projection did not reach the log's position in time (the command is safe to resend)."""
+
+
 class DayClosing:
     def __init__(
-        self, service: DispatchService, js: JetStreamContext, stream: str, concurrency: int = 32
+        self,
+        service: DispatchService,
+        js: JetStreamContext,
+        stream: str,
+        projection: FactsProjection,
+        *,
+        workers: int = 8,
+        catch_up_s: float = 30.0,
     ) -> None:
         self._svc = service
         self._js = js
         self._stream = stream
-        self._slots = asyncio.Semaphore(concurrency)
+        self._projection = projection
+        self._workers = workers
+        self._catch_up_s = catch_up_s
 
-    async def scheduled_teams(self) -> list[str]:
-        """Every team that has a schedule on this hub (one subject each)."""
-        prefix = event_subject(self._svc.hub, CONTEXT, "schedule", "")
-        info = await self._js.stream_info(self._stream, subjects_filter=f"{prefix}*")
-        return sorted(s.removeprefix(prefix) for s in (info.state.subjects or {}))
+    async def last_schedule_seq(self) -> int:
+        """The stream sequence of the hub's latest schedule event (0: none yet)."""
+        subjects = event_subject(self._svc.hub, CONTEXT, "schedule", "*")
+        try:
+            raw = await self._js.get_last_msg(self._stream, subjects, direct=True)
+        except NotFoundError:
+            return 0
+        return raw.seq or 0
+
+    async def _caught_up(self, position: int) -> None:
+        if not await self._projection.wait_for(position, self._catch_up_s):
+            raise ProjectionBehindError(
+                f"the facts projection is at {self._projection.view.position}, the log at {position}"
+            )
 
     async def _close_team(self, team_id: str, day: date, ctx: CommandContext) -> tuple[int, int]:
-        """(marked by this call, no-shows of the day in total) for one team."""
+        """(no-shows this call marked, the schedule's version after it) for one team."""
         svc = self._svc
-        async with self._slots:
-            outcome = await svc.schedules.execute(
-                team_id, svc.sub_context(ctx, team_id), lambda s: attendance.mark_no_shows(s, day)
-            )
-            snap = await svc.schedules.load(team_id)
-        total = sum(1 for s in snap.state.on(day) if s.status == "no_show")
-        return (0 if outcome.duplicate else len(outcome.events)), total
+        outcome = await svc.schedules.execute(
+            team_id, svc.sub_context(ctx, team_id), lambda s: attendance.mark_no_shows(s, day)
+        )
+        return (0 if outcome.duplicate else len(outcome.events)), outcome.version
+
+    async def _close_teams(self, teams: list[str], day: date, ctx: CommandContext) -> tuple[int, int]:
+        """Visit ``teams`` with a few workers (never a task per team): (marked, highest version)."""
+        todo: Iterator[str] = iter(teams)
+        marked, seen = 0, 0
+
+        async def worker() -> None:
+            nonlocal marked, seen
+            for team_id in todo:  # shared iterator: each team goes to one worker
+                n, version = await self._close_team(team_id, day, ctx)
+                marked += n
+                seen = max(seen, version)
+
+        await asyncio.gather(*(worker() for _ in range(min(self._workers, len(teams)))))
+        return marked, seen
 
     async def close_day(self, cmd: m.CloseDay, ctx: CommandContext) -> Accepted:
         svc = self._svc
         svc.handled += 1
         now = svc.clock()
         attendance.close_day(Day(), cmd.date, hub=svc.hub, no_shows=0, now=now, policy=svc.policy)
-        teams = await self.scheduled_teams()
-        counts = await asyncio.gather(*(self._close_team(t, cmd.date, ctx) for t in teams))
-        marked = sum(c[0] for c in counts)
-        no_shows = sum(c[1] for c in counts)
+        logged = await self.last_schedule_seq()
+        await self._caught_up(logged)
+        teams = self._projection.view.open_teams(cmd.date)
+        marked, seen = await self._close_teams(teams, cmd.date, ctx)
+        await self._caught_up(max(logged, seen))  # every no-show of the day is applied by now
+        no_shows = self._projection.view.no_shows_on(cmd.date)
         key = cmd.date.isoformat()
         before = await svc.days.load(key)
         outcome = await svc.days.execute(

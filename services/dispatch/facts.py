@@ -10,6 +10,13 @@ It also derives over-capacity conflicts (more active dispatches at a point on a 
 coverage requests asked for). Each finding is a pure function of the log prefix, and is appended
 with a command id derived from the dispatch, so replays, restarts and several instances record
 each conflict once.
+
+Every dispatch's attendance (scheduled, checked in, no-show, cancelled) is followed too, so
+``close_day`` knows which teams still have a shift of the date merely scheduled, and how many
+no-shows the date has, without reading every schedule. Every replica holds all of this for the
+whole campaign, so it is kept small: ids are shared strings, a dispatch is a slotted
+:class:`Booking` of ints, a point-day is an int key into counters; what no rule needs (coverage
+requests themselves, the set of dispatches per point-day) is not kept.
 """
 
 from __future__ import annotations
@@ -17,14 +24,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
 from nats.aio.msg import Msg
 
-from services.dispatch.domain.evolve import evolve_coverage
-from services.dispatch.domain.model import Coverage, PointView, TeamView, point_day_id
+from services.dispatch.domain.model import LOCAL_TZ, PointView, TeamView, shared
 from shared.envelope import H_EVENT_TYPE, Envelope, event_subject
 from shared.events import Event
 from shared.events.dispatch import (
@@ -32,7 +38,9 @@ from shared.events.dispatch import (
     CoverageRequested,
     DayClosed,
     DispatchCancelled,
+    DispatchMarkedNoShow,
     OverCapacityRecorded,
+    TeamCheckedIn,
     TeamDispatched,
 )
 from shared.events.registry import (
@@ -57,6 +65,8 @@ APPLIED = frozenset(
         ServicePointRegistered,
         BorderCommunesDesignated,
         TeamDispatched,
+        TeamCheckedIn,
+        DispatchMarkedNoShow,
         DispatchCancelled,
         CoverageRequested,
         OverCapacityRecorded,
@@ -76,43 +86,83 @@ def filter_subjects(hub: str) -> list[str]:
     ]
 
 
-@dataclass
-class PointDay:
-    requested: int = 0
-    active: set[str] = field(default_factory=set)
+# what the projection knows of a dispatch's attendance (close_day visits only SCHEDULED ones)
+SCHEDULED, ATTENDED, NO_SHOW, CANCELLED = 0, 1, 2, 3
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_DAY_BITS = 20  # a point-day key is point number << 20 | date ordinal (ordinals < 2**20 until 2871)
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(micros: int) -> datetime:
+    return (_EPOCH + micros * _MICROSECOND).astimezone(LOCAL_TZ)
+
+
+@dataclass(slots=True)
+class Booking:
+    """One dispatch as the projection keeps it: ~150 bytes (the campaign has ~100,000)."""
+
+    team_id: str
+    point_day: int
+    starts: int  # microseconds since the epoch: exact, and smaller than a datetime
+    ends: int
+    state: int = SCHEDULED
+
+    @property
+    def day(self) -> date:
+        return date.fromordinal(self.point_day & ((1 << _DAY_BITS) - 1))
 
 
 @dataclass
 class FactsView:
-    """The tables, in memory. ``apply`` is synchronous and does no I/O."""
+    """The tables, in memory. ``apply`` is synchronous and does no I/O.
+
+    Kept compact, since every replica holds all of it for the whole campaign: ids are shared
+    strings, a dispatch is a :class:`Booking`, a point-day is an int key into counters.
+    """
 
     teams: dict[str, TeamView] = field(default_factory=dict)
     points: dict[str, PointView] = field(default_factory=dict)
     border_communes: set[str] = field(default_factory=set)
-    # active shifts only, as (team, starts, ends): what suggestions need, small enough to keep all
-    shifts: dict[str, tuple[str, datetime, datetime]] = field(default_factory=dict)
-    coverage: dict[str, Coverage] = field(default_factory=dict)
-    point_days: dict[str, PointDay] = field(default_factory=dict)
+    bookings: dict[str, Booking] = field(default_factory=dict)  # every dispatch, by dispatch id
     closed_days: set[date] = field(default_factory=set)
     position: int = 0
+    _point_numbers: dict[str, int] = field(default_factory=dict)
+    _requested: dict[int, int] = field(default_factory=dict)  # point-day -> teams requested
+    _active: dict[int, int] = field(default_factory=dict)  # point-day -> dispatches not cancelled
+    over_capacity_recorded: set[str] = field(default_factory=set)  # dispatch ids with a conflict recorded
+    _no_shows: dict[date, int] = field(default_factory=dict)
+
+    def _point_day(self, point_id: str, day: date, *, add: bool = True) -> int | None:
+        number = self._point_numbers.get(point_id)
+        if number is None:
+            if not add:
+                return None
+            number = self._point_numbers[shared(point_id)] = len(self._point_numbers)
+        return number << _DAY_BITS | day.toordinal()
 
     def recorded(self, finding: OverCapacityRecorded) -> bool:
-        cov = self.coverage.get(point_day_id(finding.service_point_id, finding.date))
-        return cov is not None and finding.dispatch_id in cov.over_capacity
+        return finding.dispatch_id in self.over_capacity_recorded
 
     def over_capacity(self, point_id: str, day: date, dispatch_id: str) -> list[dict[str, Any]]:
         """An advisory warning when this dispatch takes a point-day over what it requested."""
-        counts = self.point_days.get(point_day_id(point_id, day))
-        if counts is None or counts.requested == 0:
+        key = self._point_day(point_id, day, add=False)
+        requested = 0 if key is None else self._requested.get(key, 0)
+        if key is None or requested == 0:
             return []
-        dispatched = len(counts.active - {dispatch_id}) + 1
-        if dispatched <= counts.requested:
+        booking = self.bookings.get(dispatch_id)
+        counted = booking is not None and booking.point_day == key and booking.state != CANCELLED
+        dispatched = self._active.get(key, 0) - counted + 1
+        if dispatched <= requested:
             return []
         reason = "more teams than requested at this point on this date: recorded as a conflict"
         return [
             {
                 "code": "over_capacity",
-                "requested": counts.requested,
+                "requested": requested,
                 "dispatched": dispatched,
                 "reason": reason,
             }
@@ -120,24 +170,38 @@ class FactsView:
 
     def busy(self) -> dict[str, list[tuple[datetime, datetime]]]:
         out: dict[str, list[tuple[datetime, datetime]]] = {}
-        for team_id, starts_at, ends_at in self.shifts.values():
-            out.setdefault(team_id, []).append((starts_at, ends_at))
+        for b in self.bookings.values():
+            if b.state != CANCELLED:
+                out.setdefault(b.team_id, []).append((_from_micros(b.starts), _from_micros(b.ends)))
         return out
+
+    def open_teams(self, day: date) -> list[str]:
+        """Teams with a dispatch on ``day`` neither checked in, cancelled nor marked no-show."""
+        teams = {b.team_id for b in self.bookings.values() if b.state == SCHEDULED and b.day == day}
+        return sorted(teams)
+
+    def no_shows_on(self, day: date) -> int:
+        return self._no_shows.get(day, 0)
 
     def apply(self, seq: int, ev: Event) -> list[OverCapacityRecorded]:
         self.position = max(self.position, seq)
         if isinstance(ev, TeamFormed):
-            self.teams[ev.team_id] = TeamView(ev.team_id, ev.province_code, ev.commune_code, ev.focus)
+            self.teams[shared(ev.team_id)] = TeamView(
+                shared(ev.team_id),
+                shared(ev.province_code),
+                None if ev.commune_code is None else shared(ev.commune_code),
+                ev.focus,
+            )
         elif isinstance(ev, TeamMemberAdded | TeamMemberRemoved | TeamDisbanded):
             team = self.teams.get(ev.team_id)
             if team is not None:
-                self.teams[ev.team_id] = _team_after(team, ev)
+                self.teams[team.team_id] = _team_after(team, ev)
         elif isinstance(ev, ServicePointRegistered):
-            self.points[ev.service_point_id] = PointView(
-                ev.service_point_id, ev.province_code, ev.commune_code, ev.kind
+            self.points[shared(ev.service_point_id)] = PointView(
+                shared(ev.service_point_id), shared(ev.province_code), shared(ev.commune_code), ev.kind
             )
         elif isinstance(ev, BorderCommunesDesignated):
-            self.border_communes.update(ev.commune_codes)
+            self.border_communes.update(shared(c) for c in ev.commune_codes)
         elif isinstance(ev, DayClosed):
             self.closed_days.add(ev.date)
         else:
@@ -145,32 +209,52 @@ class FactsView:
         return []
 
     def _dispatch_fact(self, ev: Event) -> list[OverCapacityRecorded]:
-        if isinstance(ev, CoverageRequested | OverCapacityRecorded):
-            key = point_day_id(ev.service_point_id, ev.date)
-            self.coverage[key] = evolve_coverage(self.coverage.get(key, Coverage()), ev)
-            if isinstance(ev, CoverageRequested):
-                self.point_days.setdefault(key, PointDay()).requested += ev.teams_needed
-            return []
-        if isinstance(ev, TeamDispatched):
-            self.shifts[ev.dispatch_id] = (ev.team_id, ev.starts_at, ev.ends_at)
-            day = self.point_days.setdefault(point_day_id(ev.service_point_id, ev.date), PointDay())
-            day.active.add(ev.dispatch_id)
-            if 0 < day.requested < len(day.active):
-                return [
-                    OverCapacityRecorded(
-                        service_point_id=ev.service_point_id,
-                        province_code=ev.province_code,
-                        commune_code=ev.commune_code,
-                        date=ev.date,
-                        dispatch_id=ev.dispatch_id,
-                        requested=day.requested,
-                        dispatched=len(day.active),
-                    )
-                ]
-        elif isinstance(ev, DispatchCancelled):
-            self.shifts.pop(ev.dispatch_id, None)
-            key = point_day_id(ev.service_point_id, ev.date)
-            self.point_days.setdefault(key, PointDay()).active.discard(ev.dispatch_id)
+        if isinstance(ev, CoverageRequested):
+            key = self._point_day(ev.service_point_id, ev.date)
+            assert key is not None
+            self._requested[key] = self._requested.get(key, 0) + ev.teams_needed
+        elif isinstance(ev, OverCapacityRecorded):
+            self.over_capacity_recorded.add(shared(ev.dispatch_id))
+        elif isinstance(ev, TeamDispatched):
+            return self._dispatched(ev)
+        elif isinstance(ev, TeamCheckedIn | DispatchMarkedNoShow | DispatchCancelled):
+            booking = self.bookings.get(ev.dispatch_id)
+            if booking is None:
+                return []
+            if isinstance(ev, DispatchCancelled):
+                if booking.state != CANCELLED:
+                    self._active[booking.point_day] -= 1
+                booking.state = CANCELLED
+            elif isinstance(ev, TeamCheckedIn):
+                booking.state = ATTENDED
+            elif booking.state != NO_SHOW:
+                booking.state = NO_SHOW
+                self._no_shows[ev.date] = self._no_shows.get(ev.date, 0) + 1
+        return []
+
+    def _dispatched(self, ev: TeamDispatched) -> list[OverCapacityRecorded]:
+        key = self._point_day(ev.service_point_id, ev.date)
+        assert key is not None
+        before = self.bookings.get(ev.dispatch_id)
+        if before is not None and before.state != CANCELLED:
+            self._active[before.point_day] -= 1
+        self.bookings[shared(ev.dispatch_id)] = Booking(
+            shared(ev.team_id), key, _micros(ev.starts_at), _micros(ev.ends_at)
+        )
+        active = self._active[key] = self._active.get(key, 0) + 1
+        requested = self._requested.get(key, 0)
+        if 0 < requested < active:
+            return [
+                OverCapacityRecorded(
+                    service_point_id=ev.service_point_id,
+                    province_code=ev.province_code,
+                    commune_code=ev.commune_code,
+                    date=ev.date,
+                    dispatch_id=ev.dispatch_id,
+                    requested=requested,
+                    dispatched=active,
+                )
+            ]
         return []
 
 
@@ -200,7 +284,7 @@ class FactsProjection:
                 continue  # redelivered: already applied
             event_type = (msg.headers or {}).get(H_EVENT_TYPE)
             if event_type is not None and event_type not in APPLIED:
-                self.view.position = seq  # check-ins, reports…: nothing here depends on them
+                self.view.position = seq  # check-outs, reports…: nothing here depends on them
                 continue
             try:
                 ev = decode(Envelope.from_bytes(msg.data))

@@ -31,7 +31,8 @@ from services.dispatch.domain.model import (
 )
 from services.dispatch.domain.suggest import suggest
 from services.dispatch.facts import FactsView
-from shared.aggregates import Aggregates, CommandContext
+from services.dispatch.snapshots import CompactAggregates
+from shared.aggregates import CommandContext
 from shared.commands import Accepted
 from shared.decider import Rejected
 from shared.envelope import derive_id
@@ -63,13 +64,14 @@ class DispatchService:
         self.policy = policy
         self.handled = 0  # commands this instance answered (tests check both replicas served)
         common: dict[str, Any] = {"context": CONTEXT, "retries": retries, "cache_size": cache_size}
-        self.schedules = Aggregates[Schedule](
+        # every team's schedule stays cached: compact snapshots (services.dispatch.snapshots)
+        self.schedules = CompactAggregates[Schedule](
             store, aggregate="schedule", initial=Schedule, evolve=evolve_schedule, **common
         )
-        self.coverage = Aggregates[Coverage](
+        self.coverage = CompactAggregates[Coverage](
             store, aggregate="coverage", initial=Coverage, evolve=evolve_coverage, **common
         )
-        self.days = Aggregates[Day](store, aggregate="day", initial=Day, evolve=evolve_day, **common)
+        self.days = CompactAggregates[Day](store, aggregate="day", initial=Day, evolve=evolve_day, **common)
 
     # -- coverage --------------------------------------------------------------------------
 

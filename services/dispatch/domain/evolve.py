@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from services.dispatch.domain.model import Coverage, Day, Request, Schedule, Shift
+from services.dispatch.domain.model import (
+    Coverage,
+    Day,
+    Request,
+    Schedule,
+    Shift,
+    shared,
+    shared_date,
+    shared_tz,
+)
 from shared.events import Event
 from shared.events.dispatch import (
     ActivityReported,
@@ -30,16 +39,16 @@ def evolve_schedule(state: Schedule, event: Event) -> Schedule:
     if isinstance(event, TeamDispatched):
         return _with(
             state,
-            Shift(
-                dispatch_id=event.dispatch_id,
-                team_id=event.team_id,
-                service_point_id=event.service_point_id,
-                province_code=event.province_code,
-                commune_code=event.commune_code,
-                date=event.date,
-                starts_at=event.starts_at,
-                ends_at=event.ends_at,
-                focus=event.focus,
+            Shift(  # every team's schedule is kept in memory: share what repeats
+                dispatch_id=shared(event.dispatch_id),
+                team_id=shared(event.team_id),
+                service_point_id=shared(event.service_point_id),
+                province_code=shared(event.province_code),
+                commune_code=shared(event.commune_code),
+                date=shared_date(event.date),
+                starts_at=shared_tz(event.starts_at),
+                ends_at=shared_tz(event.ends_at),
+                focus=shared(event.focus),
             ),
         )
     dispatch_id = getattr(event, "dispatch_id", None)
@@ -49,9 +58,9 @@ def evolve_schedule(state: Schedule, event: Event) -> Schedule:
     if isinstance(event, DispatchCancelled):
         return _with(state, replace(shift, status="cancelled"))
     if isinstance(event, TeamCheckedIn):
-        return _with(state, replace(shift, status="checked_in", checked_in_at=event.at))
+        return _with(state, replace(shift, status="checked_in", checked_in_at=shared_tz(event.at)))
     if isinstance(event, TeamCheckedOut):
-        return _with(state, replace(shift, status="checked_out", checked_out_at=event.at))
+        return _with(state, replace(shift, status="checked_out", checked_out_at=shared_tz(event.at)))
     if isinstance(event, DispatchMarkedNoShow):
         return _with(state, replace(shift, status="no_show"))
     if isinstance(event, ActivityReported):

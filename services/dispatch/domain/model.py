@@ -8,10 +8,11 @@ command id by the service, so a retried command names the same dispatch.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Literal, TypedDict
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Literal, TypedDict, TypeVar, cast
 
 from shared.events.registry import Focus
 
@@ -35,6 +36,38 @@ DEFAULT_REPORT_LIMITS: Mapping[str, int] = {  # per shift: above these a report 
     "session_attendees": 1_000,
     "elderly_attendees": 1_000,
 }
+
+
+_TZS: dict[timedelta, tzinfo] = {}
+_DATES: dict[date, date] = {}
+
+
+Text = TypeVar("Text", bound=str)
+
+
+def shared(value: Text) -> Text:
+    """One string object for every copy of an id or code kept in memory (ids repeat a lot)."""
+    return cast(Text, sys.intern(value))
+
+
+def shared_date(day: date) -> date:
+    """One object per date kept in memory."""
+    return _DATES.setdefault(day, day)
+
+
+def shared_tz(at: datetime) -> datetime:
+    """The same instant with one shared tzinfo per UTC offset: each decoded datetime otherwise
+    carries a tzinfo object of its own. Offset, equality and ``isoformat()`` are unchanged."""
+    zone = at.tzinfo
+    if zone is None:
+        return at
+    offset = zone.utcoffset(at)
+    if offset is None:
+        return at
+    one = _TZS.get(offset)
+    if one is None:
+        one = _TZS[offset] = timezone(offset)
+    return at if zone is one else at.replace(tzinfo=one)
 
 
 def local_date(at: datetime) -> date:
@@ -74,7 +107,7 @@ class Policy:
     report_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_REPORT_LIMITS))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TeamView:
     """What dispatch knows of a team from registry facts."""
 
@@ -86,7 +119,7 @@ class TeamView:
     disbanded: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PointView:
     service_point_id: str
     province_code: str
@@ -101,7 +134,7 @@ class Where(TypedDict):
     date: date
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Shift:
     """One dispatch of a team, as its schedule holds it."""
 
@@ -135,7 +168,7 @@ class Shift:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """The aggregate: one team's shifts. Its version guards against double booking."""
 
@@ -145,7 +178,7 @@ class Schedule:
         return [s for s in self.shifts.values() if s.date == day]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Request:
     request_id: str
     service_point_id: str
@@ -158,7 +191,7 @@ class Request:
     focus: Focus | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Coverage:
     """The aggregate of one service point on one date: its coverage requests and conflicts."""
 
@@ -166,7 +199,7 @@ class Coverage:
     over_capacity: frozenset[str] = frozenset()  # dispatch ids already recorded
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Day:
     """The aggregate of one hub's local date: closed once."""
 

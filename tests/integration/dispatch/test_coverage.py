@@ -51,17 +51,14 @@ async def test_over_capacity_is_allowed_and_recorded_once(
     over = await ask("dispatch_team", **shift("t2", request_id))
     assert over["accepted"]
     assert [w["code"] for w in over["warnings"]] == ["over_capacity"]
+    over_id = over["result"]["dispatch_id"]
     point_day = owner_of(request_id)
     assert point_day is not None
     subject = event_subject(store.hub, "dispatch", "coverage", point_day)
-    assert await a.projection.wait_until(
-        lambda view: bool(view.coverage.get(point_day) and view.coverage[point_day].over_capacity), within=10
-    )
+    assert await a.projection.wait_until(lambda view: over_id in view.over_capacity_recorded, within=10)
     await a.stop()
     c = await start_dispatch("c")  # replays the log from the start: finds the same conflict
-    assert await c.projection.wait_until(
-        lambda view: bool(view.coverage.get(point_day) and view.coverage[point_day].over_capacity), within=10
-    )
+    assert await c.projection.wait_until(lambda view: over_id in view.over_capacity_recorded, within=10)
     types = Counter(r.envelope.event_type for r in await store.read(subject))
     assert types == {"dispatch.coverage_requested": 1, "dispatch.over_capacity_recorded": 1}
 

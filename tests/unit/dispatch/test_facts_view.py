@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date, time
 
 from services.dispatch.facts import FactsView
-from shared.events.dispatch import CoverageRequested, DispatchCancelled, OverCapacityRecorded
+from shared.events import Event
+from shared.events.dispatch import (
+    CoverageRequested,
+    DispatchCancelled,
+    DispatchMarkedNoShow,
+    OverCapacityRecorded,
+    TeamCheckedIn,
+)
 from shared.events.registry import (
     BorderCommunesDesignated,
     ServicePointRegistered,
@@ -103,3 +110,49 @@ def test_no_request_means_no_over_capacity() -> None:
     assert view.apply(1, dispatched("t1:a")) == []
     assert view.apply(2, dispatched("t2:b")) == []
     assert view.over_capacity("p1", DAY, "t3:c") == []
+
+
+def attendance(kind: type[TeamCheckedIn] | type[DispatchMarkedNoShow], dispatch_id: str) -> Event:
+    team = dispatch_id.split(":")[0]
+    where = {"service_point_id": "p1", "province_code": "01", "commune_code": "00004", "date": DAY}
+    if kind is TeamCheckedIn:
+        return TeamCheckedIn(dispatch_id=dispatch_id, team_id=team, at=at(10, 8), **where)
+    return DispatchMarkedNoShow(dispatch_id=dispatch_id, team_id=team, **where)
+
+
+def test_open_teams_are_those_with_a_shift_of_the_day_neither_attended_nor_closed() -> None:
+    """close_day's list: a checked-in, a cancelled and a no-show dispatch leave their team out;
+    no-shows are counted per day, once per dispatch."""
+    view = FactsView()
+    for seq, did in enumerate(("t1:a", "t2:b", "t3:c", "t4:d"), start=1):
+        view.apply(seq, dispatched(did))
+    view.apply(5, dispatched("t5:e", starts=at(11, 8), ends=at(11, 12)))  # another day
+    assert view.open_teams(DAY) == ["t1", "t2", "t3", "t4"]
+    view.apply(6, attendance(TeamCheckedIn, "t1:a"))
+    view.apply(
+        7,
+        DispatchCancelled(
+            dispatch_id="t2:b",
+            team_id="t2",
+            reason="x",
+            service_point_id="p1",
+            province_code="01",
+            commune_code="00004",
+            date=DAY,
+        ),
+    )
+    view.apply(8, attendance(DispatchMarkedNoShow, "t3:c"))
+    view.apply(9, attendance(DispatchMarkedNoShow, "t3:c"))  # a second copy counts nothing
+    assert view.open_teams(DAY) == ["t4"]
+    assert view.open_teams(date(2025, 7, 11)) == ["t5"]
+    assert view.no_shows_on(DAY) == 1
+    assert view.no_shows_on(date(2025, 7, 11)) == 0
+    assert sorted(view.busy()) == ["t1", "t3", "t4", "t5"]
+
+
+def test_times_survive_the_compact_booking_to_the_microsecond() -> None:
+    """Bookings keep shift times as integers: busy() gives back the same instants."""
+    view = FactsView()
+    starts = at(10, 8).replace(microsecond=123_456)
+    view.apply(1, dispatched("t1:a", starts=starts, ends=at(10, 12)))
+    assert view.busy() == {"t1": [(starts, at(10, 12))]}
