@@ -6,6 +6,7 @@ import asyncio
 import csv
 import importlib.util
 import json
+import shutil
 import signal
 import threading
 from pathlib import Path
@@ -36,8 +37,22 @@ ReadyFile = Annotated[Path | None, typer.Option(help="Write NATS and service URL
 NatsUrl = Annotated[str | None, typer.Option(help="NATS URL (default: VHUB_NATS_URL).")]
 
 
-def _data_dir(data_dir: Path | None) -> Path:
-    return data_dir or Path(platformdirs.user_data_dir("vhub")) / "dev"
+def _data_dir(data_dir: Path | None, kind: str = "dev") -> Path:
+    return data_dir or Path(platformdirs.user_data_dir("vhub")) / kind
+
+
+def _fresh_demo_dir(data_dir: Path | None) -> Path:
+    """The demo replays a seeded campaign, so it needs an empty store: on a store that already
+    holds it, every command would be a duplicate and every figure would add nothing. Its default
+    directory is its own and is emptied; a directory you name must be empty."""
+    if data_dir is None:
+        path = _data_dir(None, "demo")
+        shutil.rmtree(path, ignore_errors=True)
+        return path
+    if data_dir.exists() and any(data_dir.iterdir()):
+        console.print(f"[red]vhub demo needs an empty --data-dir; {data_dir} holds files[/]")
+        raise typer.Exit(2)
+    return data_dir
 
 
 def _start_stack(
@@ -101,8 +116,9 @@ def demo(
     ready_file: ReadyFile = None,
     seed: int = 2025,
 ) -> None:
-    """Start the embedded stack, run the demo campaign, print the figures; keep serving."""
-    stack = _start_stack(nats_port, http_port, data_dir, True)
+    """Start the embedded stack on an empty store, run the demo campaign, print the figures; keep
+    serving."""
+    stack = _start_stack(nats_port, http_port, _fresh_demo_dir(data_dir), True)
     try:
         if ready_file:
             stack.write_ready_file(ready_file)
