@@ -41,19 +41,29 @@ async def drop_orphaned_deliveries(js: JetStreamContext, stream: str, durable: s
 
 
 class PositionWatch:
-    """Wakes readers waiting for the projection to reach a position (see ``min_position``)."""
+    """Wakes readers waiting for the projection to reach a position (see ``min_position``).
+
+    ``listeners`` are called with each committed position (metrics, benchmarks)."""
 
     def __init__(self) -> None:
         self._changed = asyncio.Event()
+        self.listeners: list[Callable[[int], None]] = []
 
-    def moved(self) -> None:
+    def moved(self, position: int = 0) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+        for listener in self.listeners:
+            listener(position)
 
-    async def wait(self, seconds: float) -> None:
+    def mark(self) -> asyncio.Event:
+        """Take before reading the position; ``wait(…, since=mark)`` then returns at once if the
+        position moved in between (a commit landing during the read is not missed)."""
+        return self._changed
+
+    async def wait(self, seconds: float, since: asyncio.Event | None = None) -> None:
         """Return when the position moves (or after ``seconds``, for writers in other processes)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), seconds)
+            await asyncio.wait_for((since or self._changed).wait(), seconds)
 
 
 class RewoundError(RuntimeError):
@@ -79,7 +89,7 @@ class LiveProjection:
     ) -> None:
         self._store = store
         self._dlq = dead_letters
-        self._watch = watch or PositionWatch()
+        self.watch = watch or PositionWatch()
         self.rewind = rewind
         self.position = 0
         self._committing: asyncio.Task[None] | None = None
@@ -134,5 +144,5 @@ class LiveProjection:
         applied = await self._store.apply(items)
         self.position = items[-1].seq
         CONSUMER_POSITION.labels(DURABLE).set(self.position)
-        self._watch.moved()
+        self.watch.moved(self.position)
         log.debug("batch_applied", size=len(items), new=applied, position=self.position)

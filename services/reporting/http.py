@@ -112,6 +112,7 @@ class Waiter:
             return
         deadline = time.monotonic() + self.max_wait_s
         while True:
+            mark = self._watch.mark()
             position = await self._read.position()
             if position >= min_position:
                 return
@@ -129,7 +130,7 @@ class Waiter:
                     headers={"Retry-After": "1", H_POSITION: str(position)},
                 )
             # Woken by our own projection's commits; the short cap covers other writers.
-            await self._watch.wait(min(left, 0.05))
+            await self._watch.wait(min(left, 0.05), since=mark)
 
 
 def csv_response(

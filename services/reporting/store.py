@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,10 +25,10 @@ CHECKPOINT = m.Checkpoint.__table__  # type: ignore[attr-defined]  # sqlmodel ta
 PROJECTION_ROW = m.ProjectionState.__table__  # type: ignore[attr-defined]  # sqlmodel table
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """One message of a batch: its stream sequence, and its event (None when dead-lettered, or
-    when ``ignored``: a known event no figure depends on)."""
+    when ``ignored``: a known event no figure depends on). A tuple: one is made per event, and a
+    frozen dataclass costs a ``object.__setattr__`` per field."""
 
     seq: int
     event: Event | None
