@@ -61,6 +61,8 @@ class StreamReader:
         self._batch = batch
         self._depth = depth
         self._request = json.dumps({"batch": batch, "expires": int(expires_s * 1e9)}).encode()
+        self._expires_s = expires_s
+        self._heard = 0.0  # loop time of the last message or status
         self._open: deque[int] = deque()  # messages still due on each outstanding request, oldest first
         self._buffer: list[Msg] = []
         self._ready = asyncio.Event()
@@ -97,6 +99,7 @@ class StreamReader:
                 log.warning("reader_consumer_not_deleted", error=str(err))
 
     async def _on_msg(self, msg: Msg) -> None:
+        self._heard = asyncio.get_running_loop().time()
         headers = msg.headers
         status = headers.get("Status") if headers and not msg.data else None
         if status is None:
@@ -117,6 +120,13 @@ class StreamReader:
         self._ready.set()
 
     async def _top_up(self) -> None:
+        if self._open and asyncio.get_running_loop().time() - self._heard > self._expires_s + 2:
+            # every request ends by its expiry at the latest: silence means they were lost (a
+            # reconnect drops them on the server), so ask again rather than wait forever
+            log.warning("reader_requests_lost", outstanding=len(self._open))
+            self._open.clear()
+        if not self._open:
+            self._heard = asyncio.get_running_loop().time()
         while len(self._open) < self._depth:
             self._open.append(self._batch)
             await self._nc.publish(self._next, self._request, reply=self._inbox)
