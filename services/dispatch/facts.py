@@ -111,10 +111,6 @@ class Booking:
     ends: int
     state: int = SCHEDULED
 
-    @property
-    def day(self) -> date:
-        return date.fromordinal(self.point_day & ((1 << _DAY_BITS) - 1))
-
 
 @dataclass
 class FactsView:
@@ -177,8 +173,9 @@ class FactsView:
 
     def open_teams(self, day: date) -> list[str]:
         """Teams with a dispatch on ``day`` neither checked in, cancelled nor marked no-show."""
-        teams = {b.team_id for b in self.bookings.values() if b.state == SCHEDULED and b.day == day}
-        return sorted(teams)
+        ordinal, mask = day.toordinal(), (1 << _DAY_BITS) - 1
+        bookings = self.bookings.values()
+        return sorted({b.team_id for b in bookings if b.state == SCHEDULED and b.point_day & mask == ordinal})
 
     def no_shows_on(self, day: date) -> int:
         return self._no_shows.get(day, 0)
