@@ -124,6 +124,10 @@ class Aggregates(Generic[S]):
         [outcome] = await transact(ctx, [Target(self, aggregate_id)], lambda states: [decide(states[0])])
         return outcome
 
+    def cached(self, aggregate_id: str) -> Snapshot[S] | None:
+        """The snapshot this process holds, without asking the log (it may be behind it)."""
+        return self._cache.get(self.subject(aggregate_id))
+
     def forget(self, aggregate_id: str) -> None:
         """Drop the cached snapshot (it may be stale after a lost race)."""
         self._cache.pop(self.subject(aggregate_id), None)

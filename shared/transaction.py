@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from shared.aggregates import Aggregates, CommandContext, EventRef, Outcome
+from shared.aggregates import Aggregates, CommandContext, EventRef, Outcome, Snapshot
 from shared.decider import Rejected
 from shared.events import Event
 from shared.eventstore import ConcurrencyConflictError, EventStore, Write
@@ -89,19 +89,20 @@ async def transact(ctx: CommandContext, targets: list[Target], decide: Decide) -
     retries = targets[0].repo.retries
     async with turns_for(store).hold([t.subject for t in targets]):
         for attempt in range(retries + 1):
-            guessed = attempt == 0 and any(t.new for t in targets)
-            if len(targets) == 1:  # the common case: no gather (a task per load costs CPU)
-                t = targets[0]
-                snaps = [await t.repo.load(t.aggregate_id, assume_new=t.new and attempt == 0)]
-            else:
-                snaps = await asyncio.gather(
-                    *(t.repo.load(t.aggregate_id, assume_new=t.new and attempt == 0) for t in targets)
-                )
+            snaps, unread = await _snapshots(targets, first=attempt == 0)
+            guessed = attempt == 0 and (unread or any(t.new for t in targets))
             if any(ctx.command_id in s.commands for s in snaps):
                 return [_recorded(t, s, ctx) for t, s in zip(targets, snaps, strict=True)]
-            decided = decide([s.state for s in snaps])
+            try:
+                decided = decide([s.state for s in snaps])
+            except Rejected:
+                if not unread:
+                    raise
+                continue  # refused on cached state: ask the log before refusing
             plan = [(t, s, evs) for t, s, evs in zip(targets, snaps, decided, strict=True) if evs]
             if not plan:
+                if unread:  # nothing to do, decided on cached state: ask the log first
+                    continue
                 return [Outcome(t.aggregate_id, s.version, ()) for t, s in zip(targets, snaps, strict=True)]
             envelopes = {
                 t.subject: [t.repo.envelope(t.aggregate_id, ctx, ev, n) for n, ev in enumerate(evs)]
@@ -138,6 +139,21 @@ async def transact(ctx: CommandContext, targets: list[Target], decide: Decide) -
     raise Rejected(
         "concurrency_conflict", f"{names} kept changing under {retries + 1} attempts; send the command again"
     )
+
+
+async def _snapshots(targets: list[Target], *, first: bool) -> tuple[list[Snapshot[Any]], bool]:
+    """Each target's state, and whether any came from this process's cache without asking the
+    log. The first attempt trusts the cache: appends are guarded by the expected version, so a
+    stale snapshot costs a conflict and a reload, and a refusal or a no-op decided on a cached
+    state is checked against the log before it is answered. Later attempts read the log."""
+    snaps: list[Snapshot[Any] | None] = [t.repo.cached(t.aggregate_id) if first else None for t in targets]
+    missing = [i for i, s in enumerate(snaps) if s is None]
+    loads = [(t := targets[i]).repo.load(t.aggregate_id, assume_new=t.new and first) for i in missing]
+    # one load is the common case: no gather then (a task per load costs CPU)
+    fresh = [await loads[0]] if len(loads) == 1 else list(await asyncio.gather(*loads))
+    for i, snap in zip(missing, fresh, strict=True):
+        snaps[i] = snap
+    return [s for s in snaps if s is not None], len(missing) < len(targets)
 
 
 def _recorded(target: Target, snap: Any, ctx: CommandContext) -> Outcome:

@@ -16,7 +16,13 @@ import pytest
 from nats.aio.client import Client
 
 from services.registry.app import RegistryApp
-from services.registry.domain.commands import AddTeamMember, DisbandTeam, FormTeam, RegisterVolunteer
+from services.registry.domain.commands import (
+    AddTeamMember,
+    AppointTeamLeader,
+    DisbandTeam,
+    FormTeam,
+    RegisterVolunteer,
+)
 from services.registry.service import ORPHAN_AFTER, Registry
 from shared.aggregates import CommandContext
 from shared.commands import CommandBus
@@ -196,3 +202,20 @@ async def test_a_resent_join_finishes_what_a_crash_left_half_done(
     assert [e.event_type for e in first.events] == ["registry.team_member_added"]
     assert (await fresh.teams.load(team_id)).state.members == frozenset({vol})
     assert (await fresh.add_team_member(join, ctx("join", T0))).duplicate
+
+
+async def test_a_refusal_decided_on_a_stale_cache_is_checked_against_the_log(
+    store: EventStore, provisioned: Settings
+) -> None:
+    """Replica A trusts its cached team on the first try; replica B changed the team meanwhile.
+    A rule that refuses on the cached state is asked again of the log, so A accepts."""
+    a, b = Registry(store, provisioned), Registry(store, provisioned)
+    vol, team_id = await _volunteer_and_team(a)
+    assert a.teams.cached(team_id) is not None
+    await b.add_team_member(AddTeamMember(team_id=team_id, volunteer_id=vol), ctx("join-on-b", T0))
+    assert vol not in a.teams.cached(team_id).state.members  # type: ignore[union-attr]  # checked above
+    appointed = await a.appoint_team_leader(
+        AppointTeamLeader(team_id=team_id, volunteer_id=vol), ctx("lead", T0)
+    )
+    assert appointed.accepted
+    assert [e.event_type for e in appointed.events] == ["registry.team_leader_appointed"]
