@@ -73,7 +73,10 @@ APPLIED = frozenset(
         DayClosed,
     )
 )
-Findings = Callable[[list[OverCapacityRecorded]], Awaitable[None]]
+# What a batch of facts makes dispatch write: an over-capacity conflict to record, or a disbanded
+# team whose shifts still ahead are to be cancelled. Each is keyed so replays record it once.
+Finding = OverCapacityRecorded | TeamDisbanded
+Findings = Callable[[list[Finding]], Awaitable[None]]
 
 
 def filter_subjects(hub: str) -> list[str]:
@@ -140,7 +143,10 @@ class FactsView:
             number = self._point_numbers[shared(point_id)] = len(self._point_numbers)
         return number << _DAY_BITS | day.toordinal()
 
-    def recorded(self, finding: OverCapacityRecorded) -> bool:
+    def recorded(self, finding: Finding) -> bool:
+        if isinstance(finding, TeamDisbanded):  # done once none of its shifts is still scheduled
+            team = finding.team_id
+            return not any(b.team_id == team and b.state == SCHEDULED for b in self.bookings.values())
         return finding.dispatch_id in self.over_capacity_recorded
 
     def over_capacity(self, point_id: str, day: date, dispatch_id: str) -> list[dict[str, Any]]:
@@ -180,7 +186,7 @@ class FactsView:
     def no_shows_on(self, day: date) -> int:
         return self._no_shows.get(day, 0)
 
-    def apply(self, seq: int, ev: Event) -> list[OverCapacityRecorded]:
+    def apply(self, seq: int, ev: Event) -> list[Finding]:
         self.position = max(self.position, seq)
         if isinstance(ev, TeamFormed):
             self.teams[shared(ev.team_id)] = TeamView(
@@ -193,6 +199,8 @@ class FactsView:
             team = self.teams.get(ev.team_id)
             if team is not None:
                 self.teams[team.team_id] = _team_after(team, ev)
+            if isinstance(ev, TeamDisbanded):
+                return [ev]
         elif isinstance(ev, ServicePointRegistered):
             self.points[shared(ev.service_point_id)] = PointView(
                 shared(ev.service_point_id), shared(ev.province_code), shared(ev.commune_code), ev.kind
@@ -205,7 +213,7 @@ class FactsView:
             return self._dispatch_fact(ev)
         return []
 
-    def _dispatch_fact(self, ev: Event) -> list[OverCapacityRecorded]:
+    def _dispatch_fact(self, ev: Event) -> list[Finding]:
         if isinstance(ev, CoverageRequested):
             key = self._point_day(ev.service_point_id, ev.date)
             assert key is not None
@@ -229,7 +237,7 @@ class FactsView:
                 self._no_shows[ev.date] = self._no_shows.get(ev.date, 0) + 1
         return []
 
-    def _dispatched(self, ev: TeamDispatched) -> list[OverCapacityRecorded]:
+    def _dispatched(self, ev: TeamDispatched) -> list[Finding]:
         key = self._point_day(ev.service_point_id, ev.date)
         assert key is not None
         before = self.bookings.get(ev.dispatch_id)
@@ -270,7 +278,7 @@ class FactsProjection:
         self.view = view
         self.name = name
         self._on_findings = on_findings
-        self._pending: list[OverCapacityRecorded] = []
+        self._pending: list[Finding] = []
         self._changed = asyncio.Condition()
 
     async def handle(self, msgs: list[Msg]) -> None:

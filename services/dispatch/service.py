@@ -38,6 +38,7 @@ from shared.decider import Rejected
 from shared.envelope import derive_id
 from shared.events import Event
 from shared.events.dispatch import CONTEXT, OverCapacityRecorded, Source
+from shared.events.registry import TeamDisbanded
 from shared.eventstore import EventStore
 
 
@@ -94,9 +95,13 @@ class DispatchService:
             return None
         return (await self.coverage.load(key)).state.requests.get(request_id)
 
-    async def record_findings(self, findings: list[OverCapacityRecorded]) -> None:
-        """Record over-capacity conflicts; the dispatch id makes each one's command id."""
+    async def record_findings(self, findings: list[OverCapacityRecorded | TeamDisbanded]) -> None:
+        """Record over-capacity conflicts (the dispatch id makes each one's command id), and cancel
+        the shifts still ahead of a disbanded team (its id makes the command id)."""
         for finding in findings:
+            if isinstance(finding, TeamDisbanded):
+                await self.cancel_for_disbanded(finding.team_id)
+                continue
             ctx = CommandContext(
                 command_id=f"over_capacity:{finding.dispatch_id}",
                 correlation_id=finding.dispatch_id,
@@ -105,6 +110,15 @@ class DispatchService:
             )
             key = point_day_id(finding.service_point_id, finding.date)
             await self.coverage.execute(key, ctx, partial(attendance.record_over_capacity, finding=finding))
+
+    async def cancel_for_disbanded(self, team_id: str) -> None:
+        """A disbanded team works no more shifts: those not started by the time dispatch learns of
+        it are cancelled, so close_day does not count them as no-shows."""
+        now = self.clock()
+        ctx = CommandContext(
+            command_id=f"team_disbanded:{team_id}", correlation_id=team_id, actor="dispatch", received_at=now
+        )
+        await self.schedules.execute(team_id, ctx, lambda s: attendance.cancel_for_disbanded_team(s, now=now))
 
     # -- shifts ----------------------------------------------------------------------------
 

@@ -37,6 +37,18 @@ def cancel_dispatch(state: Schedule, cmd: CancelDispatch) -> list[Event]:
     ]
 
 
+def cancel_for_disbanded_team(state: Schedule, *, now: datetime) -> list[Event]:
+    """Every shift of a disbanded team still scheduled and not yet started is cancelled."""
+    ahead = sorted(
+        (s for s in state.shifts.values() if s.status == "scheduled" and s.starts_at > now),
+        key=lambda s: (s.starts_at, s.dispatch_id),
+    )
+    return [
+        DispatchCancelled(dispatch_id=s.dispatch_id, team_id=s.team_id, reason="team disbanded", **s.where())
+        for s in ahead
+    ]
+
+
 def check_in(state: Schedule, cmd: CheckIn, *, now: datetime, policy: Policy) -> list[Event]:
     shift = shift_of(state, cmd.dispatch_id)
     if shift.status == "no_show":

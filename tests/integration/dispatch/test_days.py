@@ -122,3 +122,56 @@ async def test_caller_times_are_checked_against_the_injected_clock(
     assert (await ask("check_in", dispatch_id=did, at="2025-07-10T08:00:00+07:00"))["accepted"]
     out = await ask("check_out", dispatch_id=did, at="2025-07-10T07:59:00+07:00")
     assert out["code"] == "check_out_before_check_in"
+
+
+async def test_a_disbanded_team_loses_its_shifts_ahead_and_they_are_no_no_shows(
+    start_dispatch: Start, registry: Registry, store: EventStore, ask: Ask, clock: ManualClock
+) -> None:
+    """Disbanding a team (a registry fact) cancels the shifts it had not started, once, however
+    many replicas see it and across a restart; a shift already started stays as it was, and
+    close_day counts no cancelled shift as a no-show."""
+    a, b = await start_dispatch("a"), await start_dispatch("b")
+    await registry.team("t1")
+    await known(a, await registry.point("p1"))
+    await known(b, a.projection.view.position)
+
+    async def dispatch(day: int) -> str:
+        reply = await ask(
+            "dispatch_team",
+            team_id="t1",
+            service_point_id="p1",
+            starts_at=f"2025-07-{day}T13:00:00+07:00",
+            ends_at=f"2025-07-{day}T17:00:00+07:00",
+        )
+        assert reply["accepted"], reply
+        return str(reply["result"]["dispatch_id"])
+
+    today, ahead, later = await dispatch(10), await dispatch(11), await dispatch(12)
+    clock.now = NOW + timedelta(hours=2)  # 14:00 on the 10th: today's shift has started
+    seq = await registry.disband("t1")
+    for app in (a, b):
+        await known(app, seq)
+        assert await app.projection.wait_until(lambda v: not v.open_teams(date(2025, 7, 12)), within=10)
+    await a.stop()
+    await start_dispatch("a")  # replays the disbanding: nothing is cancelled twice
+    events = (await hub_events(store, "schedule", ["t1"]))["dispatch.dispatch_cancelled"]
+    assert events == 2
+    cancelled = {
+        r.envelope.data["dispatch_id"]
+        for r in await store.read(event_subject(store.hub, "dispatch", "schedule", "t1"))
+        if r.envelope.event_type == "dispatch.dispatch_cancelled"
+    }
+    assert cancelled == {ahead, later}
+    assert (
+        await ask(
+            "dispatch_team",
+            team_id="t1",
+            service_point_id="p1",
+            starts_at="2025-07-13T13:00:00+07:00",
+            ends_at="2025-07-13T17:00:00+07:00",
+        )
+    )["code"] == "team_disbanded"
+    clock.now = NOW + timedelta(days=3)
+    closed = await ask("close_day", date="2025-07-11")
+    assert closed["result"]["no_shows"] == 0
+    assert today not in cancelled
