@@ -141,6 +141,8 @@ class Aggregates(Generic[S]):
         refs: tuple[EventRef, ...],
     ) -> None:
         """Cache the snapshot after our own append, without reading it back."""
+        if self._cache_size <= 0:
+            return  # nothing is cached: folding the events would be wasted
         state = snap.state
         for ev in events:
             state = self._evolve(state, ev)

@@ -111,7 +111,12 @@ class Registry:
             [Target(self.volunteers, volunteer_id, new=True)],
             lambda s: [
                 volunteer.register(
-                    s[0], cmd, volunteer_id=volunteer_id, today=today, possible_duplicates=dupes
+                    s[0],
+                    cmd,
+                    volunteer_id=volunteer_id,
+                    today=today,
+                    possible_duplicates=dupes,
+                    fields=fields,
                 )
             ],
         )

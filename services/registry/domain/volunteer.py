@@ -74,8 +74,10 @@ def register(
     volunteer_id: str,
     today: date,
     possible_duplicates: list[str],
+    fields: dict[str, object] | None = None,
 ) -> list[Event]:
-    """Register once; flag (not refuse) a same-name, same-birth-date volunteer in the province."""
+    """Register once; flag (not refuse) a same-name, same-birth-date volunteer in the province.
+    ``fields``: what :func:`validate_registration` already returned for this command and day."""
     if state.registered:
         raise Rejected(
             "duplicate_volunteer", "this volunteer is already registered", existing_id=volunteer_id
@@ -85,7 +87,8 @@ def register(
             "registration_voided",
             "this registration was left unfinished and its phone passed on; send a new command id",
         )
-    fields = validate_registration(cmd, today)
+    if fields is None:
+        fields = validate_registration(cmd, today)
     events: list[Event] = [VolunteerRegistered(volunteer_id=volunteer_id, **fields)]
     if possible_duplicates:
         events.append(
