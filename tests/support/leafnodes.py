@@ -1,0 +1,101 @@
+"""The shipped central and hub configs (deploy/nats) run for real on loopback: a central server and
+a provincial hub as its leaf node, each with its own JetStream domain and store.
+
+The configs are the shipped files with only what a test machine needs changed (listen addresses,
+store dirs, no monitoring port, no cluster routes for a one-node central); every change is checked
+to have matched, so a drifting deploy file fails here loudly instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from shared.natsserver import NatsServer, NatsServerError, die_with_parent, server_binary
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
+USERS = ("REGISTRY", "DISPATCH", "REPORTING", "INGEST", "OPERATOR", "SYS", "LEAF")
+
+
+def secrets() -> dict[str, str]:
+    """The passwords accounts.conf and the leaf link read from the environment."""
+    return {f"VHUB_{user}_PASSWORD": f"test-{user.lower()}" for user in USERS}
+
+
+def _sub(text: str, pattern: str, replacement: str, flags: int = 0) -> str:
+    new, n = re.subn(pattern, replacement, text, flags=flags)
+    if n != 1:
+        raise AssertionError(f"deploy config drifted: {pattern!r} matched {n} times")
+    return new
+
+
+def _local(text: str, store_dir: Path, port: int) -> str:
+    text = _sub(text, r"^listen: 0\.0\.0\.0:4222$", f'listen: "127.0.0.1:{port}"', re.M)
+    text = _sub(text, r"^http: 0\.0\.0\.0:8222\n", "", re.M)  # no monitoring port to collide on
+    return _sub(text, r"store_dir: /data/jetstream", f'store_dir: "{store_dir}"')
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the ports file of 2.15 does not report the leaf listener)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def central_config(store_dir: Path, *, leaf_port: int, port: int = -1) -> str:
+    """deploy/nats/central-1.conf as ONE node: its cluster block (routes to the other nodes) removed."""
+    text = _local((DEPLOY / "central-1.conf").read_text(), store_dir, port)
+    text = _sub(text, r"^cluster \{.*?^\}\n", "", re.M | re.S)
+    return _sub(text, r"listen: 0\.0\.0\.0:7422", f'listen: "127.0.0.1:{leaf_port}"')
+
+
+def hub_config(store_dir: Path, *, port: int = -1) -> str:
+    """deploy/nats/hub.conf as is, but local (its hub and central URL come from the environment)."""
+    return _local((DEPLOY / "hub.conf").read_text(), store_dir, port)
+
+
+def start_configured_server(
+    workdir: Path, config: str, env: dict[str, str], *, timeout: float = 15.0
+) -> NatsServer:
+    """Start the wheel's nats-server on ``config`` (accounts.conf beside it); wait for its ports file."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(DEPLOY / "accounts.conf", workdir / "accounts.conf")
+    ports_dir = workdir / "ports"
+    ports_dir.mkdir(exist_ok=True)
+    for stale in ports_dir.glob("*.ports"):
+        stale.unlink()
+    conf = workdir / "nats-server.conf"
+    conf.write_text(config)
+    log_path = workdir / "nats-server.log"
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen(
+            [str(server_binary()), "-c", str(conf), "-ports_file_dir", str(ports_dir)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={"PATH": os.environ.get("PATH", ""), **env},
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
+    ports_file = ports_dir / f"nats-server_{proc.pid}.ports"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise NatsServerError(f"nats-server exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
+        if ports_file.exists():
+            try:
+                ports = json.loads(ports_file.read_text())
+            except ValueError:
+                ports = None  # written but not complete yet
+            if ports and ports.get("nats"):
+                return NatsServer(proc, ports["nats"][0], workdir, log_path)
+        time.sleep(0.01)  # polling a file the server writes; bounded by the deadline
+    proc.kill()
+    proc.wait(10)
+    raise NatsServerError(f"nats-server did not report its ports within {timeout}s: see {log_path}")
