@@ -38,11 +38,15 @@ async def connect_nats(settings: Settings, name: str) -> Client:
         log.info("nats_reconnected")
 
     password = settings.nats_password.get_secret_value() if settings.nats_password else None
+    # each service user gets an inbox prefix of its own, so deploy/nats/accounts.conf can let it
+    # publish and subscribe on its own inboxes only (never on other clients' reply subjects)
+    inbox = f"_INBOX_{settings.nats_user}" if settings.nats_user else "_INBOX"
     return await nats.connect(
         [url.strip() for url in settings.nats_url.split(",")],  # a cluster: several seed URLs
         name=name,
         user=settings.nats_user,
         password=password,
+        inbox_prefix=inbox,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         error_cb=on_error,

@@ -65,6 +65,7 @@ async def connect(url: str, user: str) -> Client:
         url,
         user=user,
         password=SECRETS[f"VHUB_{user.upper()}_PASSWORD"],
+        inbox_prefix=f"_INBOX_{user}",  # as shared.runtime.connect_nats connects a service user
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.2,
     )
