@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
-import re
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -33,7 +30,7 @@ from shared.consumer import DurableConsumer
 from shared.deadletter import DeadLetters
 from shared.events.dispatch import CONTEXT
 from shared.eventstore import EventStore
-from shared.runtime import HttpServer, connect_nats, ops_app
+from shared.runtime import HttpServer, connect_nats, instance_name, ops_app
 from shared.settings import Settings
 from shared.streams import provision
 
@@ -51,11 +48,6 @@ def policy_from(settings: Settings) -> Policy:
         max_rotation_days=settings.rotation_max_days,
         report_limits={**DEFAULT_REPORT_LIMITS, **settings.report_limits},
     )
-
-
-def instance_name(settings: Settings) -> str:
-    name = settings.instance or f"{socket.gethostname()}-{os.getpid()}"
-    return re.sub(r"[^A-Za-z0-9_\-]", "_", name)
 
 
 class DispatchApp:
