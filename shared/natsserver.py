@@ -7,6 +7,7 @@ the event log is vhub's only source of truth (FACTS.md, Jepsen 2025).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -97,23 +98,31 @@ def start_nats_server(
     timeout: float = 15.0,
 ) -> NatsServer:
     """Start a server storing JetStream under ``workdir``; wait until it accepts connections."""
+    config = render_config(
+        workdir / "jetstream", port=port, sync_always=sync_always, monitor_port=-1 if monitor else None
+    )
+    return run_nats_server(workdir, config, timeout=timeout)
+
+
+def run_nats_server(
+    workdir: Path, config: str, *, env: dict[str, str] | None = None, timeout: float = 15.0
+) -> NatsServer:
+    """Start the wheel's nats-server on ``config`` (written to ``workdir``); return once its ports
+    file says where it listens. ``env``: extra environment the config reads (``$VAR``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ports_dir = workdir / "ports"
     ports_dir.mkdir(exist_ok=True)
     for stale in ports_dir.glob("*.ports"):
         stale.unlink()
     conf = workdir / "nats-server.conf"
-    conf.write_text(
-        render_config(
-            workdir / "jetstream", port=port, sync_always=sync_always, monitor_port=-1 if monitor else None
-        )
-    )
+    conf.write_text(config)
     log_path = workdir / "nats-server.log"
     with log_path.open("ab") as log_file:
         proc = subprocess.Popen(
             [str(server_binary()), "-c", str(conf), "-ports_file_dir", str(ports_dir)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            env=None if env is None else {"PATH": os.environ.get("PATH", ""), **env},
             start_new_session=True,
             preexec_fn=die_with_parent(),
         )
@@ -121,7 +130,7 @@ def start_nats_server(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise NatsServerError(f"nats-server exited ({proc.returncode}): see {log_path}")
+            raise NatsServerError(f"nats-server exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
         if ports_file.exists():
             try:
                 ports = json.loads(ports_file.read_text())
@@ -132,7 +141,8 @@ def start_nats_server(
                 return NatsServer(proc, ports["nats"][0], workdir, log_path, monitor_urls[0])
         time.sleep(0.01)  # polling a file the server writes; bounded by the deadline
     proc.kill()
-    raise NatsServerError(f"nats-server did not report its ports within {timeout}s")
+    proc.wait(10)
+    raise NatsServerError(f"nats-server did not report its ports within {timeout}s: see {log_path}")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

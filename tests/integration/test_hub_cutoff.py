@@ -35,6 +35,7 @@ from services.registry.app import RegistryApp
 from shared.natsserver import NatsServer
 from shared.settings import load_settings
 from shared.streams import provision
+from tests.integration.registry.test_registry import person
 from tests.support.leafnodes import central_config, free_port, hub_config, secrets, start_configured_server
 from tests.support.linkcut import LinkCut
 
@@ -42,14 +43,6 @@ HUB = "hcm"  # a provincial hub; central's own hub code is the default "hn"
 CENTRAL_STREAM = "VHUB_CENTRAL"
 HUB_STREAM = f"VHUB_EVT_{HUB.upper()}"
 SECRETS = secrets()
-VOLUNTEER = {
-    "birth_date": "2002-03-04",
-    "province_code": "01",
-    "commune_code": "00070",
-    "affiliation": "student_association",
-    "skills": ["digital skills"],
-    "consent": True,
-}
 
 
 async def eventually(condition: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
@@ -147,12 +140,7 @@ async def provision_central(url: str) -> None:
 async def register(hub_nc: Client, first: int, count: int) -> list[dict[str, Any]]:
     replies = []
     for i in range(first, first + count):
-        body = {
-            **VOLUNTEER,
-            "full_name": f"Tình nguyện viên {i:04d}",
-            "phone": f"09{i:08d}",
-            "command_id": f"r{i}",
-        }
+        body = person(i, command_id=f"r{i}")
         reply = await hub_nc.request(
             "vhub.cmd.registry.register_volunteer", json.dumps(body).encode(), timeout=15
         )

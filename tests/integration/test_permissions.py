@@ -46,22 +46,13 @@ from shared.envelope import H_DLQ_REASON, H_DLQ_SOURCE, dlq_subject, event_subje
 from shared.natsserver import NatsServer
 from shared.settings import Settings, load_settings
 from shared.streams import provision
+from tests.integration.registry import test_registry as registry_tests
 from tests.support.leafnodes import free_port, hub_config, secrets, start_configured_server
 
 HUB = "hcm"
 SECRETS = secrets()
 NOW = datetime(2025, 7, 10, 12, 0, tzinfo=LOCAL_TZ)
-VOLUNTEER = {
-    "full_name": "Lê Thị Hoa",
-    "phone": "0987654321",
-    "birth_date": "2002-03-04",
-    "province_code": "01",
-    "commune_code": "00070",
-    "affiliation": "student_association",
-    "skills": ["digital skills"],
-    "consent": True,
-    "command_id": "perm-volunteer",
-}
+VOLUNTEER = {**registry_tests.VOLUNTEER, "command_id": "perm-volunteer"}
 TEAM = {
     "name": "Đội hình số Bến Thành",
     "province_code": "01",

