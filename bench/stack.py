@@ -18,7 +18,7 @@ from pathlib import Path
 import nats
 import psutil
 
-from shared.natsserver import NatsServer, die_with_parent, start_nats_server
+from shared.natsserver import NatsServer, die_with_parent, free_port, start_nats_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = Path(__file__).resolve().parent / ".scratch"
@@ -160,14 +160,6 @@ def bench_env(url: str, hub: str, **extra: str) -> dict[str, str]:
 
 def dumps(obj: object) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_http(url: str, proc: ServiceProcess, within: float = 60.0) -> None:

@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,11 @@ from pathlib import Path
 import httpx
 import nats
 
-from shared.natsserver import NatsServer, die_with_parent, port_is_free, start_nats_server
+from shared.natsserver import NatsServer, die_with_parent, free_port, port_is_free, start_nats_server
 from shared.settings import Settings, load_settings
 from shared.streams import provision
 
 SERVICES = ("registry", "dispatch", "reporting")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def available_services() -> list[str]:

@@ -6,8 +6,7 @@ import json
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,7 @@ import nats
 import psutil
 import pytest
 
-from vhub.devstack import free_port
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.05)  # polling a condition, bounded by the deadline
+from tests.support.waiting import free_port, wait_until
 
 
 @pytest.fixture
@@ -49,7 +40,7 @@ def dev_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[st
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(lambda: ready.exists() or proc.poll() is not None, 60, "ready file")
+        wait_until(lambda: ready.exists() or proc.poll() is not None, "ready file", 60)
         assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
         yield proc, json.loads(ready.read_text())
     finally:
@@ -87,10 +78,10 @@ async def test_dev_stack_serves_commands_and_stops_cleanly_on_sigterm(
     assert json.loads(reply.data)["accepted"]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
-    wait_for(
+    wait_until(
         lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
-        10,
         "children gone",
+        10,
     )
 
 
@@ -103,10 +94,10 @@ def test_a_killed_dev_stack_leaves_no_orphans(
     assert children
     proc.kill()
     proc.wait(10)
-    wait_for(
+    wait_until(
         lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
-        20,
         "orphans gone",
+        20,
     )
 
 

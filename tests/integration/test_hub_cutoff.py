@@ -21,7 +21,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +36,14 @@ from shared.natsserver import NatsServer
 from shared.settings import load_settings
 from shared.streams import provision
 from tests.integration.registry.test_registry import person
-from tests.support.leafnodes import central_config, free_port, hub_config, secrets, start_configured_server
+from tests.support.leafnodes import central_config, hub_config, secrets, start_configured_server
 from tests.support.linkcut import LinkCut
+from tests.support.waiting import eventually, free_port
 
 HUB = "hcm"  # a provincial hub; central's own hub code is the default "hn"
 CENTRAL_STREAM = "VHUB_CENTRAL"
 HUB_STREAM = f"VHUB_EVT_{HUB.upper()}"
 SECRETS = secrets()
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
-    """Poll ``condition`` until it holds; fail after ``within`` seconds (never a bare sleep)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, f"{what}: not within {within}s"
-        await asyncio.sleep(0.05)  # polling a condition, bounded by the deadline
 
 
 async def connect(url: str, user: str) -> Client:

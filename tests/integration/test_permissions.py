@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,8 @@ from shared.natsserver import NatsServer
 from shared.settings import Settings, load_settings
 from shared.streams import provision
 from tests.integration.registry import test_registry as registry_tests
-from tests.support.leafnodes import free_port, hub_config, secrets, start_configured_server
+from tests.support.leafnodes import hub_config, secrets, start_configured_server
+from tests.support.waiting import eventually, free_port
 
 HUB = "hcm"
 SECRETS = secrets()
@@ -75,20 +76,9 @@ def violations(server: NatsServer) -> list[str]:
     return [line for line in server.log_path.read_text().splitlines() if "Violation" in line]
 
 
-async def eventually(
-    condition: Callable[[], Awaitable[bool]],
-    what: str | Callable[[], str],
-    server: NatsServer,
-    within: float = 10.0,
-) -> None:
-    """Poll ``condition`` until it holds; fail after ``within`` seconds (never a bare sleep),
-    saying which permissions the server denied meanwhile (usually why)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not await condition():
-        if asyncio.get_running_loop().time() >= deadline:
-            said = what if isinstance(what, str) else what()
-            raise AssertionError(f"{said}: not within {within}s; violations: {violations(server)}")
-        await asyncio.sleep(0.05)  # polling a condition, bounded by the deadline
+def explained(what: str | Callable[[], str], server: NatsServer) -> Callable[[], str]:
+    """A failure message that says which permissions the server denied meanwhile (usually why)."""
+    return lambda: f"{what if isinstance(what, str) else what()}; violations: {violations(server)}"
 
 
 async def connect(url: str, user: str, inbox: str) -> Client:
@@ -253,7 +243,7 @@ async def test_each_service_runs_under_its_own_user(hub: Hub) -> None:
             hub.died()
             return await hub.last_on(settings.dlq_stream, dispatch_dlq) is not None
 
-        await eventually(fact_dead_lettered, "the malformed fact in the DLQ", hub.server)
+        await eventually(fact_dead_lettered, explained("the malformed fact in the DLQ", hub.server), 10)
         headers = await hub.last_on(settings.dlq_stream, dispatch_dlq)
         assert headers is not None
         assert headers[H_DLQ_REASON].startswith("invalid_fact"), headers
@@ -268,7 +258,7 @@ async def test_each_service_runs_under_its_own_user(hub: Hub) -> None:
             hub.died()
             return await hub.last_on(settings.dlq_stream, reporting_dlq) is not None
 
-        await eventually(poison_dead_lettered, "reporting's dead letter", hub.server)
+        await eventually(poison_dead_lettered, explained("reporting's dead letter", hub.server), 10)
         headers = await hub.last_on(settings.dlq_stream, reporting_dlq)
         assert headers is not None
         assert headers[H_DLQ_REASON].startswith("undecodable envelope"), headers
@@ -294,7 +284,7 @@ async def test_each_service_runs_under_its_own_user(hub: Hub) -> None:
                 return all(seen.get(k) == v for k, v in expected.items())
 
             what = lambda: f"reporting's summary {expected} (last seen {seen})"  # noqa: E731
-            await eventually(figures_shown, what, hub.server)
+            await eventually(figures_shown, explained(what, hub.server), 10)
             ready = await http.get("/readyz")
             assert ready.status_code == 200, ready.text
 

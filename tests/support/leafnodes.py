@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 from pathlib import Path
 
 from shared.natsserver import NatsServer, run_nats_server
@@ -35,14 +34,6 @@ def _local(text: str, store_dir: Path, port: int) -> str:
     text = _sub(text, r"^listen: 0\.0\.0\.0:4222$", f'listen: "127.0.0.1:{port}"', re.M)
     text = _sub(text, r"^http: 0\.0\.0\.0:8222\n", "", re.M)  # no monitoring port to collide on
     return _sub(text, r"store_dir: /data/jetstream", f'store_dir: "{store_dir}"')
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the ports file of 2.15 does not report the leaf listener)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def central_config(store_dir: Path, *, leaf_port: int, port: int = -1) -> str:

@@ -7,7 +7,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -16,11 +15,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from shared.natsserver import free_port
 
 
 @contextlib.contextmanager
@@ -40,7 +35,7 @@ def postgres_admin_url() -> Iterator[str | None]:
         user = pwd.getpwnam("postgres")
         os.chown(tmp, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     data = tmp / "data"
     subprocess.run(
         [*run_as, initdb, "-D", str(data), "-U", "postgres", "--no-sync", "-A", "trust"],

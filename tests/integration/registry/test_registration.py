@@ -7,7 +7,6 @@ index that replaced the identity subject (its own consumer per replica).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from shared.eventstore import EventStore
 from shared.settings import Settings
 from tests.integration.registry.conftest import Send
 from tests.integration.registry.test_registry import TEAM, VOLUNTEER, person
+from tests.support.waiting import eventually
 
 T0 = datetime(2025, 7, 1, 8, 0, tzinfo=UTC)
 
@@ -100,13 +100,6 @@ async def test_a_registration_that_landed_is_never_voided(store: EventStore, pro
     assert len(await store.read(registry.volunteers.subject(first["aggregate_id"]))) == 1
 
 
-async def wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 async def test_possible_duplicates_are_seen_across_replicas_and_restarts(
     send: Send,
     nc: Client,
@@ -122,7 +115,9 @@ async def test_possible_duplicates_are_seen_across_replicas_and_restarts(
         await other.bus.stop()  # commands go to the first replica; `other` keeps only its index
         first = await send("register_volunteer", person(1))
         position = first["version"]
-        await wait_for(lambda: other.registry.identities.position >= position)
+        await eventually(
+            lambda: other.registry.identities.position >= position, "the other replica's index", 10
+        )
         key = other.registry.identities.key("Tình nguyện viên 0001", "2002-03-04", "01")
         assert other.registry.identities.holders(key) == (first["aggregate_id"],)
     finally:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -42,12 +39,3 @@ async def publish(
         result = await store.append(subject, [env], expected=last.get(subject, 0))
         last[subject] = seq = result.last_seq
     return seq
-
-
-async def until(check: Callable[[], Awaitable[bool]], deadline_s: float, what: str) -> None:
-    """Poll ``check`` until it holds, or fail after ``deadline_s`` (a condition, not a sleep)."""
-    end = time.monotonic() + deadline_s
-    while not await check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)

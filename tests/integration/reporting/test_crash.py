@@ -6,7 +6,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,20 +21,15 @@ from services.reporting.store import ReportingStore
 from shared.eventstore import EventStore
 from shared.settings import Settings, load_settings
 from tests.integration.reporting.campaign import generate
-from tests.integration.reporting.conftest import publish, until
+from tests.integration.reporting.conftest import publish
 from tests.integration.reporting.expected import expected_view
 from tests.integration.reporting.observe import observed_view
 from tests.integration.reporting.test_projection import DAYS, PROVINCES
 from tests.support.postgres import create_database
+from tests.support.waiting import eventually, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 KILLS = 5
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _spawn(settings: Settings, port: int, logfile: Path) -> subprocess.Popen[bytes]:
@@ -74,7 +68,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
     js = nc.jetstream()
     engine = make_engine(rsettings.database_url, writer=False)
     probe = ReportingStore(engine)
-    port, logfile = _free_port(), tmp_path / "reporting.log"
+    port, logfile = free_port(), tmp_path / "reporting.log"
     backlogs: list[int] = []  # events still to consume when each kill landed
     try:
         for _ in range(KILLS):
@@ -87,7 +81,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
                     assert proc.poll() is None, logfile.read_text()[-2_000:]
                     return await _position(probe) >= target
 
-                await until(reached, 60, f"the process to reach {target}")
+                await eventually(reached, f"the process to reach {target}", 60)
             finally:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
@@ -100,7 +94,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
             async def caught_up() -> bool:
                 return await _position(probe) >= last
 
-            await until(caught_up, 60, "the last restart to catch up")
+            await eventually(caught_up, "the last restart to catch up", 60)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
                 observed = await observed_view(http, PROVINCES, DAYS)
         finally:
@@ -145,7 +139,7 @@ async def test_failed_commits_rewind_the_consumer_and_count_nothing_twice(
             async def moved(seen: int = seen) -> bool:
                 return await _position(svc.store) > seen + 100
 
-            await until(moved, 30, "the projection to move on")
+            await eventually(moved, "the projection to move on", 30)
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -154,13 +148,13 @@ async def test_failed_commits_rewind_the_consumer_and_count_nothing_twice(
             async def failed(failures: int = failures) -> bool:
                 return svc.consumer.failures > failures or producing.done()
 
-            await until(failed, 30, "the dropped connection to fail a commit")
+            await eventually(failed, "the dropped connection to fail a commit", 30)
         last = await producing
 
         async def caught_up() -> bool:
             return await _position(svc.store) >= last
 
-        await until(caught_up, 60, "the projection to catch up after the rewinds")
+        await eventually(caught_up, "the projection to catch up after the rewinds", 60)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{svc.server.port}") as http:
             observed = await observed_view(http, PROVINCES, DAYS)
     finally:

@@ -15,9 +15,10 @@ from shared.envelope import H_DLQ_REASON, H_DLQ_STREAM_SEQ, event_subject
 from shared.eventstore import EventStore
 from shared.settings import Settings
 from tests.integration.reporting.campaign import START, generate
-from tests.integration.reporting.conftest import publish, until
+from tests.integration.reporting.conftest import publish
 from tests.integration.reporting.expected import expected_view
 from tests.integration.reporting.observe import observed_view
+from tests.support.waiting import eventually
 
 PROVINCES = ["01", "79", "68"]
 DAYS = [START + timedelta(days=n) for n in range(8)]
@@ -42,7 +43,7 @@ async def caught_up(svc: Reporting, seq: int) -> None:
     async def done() -> bool:
         return (await svc.store.position()).position >= seq
 
-    await until(done, 30, f"projection at {seq}")
+    await eventually(done, f"projection at {seq}", 30)
 
 
 async def test_every_figure_equals_the_fold_of_the_log(

@@ -22,10 +22,11 @@ from shared.envelope import event_subject
 from shared.eventstore import EventStore
 from shared.settings import Settings
 from tests.integration.reporting.campaign import generate
-from tests.integration.reporting.conftest import publish, until
+from tests.integration.reporting.conftest import publish
 from tests.integration.reporting.expected import expected_view
 from tests.integration.reporting.observe import observed_view
 from tests.integration.reporting.test_projection import DAYS, PROVINCES
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ async def test_rebuild_while_events_arrive_ends_equal(
             return bool(seen) or rebuilding.done()
 
         # the producer starts only once the rebuild has begun, so events surely arrive during it
-        await until(started, 30, "rebuild started")
+        await eventually(started, "rebuild started", 30)
         producing = asyncio.create_task(publish(store, log[first:second], last_seq))
         while not rebuilding.done():
             statuses.append((await http.get("/v1/summary")).status_code)
@@ -77,7 +78,7 @@ async def test_rebuild_while_events_arrive_ends_equal(
         async def caught_up() -> bool:
             return (await service.store.position()).position >= last
 
-        await until(caught_up, 30, "live projection caught up after the switch")
+        await eventually(caught_up, "live projection caught up after the switch", 30)
         observed = await observed_view(http, PROVINCES, DAYS)
     await engine.dispose()
     assert switched.colour == "green"
@@ -102,7 +103,7 @@ async def test_cli_rebuild_twice_swaps_colours_and_keeps_figures(
     async def caught_up() -> bool:
         return (await service.store.position()).position >= last
 
-    await until(caught_up, 30, "live projection caught up")
+    await eventually(caught_up, "live projection caught up", 30)
     first = await asyncio.to_thread(rebuild_command, None, rsettings)
     second = await asyncio.to_thread(rebuild_command, "reporting", rsettings)
     assert (first.colour, second.colour) == ("green", "blue")
@@ -140,7 +141,7 @@ async def test_rebuilt_tables_equal_the_live_ones_row_for_row(
     async def caught_up() -> bool:
         return (await service.store.position()).position >= last
 
-    await until(caught_up, 60, "live projection caught up")
+    await eventually(caught_up, "live projection caught up", 60)
     engine = make_engine(rsettings.database_url, writer=True)
     try:
         switched = await rebuild(

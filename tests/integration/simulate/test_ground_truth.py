@@ -30,7 +30,8 @@ pytestmark = pytest.mark.skipif(bool(_missing()), reason=f"not built yet: {_miss
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[object]:
     """The embedded stack (nats-server from the wheel, each service its own process)."""
-    from vhub.devstack import DevStack, free_port
+    from tests.support.waiting import free_port
+    from vhub.devstack import DevStack
 
     dev = DevStack(
         data_dir=tmp_path / "stack", nats_port=-1, http_port=free_port(), sync_always=False, hub="hn"
