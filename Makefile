@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo demo-once dev test test-fast lint fmt bench docs clean
+.PHONY: install demo demo-once dev test test-fast fuzz lint fmt bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ dev: $(STAMP)           ## the embedded stack in the foreground (Ctrl-C stops it
 
 test: $(STAMP)          ## the whole suite: real nats-server, SQLite and PostgreSQL
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+fuzz: $(STAMP)          ## the property tests (marker "property") with the large hypothesis profile
+	VHUB_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider -m property --timeout=3600
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,7 +9,6 @@ busy the subscription's pending queue holds the rest (back-pressure instead of u
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared.aggregates import CommandContext, Outcome
 from shared.decider import Rejected
 from shared.envelope import command_subject
+from shared.jsonbody import BadBody, decode_object
 from shared.metrics import COMMAND_SECONDS, COMMANDS
 from shared.runtime import barrier
 
@@ -169,11 +169,9 @@ class CommandBus:
         if route is None:
             return Refused(code="unknown_command", reason=f"no command {name!r} in {self.context}")
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as err:
-            return Refused(code="invalid_command", reason=f"body is not JSON: {err}")
-        if not isinstance(body, dict):
-            return Refused(code="invalid_command", reason="body must be a JSON object")
+            body = decode_object(raw)
+        except BadBody as err:
+            return Refused(code="invalid_command", reason=err.reason)
         try:
             command = route.model.model_validate(body)
         except ValidationError as err:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from nats.aio.client import Client
 
 from shared.eventstore import EventStore
@@ -16,6 +19,18 @@ from shared.settings import Settings, load_settings
 from shared.streams import provision
 from tests.support.nats import nats_url_for_tests
 from tests.support.postgres import postgres_admin_url
+
+# Property tests (hypothesis): one profile mechanism for every suite. "default" keeps `make test`
+# short; `make fuzz` runs the property tests under "fuzz" (VHUB_HYPOTHESIS_PROFILE=fuzz). A test that
+# sends N messages per example scales with max_examples, so the profile also says how big a run is.
+# No deadline per example: a real server under a loaded 2-core machine has honest pauses, and each
+# property bounds its own reply time instead.
+_QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+hypothesis_settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=_QUIET)
+hypothesis_settings.register_profile(
+    "fuzz", max_examples=2_000, deadline=None, suppress_health_check=_QUIET, print_blob=True
+)
+hypothesis_settings.load_profile(os.environ.get("VHUB_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")
