@@ -1,4 +1,4 @@
-"""``vhub rebuild [projection]``: mounted by the project's ``vhub`` CLI (vhub/cli.py)."""
+"""``vhub rebuild [projection]``: mounted by the project's ``vhub`` CLI (vhub/cli/data.py)."""
 
 from __future__ import annotations
 

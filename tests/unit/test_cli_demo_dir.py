@@ -8,7 +8,7 @@ import platformdirs
 import pytest
 import typer
 
-from vhub import cli
+from vhub.cli import stack as cli
 
 
 def test_the_default_demo_directory_is_emptied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

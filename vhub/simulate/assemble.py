@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from vhub.simulate.builder import Builder
 from vhub.simulate.entities import count_shift, shift_steps
 from vhub.simulate.model import Plan, Step
@@ -66,9 +64,3 @@ def assemble(b: Builder, scenario: str, scale: float, seed: int, resend_check_in
             ),
         )
     return Plan(scenario, scale, seed, b.freeze(ORDER, lazy), b.truth)
-
-
-def campaign_days(first: date, last: date) -> list[date]:
-    from datetime import timedelta
-
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
