@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -20,9 +20,10 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from shared.aggregates import CommandContext, Outcome
+from shared.contract import Command
 from shared.decider import Rejected
 from shared.envelope import command_subject
 from shared.jsonbody import BadBody, decode_object
@@ -30,17 +31,6 @@ from shared.metrics import COMMAND_SECONDS, COMMANDS
 from shared.runtime import barrier
 
 log = structlog.get_logger(__name__)
-ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
-
-
-class Command(BaseModel):
-    """Base of every command: the fields any command may carry besides its own."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    command_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    correlation_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    actor: str | None = Field(default=None, max_length=128)
 
 
 class EventInfo(BaseModel):
@@ -117,9 +107,20 @@ class CommandBus:
         self._subs: list[Subscription] = []
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.served = 0  # commands this bus answered (Prometheus counts per process, not per bus)
 
     def route(self, name: str, model: type[C], handler: Handler[C]) -> None:
         self._routes[name] = Route(model, handler)
+
+    def serve(self, table: Mapping[str, type[Command]], *services: object) -> None:
+        """Route every command of a context's table (``COMMANDS`` in its ``domain/commands.py``,
+        subject name → model) to the method of the same name on the first of ``services`` that has
+        one. A command that nothing serves fails here, at start-up, not on its first message."""
+        for name, model in table.items():
+            handler = next((getattr(s, name) for s in services if hasattr(s, name)), None)
+            if handler is None:
+                raise LookupError(f"nothing serves the {self.context} command {name!r}")
+            self.route(name, model, handler)
 
     @property
     def names(self) -> list[str]:
@@ -159,6 +160,7 @@ class CommandBus:
         reply = await self.dispatch(name, msg.data)
         outcome = "accepted" if reply.accepted else reply.code
         COMMANDS.labels(self.context, name, outcome).inc()
+        self.served += 1
         COMMAND_SECONDS.labels(self.context, name).observe(time.perf_counter() - started)
         if msg.reply:
             await self._nc.publish(msg.reply, reply.model_dump_json(exclude_none=True).encode())

@@ -17,7 +17,8 @@ from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
-from shared.commands import Accepted, Command, Refused
+from shared.commands import Accepted, Refused
+from shared.contract import Command
 from shared.envelope import Envelope
 from shared.events import CATALOGUE, load_all
 

@@ -18,9 +18,9 @@ from typing import Any
 import structlog
 from nats.aio.client import Client
 
-from services.dispatch import messages as m
 from services.dispatch.clock import Clock, clock_from_setting
 from services.dispatch.days import DayClosing
+from services.dispatch.domain.commands import COMMANDS
 from services.dispatch.domain.model import DEFAULT_REPORT_LIMITS, Policy
 from services.dispatch.facts import FactsProjection, FactsView, filter_subjects
 from services.dispatch.ingest import ActivityIngest
@@ -118,16 +118,7 @@ class DispatchApp:
 
     def _bus(self, days: DayClosing) -> CommandBus:
         bus = CommandBus(self.nc, CONTEXT, clock=self.clock, concurrency=self.settings.command_concurrency)
-        svc = self.service
-        bus.route("request_coverage", m.RequestCoverage, svc.request_coverage)
-        bus.route("dispatch_team", m.DispatchTeam, svc.dispatch_team)
-        bus.route("plan_rotation", m.PlanRotation, svc.plan_rotation)
-        bus.route("cancel_dispatch", m.CancelDispatch, svc.cancel_dispatch)
-        bus.route("check_in", m.CheckIn, svc.check_in)
-        bus.route("check_out", m.CheckOut, svc.check_out)
-        bus.route("report_activity", m.ReportActivity, svc.report_activity)
-        bus.route("close_day", m.CloseDay, days.close_day)
-        bus.route("suggest_teams", m.SuggestTeams, svc.suggest_teams)
+        bus.serve(COMMANDS, self.service, days)
         return bus
 
     async def _apply_facts(self, msgs: list[Any]) -> None:

@@ -21,8 +21,8 @@ import structlog
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from services.dispatch import messages as m
 from services.dispatch.domain import attendance
+from services.dispatch.domain import commands as c
 from services.dispatch.domain.model import Day
 from services.dispatch.facts import FactsProjection
 from services.dispatch.service import DispatchService
@@ -94,9 +94,8 @@ class DayClosing:
         await asyncio.gather(*(worker() for _ in range(min(self._workers, len(teams)))))
         return marked, seen
 
-    async def close_day(self, cmd: m.CloseDay, ctx: CommandContext) -> Accepted:
+    async def close_day(self, cmd: c.CloseDay, ctx: CommandContext) -> Accepted:
         svc = self._svc
-        svc.handled += 1
         now = svc.clock()
         attendance.close_day(Day(), cmd.date, hub=svc.hub, no_shows=0, now=now, policy=svc.policy)
         logged = await self.last_schedule_seq()

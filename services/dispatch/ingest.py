@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from services.dispatch.messages import ReportActivity
+from services.dispatch.domain.commands import ReportActivity
 from services.dispatch.service import DispatchService
 from shared.aggregates import CommandContext
 from shared.commands import invalid

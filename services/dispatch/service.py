@@ -14,9 +14,9 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from services.dispatch import messages as m
 from services.dispatch.clock import Clock
 from services.dispatch.domain import attendance, decide
+from services.dispatch.domain import commands as c
 from services.dispatch.domain.evolve import evolve_coverage, evolve_day, evolve_schedule
 from services.dispatch.domain.model import (
     Coverage,
@@ -63,7 +63,6 @@ class DispatchService:
         self.view = view
         self.clock = clock
         self.policy = policy
-        self.handled = 0  # commands this instance answered (tests check both replicas served)
         common: dict[str, Any] = {"context": CONTEXT, "retries": retries, "cache_size": cache_size}
         # every team's schedule stays cached: compact snapshots (services.dispatch.snapshots)
         self.schedules = CompactAggregates[Schedule](
@@ -76,8 +75,7 @@ class DispatchService:
 
     # -- coverage --------------------------------------------------------------------------
 
-    async def request_coverage(self, cmd: m.RequestCoverage, ctx: CommandContext) -> Accepted:
-        self.handled += 1
+    async def request_coverage(self, cmd: c.RequestCoverage, ctx: CommandContext) -> Accepted:
         key = point_day_id(cmd.service_point_id, cmd.date)
         request_id = scoped_id(key, _token(self.hub, ctx.command_id, "coverage"))
         point = self.view.points.get(cmd.service_point_id)
@@ -122,8 +120,7 @@ class DispatchService:
 
     # -- shifts ----------------------------------------------------------------------------
 
-    async def dispatch_team(self, cmd: m.DispatchTeam, ctx: CommandContext) -> Accepted:
-        self.handled += 1
+    async def dispatch_team(self, cmd: c.DispatchTeam, ctx: CommandContext) -> Accepted:
         dispatch_id = scoped_id(cmd.team_id, _token(self.hub, ctx.command_id, "dispatch"))
         team = self.view.teams.get(cmd.team_id)
         point = self.view.points.get(cmd.service_point_id)
@@ -152,8 +149,7 @@ class DispatchService:
             result={"dispatch_id": dispatch_id, "team_id": cmd.team_id, "date": day.isoformat()},
         )
 
-    async def plan_rotation(self, cmd: m.PlanRotation, ctx: CommandContext) -> Accepted:
-        self.handled += 1
+    async def plan_rotation(self, cmd: c.PlanRotation, ctx: CommandContext) -> Accepted:
         days = max(0, min((cmd.to_date - cmd.from_date).days + 1, self.policy.max_rotation_days))
         rotation_id = _token(self.hub, ctx.command_id, "rotation")
         ids = [
@@ -193,37 +189,32 @@ class DispatchService:
         outcome = await self.schedules.execute(team_id, ctx, rule)
         return Accepted.of(outcome, result={"dispatch_id": dispatch_id, "team_id": team_id})
 
-    async def cancel_dispatch(self, cmd: m.CancelDispatch, ctx: CommandContext) -> Accepted:
-        self.handled += 1
+    async def cancel_dispatch(self, cmd: c.CancelDispatch, ctx: CommandContext) -> Accepted:
         return await self._on_shift(cmd.dispatch_id, ctx, lambda s: attendance.cancel_dispatch(s, cmd))
 
-    async def check_in(self, cmd: m.CheckIn, ctx: CommandContext) -> Accepted:
-        self.handled += 1
+    async def check_in(self, cmd: c.CheckIn, ctx: CommandContext) -> Accepted:
         now = self.clock()
         return await self._on_shift(
             cmd.dispatch_id, ctx, lambda s: attendance.check_in(s, cmd, now=now, policy=self.policy)
         )
 
-    async def check_out(self, cmd: m.CheckOut, ctx: CommandContext) -> Accepted:
-        self.handled += 1
+    async def check_out(self, cmd: c.CheckOut, ctx: CommandContext) -> Accepted:
         now = self.clock()
         return await self._on_shift(
             cmd.dispatch_id, ctx, lambda s: attendance.check_out(s, cmd, now=now, policy=self.policy)
         )
 
     async def report_activity(
-        self, cmd: m.ReportActivity, ctx: CommandContext, source: Source = "command"
+        self, cmd: c.ReportActivity, ctx: CommandContext, source: Source = "command"
     ) -> Accepted:
-        self.handled += 1
         return await self._on_shift(
             cmd.dispatch_id,
             ctx,
             lambda s: attendance.report_activity(s, cmd, policy=self.policy, source=source),
         )
 
-    async def suggest_teams(self, cmd: m.SuggestTeams, ctx: CommandContext) -> Accepted:
+    async def suggest_teams(self, cmd: c.SuggestTeams, ctx: CommandContext) -> Accepted:
         """A query: nothing is written; ``version`` is the projection's position."""
-        self.handled += 1
         request = await self.coverage_request(cmd.request_id)
         if request is None:
             raise Rejected("unknown_coverage_request", f"no coverage request {cmd.request_id}")

@@ -37,8 +37,7 @@ class RegistryApp:
         )
         self.registry = Registry(store, settings)
         self.bus = CommandBus(nc, CONTEXT, clock=clock, concurrency=settings.command_concurrency)
-        for name, model in c.COMMANDS.items():
-            self.bus.route(name, model, getattr(self.registry, name))
+        self.bus.serve(c.COMMANDS, self.registry)
         # one consumer per replica and start (the index lives in this process): the server drops
         # it an hour after the process is gone, and a clean stop deletes it at once
         durable = f"registry_identities_{instance_name(settings)}_{secrets.token_hex(3)}"

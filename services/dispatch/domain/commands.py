@@ -1,34 +1,21 @@
 """What dispatch can be asked to do (imperative names, no suffix): the fields of each command.
 
 Shapes are validated here (types, required fields, time zones); rules that need state or facts are
-decided in :mod:`services.dispatch.domain.decide`, each with its own rejection code. The wire models
-in :mod:`services.dispatch.messages` add the command envelope fields (id, correlation, actor).
+decided in :mod:`services.dispatch.domain.decide`, each with its own rejection code. The command
+envelope fields (id, correlation, actor) come from :class:`shared.contract.Command`, as in every context.
 """
 
 from __future__ import annotations
 
 from datetime import date, time
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
+from shared.contract import Command
 from shared.events.registry import Focus
 
 REF = r"^[A-Za-z0-9_\-]{1,64}$"  # ids that become subject tokens
 SCOPED_REF = r"^[A-Za-z0-9_\-]{1,64}:[A-Za-z0-9]{1,32}$"
-
-
-ID = r"^[A-Za-z0-9._:\-]{1,128}$"
-
-
-class Command(BaseModel):
-    """The fields every vhub command carries (as ``shared.commands.Command``, which the wire
-    models add; repeated here so the domain stays free of I/O imports and the schema is whole)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    command_id: str | None = Field(default=None, pattern=ID)
-    correlation_id: str | None = Field(default=None, pattern=ID)
-    actor: str | None = Field(default=None, max_length=128)
 
 
 class RequestCoverage(Command):

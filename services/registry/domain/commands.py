@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import Field
 
-from shared.commands import Command
+from shared.contract import Command
 from shared.events.registry import Affiliation, Focus, PointKind
 
 Code = Field(min_length=1, max_length=10)
@@ -97,6 +97,7 @@ class DesignateBorderCommunes(Command):
 
 
 # subject name (vhub.cmd.registry.<name>) -> command model; the use case of the same name serves it
+# (shared.commands.CommandBus.serve)
 COMMANDS: dict[str, type[Command]] = {
     "register_volunteer": RegisterVolunteer,
     "update_volunteer": UpdateVolunteer,

@@ -1,0 +1,23 @@
+"""The command contract every context's domain declares its commands with: pydantic only.
+
+Domain modules import this, never :mod:`shared.commands` (the bus, which needs nats-py): a command
+is a frozen, strictly validated model of what a caller may ask; how it travels is the bus's affair.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# ids that travel in Msg-Ids and event ids: letters, digits and a few separators, bounded
+ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
+
+
+class Command(BaseModel):
+    """Base of every command: the fields any command may carry besides its own (idempotency and
+    tracing). Unknown fields are refused; surrounding whitespace is stripped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    command_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    correlation_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    actor: str | None = Field(default=None, max_length=128)
