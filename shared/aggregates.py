@@ -1,28 +1,30 @@
-"""Repositories of aggregates: load from a bounded snapshot cache plus the log; write through
-:func:`shared.transaction.transact` (decide → append, optimistic-concurrency retries).
+"""Repositories of aggregates: load from a bounded snapshot cache plus the log. Writing is
+:class:`shared.transaction.Writer`'s (decide → append, optimistic-concurrency retries); this
+module knows nothing of it.
 
-A snapshot is the folded state, the stream sequence it reflects, and the ids of the commands recorded
-on the aggregate, so a retried command is answered from the log, however late it comes.
+A snapshot is the folded state, the stream sequence it reflects, and the commands recorded on the
+aggregate (:class:`CommandIndex`), so a retried command is answered from the log, however late it
+comes. How those commands are kept is the extension point: a repository takes a factory of empty
+indexes (``index=``), plain dicts by default; dispatch plugs in a compact one
+(``services/dispatch/snapshots.py``) to keep every team's schedule in memory.
 """
 
 from __future__ import annotations
 
+import abc
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-import structlog
-
-from shared.decider import EvolveFn
+from shared.decider import EvolveFn, fold
 from shared.envelope import Envelope, derive_id, event_subject
 from shared.events import Event
 from shared.eventstore import EventStore
 from shared.upcast import decode
 
 S = TypeVar("S")
-log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,43 @@ class EventRef:
     event_id: str
 
 
+Refs = tuple[EventRef, ...]
+
+
+class CommandIndex(Mapping[str, Refs], abc.ABC):
+    """The commands recorded on one aggregate: command id → its events there, in order. Immutable:
+    ``with_commands`` returns a copy. The write path only looks commands up and adds them."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def with_commands(self, added: Mapping[str, Refs], *, append: bool) -> CommandIndex:
+        """A copy with ``added``; ``append``: after the events a command already has here."""
+
+
+# (hub, aggregate id) → an empty index for that aggregate (a compact index derives ids from both)
+IndexFactory = Callable[[str, str], CommandIndex]
+
+
+class PlainIndex(dict[str, Refs], CommandIndex):
+    """The default :class:`CommandIndex`: a dict of ``EventRef`` tuples (about 500 bytes a command)."""
+
+    def with_commands(self, added: Mapping[str, Refs], *, append: bool) -> PlainIndex:
+        out = PlainIndex(self)
+        for command_id, refs in added.items():
+            out[command_id] = (*self.get(command_id, ()), *refs) if append else refs
+        return out
+
+
+def plain_index(hub: str, aggregate_id: str) -> CommandIndex:
+    return PlainIndex()
+
+
 @dataclass(frozen=True)
 class Snapshot(Generic[S]):
     state: S
     version: int
-    commands: dict[str, tuple[EventRef, ...]] = field(default_factory=dict)
+    commands: CommandIndex
 
 
 @dataclass(frozen=True)
@@ -58,7 +92,7 @@ class Outcome:
 
     aggregate_id: str
     version: int
-    events: tuple[EventRef, ...]
+    events: Refs
     duplicate: bool = False
 
 
@@ -74,16 +108,20 @@ class Aggregates(Generic[S]):
         initial: Callable[[], S],
         evolve: EvolveFn[S],
         cache_size: int = 10_000,
-        retries: int = 5,
+        index: IndexFactory = plain_index,
     ) -> None:
         self._store = store
         self.context = context
         self.aggregate = aggregate
         self._initial = initial
         self._evolve = evolve
+        self._index = index
         self._cache: OrderedDict[str, Snapshot[S]] = OrderedDict()
         self._cache_size = cache_size
-        self._retries = retries
+
+    @property
+    def store(self) -> EventStore:
+        return self._store
 
     def subject(self, aggregate_id: str) -> str:
         return event_subject(self._store.hub, self.context, self.aggregate, aggregate_id)
@@ -92,37 +130,24 @@ class Aggregates(Generic[S]):
         """The aggregate as of now: the cached snapshot plus whatever the log has after it
         (``assume_new``: an empty aggregate without asking the log; the append will check)."""
         subject = self.subject(aggregate_id)
-        snap = self._cache.get(subject) or Snapshot(self._initial(), 0, {})
+        snap = self._cache.get(subject)
+        if snap is None:
+            snap = Snapshot(self._initial(), 0, self._index(self._store.hub, aggregate_id))
         if assume_new and snap.version == 0:
             return snap
         newer = await self._store.read(subject, after_seq=snap.version)
         if newer:
-            state, commands = snap.state, dict(snap.commands)
+            added: dict[str, Refs] = {}
             for rec in newer:
                 env = rec.envelope
-                state = self._evolve(state, decode(env))
-                commands[env.command_id] = (
-                    *commands.get(env.command_id, ()),
+                added[env.command_id] = (
+                    *added.get(env.command_id, ()),
                     EventRef(rec.seq, env.event_type, env.event_id),
                 )
-            snap = Snapshot(state, newer[-1].seq, commands)
+            state = fold(self._evolve, snap.state, (decode(rec.envelope) for rec in newer))
+            snap = Snapshot(state, newer[-1].seq, snap.commands.with_commands(added, append=True))
         self._remember(subject, snap)
         return snap
-
-    async def execute(
-        self,
-        aggregate_id: str,
-        ctx: CommandContext,
-        decide: Callable[[S], list[Event]],
-    ) -> Outcome:
-        """Decide against the current state and append; on a lost race, reload and decide again.
-
-        A command id already recorded on this aggregate returns its first outcome unchanged.
-        """
-        from shared.transaction import Target, transact
-
-        [outcome] = await transact(ctx, [Target(self, aggregate_id)], lambda states: [decide(states[0])])
-        return outcome
 
     def cached(self, aggregate_id: str) -> Snapshot[S] | None:
         """The snapshot this process holds, without asking the log (it may be behind it)."""
@@ -133,35 +158,19 @@ class Aggregates(Generic[S]):
         self._cache.pop(self.subject(aggregate_id), None)
 
     def advance(
-        self,
-        aggregate_id: str,
-        snap: Snapshot[S],
-        ctx: CommandContext,
-        events: list[Event],
-        refs: tuple[EventRef, ...],
+        self, aggregate_id: str, snap: Snapshot[S], ctx: CommandContext, events: list[Event], refs: Refs
     ) -> None:
         """Cache the snapshot after our own append, without reading it back."""
         if self._cache_size <= 0:
             return  # nothing is cached: folding the events would be wasted
-        state = snap.state
-        for ev in events:
-            state = self._evolve(state, ev)
+        commands = snap.commands.with_commands({ctx.command_id: refs}, append=False)
         self._remember(
             self.subject(aggregate_id),
-            replace(
-                snap, state=state, version=refs[-1].seq, commands={**snap.commands, ctx.command_id: refs}
-            ),
+            Snapshot(fold(self._evolve, snap.state, events), refs[-1].seq, commands),
         )
 
-    @property
-    def store(self) -> EventStore:
-        return self._store
-
-    @property
-    def retries(self) -> int:
-        return self._retries
-
     def envelope(self, aggregate_id: str, ctx: CommandContext, ev: Event, n: int) -> Envelope:
+        """The ``n``-th event a command records here; its id is derived, so a resend makes the same."""
         # every field comes from validated models: construct without validating again (hot path)
         return Envelope.model_construct(
             event_id=derive_id(self._store.hub, ctx.command_id, aggregate_id, str(n)),

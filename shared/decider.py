@@ -1,18 +1,18 @@
 """The decide/evolve protocol: aggregates are pure functions over frozen state.
 
 ``decide(state, command) -> list[Event]`` refuses by raising :class:`Rejected`;
-``evolve(state, event) -> state`` never refuses (the log is the truth).
+``evolve(state, event) -> state`` never refuses (the log is the truth); :func:`fold` applies a
+history (the repositories' loads and their snapshots after an append both use it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from shared.events import Event
 
 S = TypeVar("S")
-C = TypeVar("C", contravariant=True)
 
 
 class Rejected(Exception):
@@ -23,16 +23,6 @@ class Rejected(Exception):
         self.code = code
         self.reason = reason
         self.details = details
-
-
-class Decider(Protocol, Generic[S, C]):
-    """What an aggregate offers the service layer."""
-
-    def initial(self) -> S: ...
-
-    def decide(self, state: S, command: C) -> list[Event]: ...
-
-    def evolve(self, state: S, event: Event) -> S: ...
 
 
 def fold(evolve_fn: EvolveFn[S], state: S, events: Iterable[Event]) -> S:

@@ -1,9 +1,12 @@
-"""One command's write across one or more aggregates: load all → decide → append as one batch.
+"""The write path: load → decide → append, for one aggregate or several (docs/architecture.md §2).
 
-The batch is atomic and carries each aggregate's expected version, so it lands only if none of
-them changed since they were read; the loser of a race reloads, decides again (a rule may now
-refuse it) after a short jittered back-off. Within one process, writers of the same aggregates
-take turns (locks taken in subject order, so two commands never wait on each other in a circle).
+Every append carries each aggregate's expected version, so it lands only if none of them changed
+since they were read; the loser of a race reloads, decides again (a rule may now refuse it) after a
+short jittered back-off. The first attempt trusts this process's cached snapshots (one round trip
+less on a hot aggregate); a refusal or a no-op decided on them is checked against the log before it
+is answered. Within one process, writers of the same aggregates take turns (locks taken in subject
+order, so two commands never wait on each other in a circle). Several aggregates are appended as
+one atomic batch. A lost ack is recognised by the store (its last Msg-Id), a duplicate by the log.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,14 +57,6 @@ class Turns:
                     del self._locks[subject]
 
 
-_TURNS: weakref.WeakKeyDictionary[EventStore, Turns] = weakref.WeakKeyDictionary()
-
-
-def turns_for(store: EventStore) -> Turns:
-    """One set of turns per store (per service instance)."""
-    return _TURNS.setdefault(store, Turns())
-
-
 @dataclass(frozen=True)
 class Target:
     """An aggregate a command writes. ``new``: almost surely empty (its id was just derived from
@@ -82,63 +76,88 @@ class Target:
 Decide = Callable[[list[Any]], list[list[Event]]]
 
 
-async def transact(ctx: CommandContext, targets: list[Target], decide: Decide) -> list[Outcome]:
-    """Run ``decide`` over the targets' current states (in order) and record its events, one
-    list per target, atomically. A command id already recorded returns the first outcome."""
-    store = targets[0].repo.store
-    retries = targets[0].repo.retries
-    async with turns_for(store).hold([t.subject for t in targets]):
-        for attempt in range(retries + 1):
-            snaps, unread = await _snapshots(targets, first=attempt == 0)
-            guessed = attempt == 0 and (unread or any(t.new for t in targets))
-            if any(ctx.command_id in s.commands for s in snaps):
-                return [_recorded(t, s, ctx) for t, s in zip(targets, snaps, strict=True)]
-            try:
-                decided = decide([s.state for s in snaps])
-            except Rejected:
-                if not unread:
-                    raise
-                continue  # refused on cached state: ask the log before refusing
-            plan = [(t, s, evs) for t, s, evs in zip(targets, snaps, decided, strict=True) if evs]
-            if not plan:
-                if unread:  # nothing to do, decided on cached state: ask the log first
+class Writer:
+    """The one write path of a service instance: load → decide → append, retried on a lost race.
+
+    Built once per instance (its composition root) and shared by every use case, so writers of one
+    aggregate in this process take turns. ``write`` is one aggregate, one single append (the
+    common case, and the way to write a sequence of ordered appends); ``transact`` is several
+    aggregates in one atomic batch (rare commands: batches cost ~10x a single append).
+    """
+
+    def __init__(self, store: EventStore, *, retries: int = 5) -> None:
+        self.store = store
+        self.retries = retries
+        self._turns = Turns()
+
+    async def write(
+        self, ctx: CommandContext, target: Target, decide: Callable[[Any], list[Event]]
+    ) -> Outcome:
+        """``decide`` over the target's current state, its events appended guarded by its version."""
+        [outcome] = await self.transact(ctx, [target], lambda states: [decide(states[0])])
+        return outcome
+
+    async def transact(self, ctx: CommandContext, targets: list[Target], decide: Decide) -> list[Outcome]:
+        """Run ``decide`` over the targets' current states (in order) and record its events, one
+        list per target, atomically. A command id already recorded returns the first outcome."""
+        store, retries = self.store, self.retries
+        async with self._turns.hold([t.subject for t in targets]):
+            for attempt in range(retries + 1):
+                snaps, unread = await _snapshots(targets, first=attempt == 0)
+                guessed = attempt == 0 and (unread or any(t.new for t in targets))
+                if any(ctx.command_id in s.commands for s in snaps):
+                    return [_recorded(t, s, ctx) for t, s in zip(targets, snaps, strict=True)]
+                try:
+                    decided = decide([s.state for s in snaps])
+                except Rejected:
+                    if not unread:
+                        raise
+                    continue  # refused on cached state: ask the log before refusing
+                plan = [(t, s, evs) for t, s, evs in zip(targets, snaps, decided, strict=True) if evs]
+                if not plan:
+                    if unread:  # nothing to do, decided on cached state: ask the log first
+                        continue
+                    return [
+                        Outcome(t.aggregate_id, s.version, ()) for t, s in zip(targets, snaps, strict=True)
+                    ]
+                envelopes = {
+                    t.subject: [t.repo.envelope(t.aggregate_id, ctx, ev, n) for n, ev in enumerate(evs)]
+                    for t, _, evs in plan
+                }
+                try:
+                    results = await store.append_many(
+                        [Write(t.subject, envelopes[t.subject], s.version) for t, s, _ in plan]
+                    )
+                except ConcurrencyConflictError:
+                    log.debug("occ_conflict", subjects=[t.subject for t in targets], attempt=attempt)
+                    for t in targets:
+                        t.repo.forget(t.aggregate_id)
+                    if (
+                        not guessed
+                    ):  # another process won: back off a little, with jitter, so racers spread out
+                        await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
                     continue
-                return [Outcome(t.aggregate_id, s.version, ()) for t, s in zip(targets, snaps, strict=True)]
-            envelopes = {
-                t.subject: [t.repo.envelope(t.aggregate_id, ctx, ev, n) for n, ev in enumerate(evs)]
-                for t, _, evs in plan
-            }
-            try:
-                results = await store.append_many(
-                    [Write(t.subject, envelopes[t.subject], s.version) for t, s, _ in plan]
-                )
-            except ConcurrencyConflictError:
-                log.debug("occ_conflict", subjects=[t.subject for t in targets], attempt=attempt)
-                for t in targets:
-                    t.repo.forget(t.aggregate_id)
-                if not guessed:  # another process won: back off a little, with jitter, so racers spread out
-                    await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
-                continue
-            if results[0].duplicate:  # our own earlier write: the next load says what it was
-                for t in targets:
-                    t.repo.forget(t.aggregate_id)
-                continue
-            outcomes = {}
-            for (t, s, evs), res in zip(plan, results, strict=True):
-                refs = tuple(
-                    EventRef(res.first_seq + i, env.event_type, env.event_id)
-                    for i, env in enumerate(envelopes[t.subject])
-                )
-                t.repo.advance(t.aggregate_id, s, ctx, evs, refs)
-                outcomes[t.subject] = Outcome(t.aggregate_id, res.last_seq, refs)
-            return [
-                outcomes.get(t.subject) or Outcome(t.aggregate_id, s.version, ())
-                for t, s in zip(targets, snaps, strict=True)
-            ]
-    names = ", ".join(f"{t.repo.aggregate} {t.aggregate_id}" for t in targets)
-    raise Rejected(
-        "concurrency_conflict", f"{names} kept changing under {retries + 1} attempts; send the command again"
-    )
+                if results[0].duplicate:  # our own earlier write: the next load says what it was
+                    for t in targets:
+                        t.repo.forget(t.aggregate_id)
+                    continue
+                outcomes = {}
+                for (t, s, evs), res in zip(plan, results, strict=True):
+                    refs = tuple(
+                        EventRef(res.first_seq + i, env.event_type, env.event_id)
+                        for i, env in enumerate(envelopes[t.subject])
+                    )
+                    t.repo.advance(t.aggregate_id, s, ctx, evs, refs)
+                    outcomes[t.subject] = Outcome(t.aggregate_id, res.last_seq, refs)
+                return [
+                    outcomes.get(t.subject) or Outcome(t.aggregate_id, s.version, ())
+                    for t, s in zip(targets, snaps, strict=True)
+                ]
+        names = ", ".join(f"{t.repo.aggregate} {t.aggregate_id}" for t in targets)
+        raise Rejected(
+            "concurrency_conflict",
+            f"{names} kept changing under {retries + 1} attempts; send the command again",
+        )
 
 
 async def _snapshots(targets: list[Target], *, first: bool) -> tuple[list[Snapshot[Any]], bool]:
@@ -156,6 +175,6 @@ async def _snapshots(targets: list[Target], *, first: bool) -> tuple[list[Snapsh
     return [s for s in snaps if s is not None], len(missing) < len(targets)
 
 
-def _recorded(target: Target, snap: Any, ctx: CommandContext) -> Outcome:
-    done: tuple[EventRef, ...] = snap.commands.get(ctx.command_id, ())
+def _recorded(target: Target, snap: Snapshot[Any], ctx: CommandContext) -> Outcome:
+    done = snap.commands.get(ctx.command_id, ())
     return Outcome(target.aggregate_id, done[-1].seq if done else snap.version, done, duplicate=True)

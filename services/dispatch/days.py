@@ -30,6 +30,7 @@ from shared.aggregates import CommandContext
 from shared.commands import Accepted
 from shared.envelope import event_subject
 from shared.events.dispatch import CONTEXT
+from shared.transaction import Target
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +75,7 @@ class DayClosing:
     async def _close_team(self, team_id: str, day: date, ctx: CommandContext) -> tuple[int, int]:
         """(no-shows this call marked, the schedule's version after it) for one team."""
         svc = self._svc
-        outcome = await svc.schedules.execute(
+        outcome = await svc.write_schedule(
             team_id, svc.sub_context(ctx, team_id), lambda s: attendance.mark_no_shows(s, day)
         )
         return (0 if outcome.duplicate else len(outcome.events)), outcome.version
@@ -106,9 +107,9 @@ class DayClosing:
         no_shows = self._projection.view.no_shows_on(cmd.date)
         key = cmd.date.isoformat()
         before = await svc.days.load(key)
-        outcome = await svc.days.execute(
-            key,
+        outcome = await svc.writer.write(
             svc.sub_context(ctx, "day"),
+            Target(svc.days, key),
             lambda s: attendance.close_day(
                 s, cmd.date, hub=svc.hub, no_shows=no_shows, now=now, policy=svc.policy
             ),

@@ -1,4 +1,4 @@
-"""Load → decide → append for dispatch's commands (shared.aggregates does the OCC retries).
+"""Load → decide → append for dispatch's commands, through the shared write path (shared.transaction).
 
 Each team's schedule (``vhub.evt.<hub>.dispatch.schedule.<team_id>``) is the aggregate that holds
 its shifts, so "never two overlapping shifts" is decided against the schedule's version and holds
@@ -31,8 +31,8 @@ from services.dispatch.domain.model import (
 )
 from services.dispatch.domain.suggest import suggest
 from services.dispatch.facts import FactsView
-from services.dispatch.snapshots import CompactAggregates
-from shared.aggregates import CommandContext
+from services.dispatch.snapshots import CompactIndex
+from shared.aggregates import Aggregates, CommandContext, Outcome
 from shared.commands import Accepted
 from shared.decider import Rejected
 from shared.envelope import derive_id
@@ -40,6 +40,7 @@ from shared.events import Event
 from shared.events.dispatch import CONTEXT, OverCapacityRecorded, Source
 from shared.events.registry import TeamDisbanded
 from shared.eventstore import EventStore
+from shared.transaction import Target, Writer
 
 
 def _token(*parts: str) -> str:
@@ -63,15 +64,22 @@ class DispatchService:
         self.view = view
         self.clock = clock
         self.policy = policy
-        common: dict[str, Any] = {"context": CONTEXT, "retries": retries, "cache_size": cache_size}
+        self.writer = Writer(store, retries=retries)
         # every team's schedule stays cached: compact snapshots (services.dispatch.snapshots)
-        self.schedules = CompactAggregates[Schedule](
+        common: dict[str, Any] = {"context": CONTEXT, "cache_size": cache_size, "index": CompactIndex}
+        self.schedules = Aggregates[Schedule](
             store, aggregate="schedule", initial=Schedule, evolve=evolve_schedule, **common
         )
-        self.coverage = CompactAggregates[Coverage](
+        self.coverage = Aggregates[Coverage](
             store, aggregate="coverage", initial=Coverage, evolve=evolve_coverage, **common
         )
-        self.days = CompactAggregates[Day](store, aggregate="day", initial=Day, evolve=evolve_day, **common)
+        self.days = Aggregates[Day](store, aggregate="day", initial=Day, evolve=evolve_day, **common)
+
+    async def write_schedule(
+        self, team_id: str, ctx: CommandContext, rule: Callable[[Schedule], list[Event]]
+    ) -> Outcome:
+        """One team's schedule: decide ``rule`` on it and append, guarded by its version."""
+        return await self.writer.write(ctx, Target(self.schedules, team_id), rule)
 
     # -- coverage --------------------------------------------------------------------------
 
@@ -79,9 +87,9 @@ class DispatchService:
         key = point_day_id(cmd.service_point_id, cmd.date)
         request_id = scoped_id(key, _token(self.hub, ctx.command_id, "coverage"))
         point = self.view.points.get(cmd.service_point_id)
-        outcome = await self.coverage.execute(
-            key,
+        outcome = await self.writer.write(
             ctx,
+            Target(self.coverage, key),
             lambda s: decide.request_coverage(s, cmd, point=point, request_id=request_id, policy=self.policy),
         )
         return Accepted.of(outcome, result={"request_id": request_id})
@@ -107,7 +115,8 @@ class DispatchService:
                 received_at=self.clock(),
             )
             key = point_day_id(finding.service_point_id, finding.date)
-            await self.coverage.execute(key, ctx, partial(attendance.record_over_capacity, finding=finding))
+            rule = partial(attendance.record_over_capacity, finding=finding)
+            await self.writer.write(ctx, Target(self.coverage, key), rule)
 
     async def cancel_for_disbanded(self, team_id: str) -> None:
         """A disbanded team works no more shifts: those not started by the time dispatch learns of
@@ -116,7 +125,7 @@ class DispatchService:
         ctx = CommandContext(
             command_id=f"team_disbanded:{team_id}", correlation_id=team_id, actor="dispatch", received_at=now
         )
-        await self.schedules.execute(team_id, ctx, lambda s: attendance.cancel_for_disbanded_team(s, now=now))
+        await self.write_schedule(team_id, ctx, lambda s: attendance.cancel_for_disbanded_team(s, now=now))
 
     # -- shifts ----------------------------------------------------------------------------
 
@@ -129,7 +138,7 @@ class DispatchService:
             request = await self.coverage_request(cmd.coverage_request_id)
         day = local_date(cmd.starts_at)
         closed = day in self.view.closed_days
-        outcome = await self.schedules.execute(
+        outcome = await self.write_schedule(
             cmd.team_id,
             ctx,
             lambda s: decide.dispatch_team(
@@ -157,7 +166,7 @@ class DispatchService:
         ]
         team = self.view.teams.get(cmd.team_id)
         points = {p: self.view.points.get(p) for p in cmd.service_point_ids}
-        outcome = await self.schedules.execute(
+        outcome = await self.write_schedule(
             cmd.team_id,
             ctx,
             lambda s: decide.plan_rotation(
@@ -186,7 +195,7 @@ class DispatchService:
         team_id = owner_of(dispatch_id)
         if team_id is None:
             raise Rejected("unknown_dispatch", f"no dispatch {dispatch_id}")
-        outcome = await self.schedules.execute(team_id, ctx, rule)
+        outcome = await self.write_schedule(team_id, ctx, rule)
         return Accepted.of(outcome, result={"dispatch_id": dispatch_id, "team_id": team_id})
 
     async def cancel_dispatch(self, cmd: c.CancelDispatch, ctx: CommandContext) -> Accepted:

@@ -100,7 +100,3 @@ def claim_phone(state: Claim, volunteer_id: str, *, taking_over: str | None = No
 
 def release_phone(state: Claim, volunteer_id: str) -> list[Event]:
     return [PhoneReleased(volunteer_id=volunteer_id)] if state.owner == volunteer_id else []
-
-
-def see_identity(state: Claim, volunteer_id: str) -> list[Event]:
-    return [] if volunteer_id in state.holders else [IdentitySeen(volunteer_id=volunteer_id)]

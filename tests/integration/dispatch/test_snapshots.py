@@ -8,7 +8,7 @@ from datetime import timedelta
 from services.dispatch.clock import ManualClock
 from services.dispatch.domain.evolve import evolve_schedule
 from services.dispatch.domain.model import Schedule
-from services.dispatch.snapshots import CompactAggregates
+from services.dispatch.snapshots import CompactIndex
 from shared.aggregates import Aggregates
 from shared.events.dispatch import CONTEXT
 from shared.eventstore import EventStore
@@ -51,14 +51,21 @@ async def test_a_compact_snapshot_equals_the_plain_one_and_answers_retries(
     plain = await Aggregates[Schedule](
         store, context=CONTEXT, aggregate="schedule", initial=Schedule, evolve=evolve_schedule
     ).load("t1")
-    compact = await CompactAggregates[Schedule](
-        store, context=CONTEXT, aggregate="schedule", initial=Schedule, evolve=evolve_schedule
+    compact = await Aggregates[Schedule](
+        store,
+        context=CONTEXT,
+        aggregate="schedule",
+        initial=Schedule,
+        evolve=evolve_schedule,
+        index=CompactIndex,
     ).load("t1")
     assert (compact.state, compact.version) == (plain.state, plain.version)
-    assert dict(compact.commands) == plain.commands
+    assert dict(compact.commands) == dict(plain.commands)
     assert len(plain.commands["cmd-rot"]) == 3
-    cached = app.service.schedules._cache[app.service.schedules.subject("t1")]
-    assert dict(cached.commands) == plain.commands  # built by appends, not by reading back
+    cached = app.service.schedules.cached("t1")
+    assert cached is not None
+    assert isinstance(cached.commands, CompactIndex)
+    assert dict(cached.commands) == dict(plain.commands)  # built by appends, not by reading back
 
     await app.stop()
     await start_dispatch("b")  # an empty cache: the retry is recognised from the log

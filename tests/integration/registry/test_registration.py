@@ -22,13 +22,15 @@ from services.registry.domain.commands import (
     FormTeam,
     RegisterVolunteer,
 )
-from services.registry.service import ORPHAN_AFTER, Registry
-from shared.aggregates import CommandContext
+from services.registry.phones import ORPHAN_AFTER
+from services.registry.service import Registry
+from shared.aggregates import CommandContext, Outcome
 from shared.commands import CommandBus
 from shared.decider import Rejected
 from shared.envelope import derive_id
 from shared.eventstore import EventStore
 from shared.settings import Settings
+from shared.transaction import Target, Writer
 from tests.integration.registry.conftest import Send
 from tests.integration.registry.test_registry import TEAM, VOLUNTEER, person
 from tests.support.waiting import eventually
@@ -49,7 +51,7 @@ async def claim_only(registry: Registry, command_id: str, at: datetime) -> str:
     """What a writer that died between its two appends leaves behind: the claim alone."""
     volunteer_id = derive_id(registry.volunteers.store.hub, "volunteer", command_id)
     phone = registry.pseudonym("phone", "+84987654321")
-    await registry._claim_phone(phone, volunteer_id, ctx(command_id, at))
+    await registry.claims.claim(phone, volunteer_id, ctx(command_id, at))
     return volunteer_id
 
 
@@ -140,22 +142,39 @@ async def _volunteer_and_team(registry: Registry) -> tuple[str, str]:
     return vol, formed.aggregate_id
 
 
+class Between(Writer):
+    """The write path with a step of the test's own after (or instead of) each single append of an
+    aggregate kind: what another writer or a crash does between a command's two appends."""
+
+    def __init__(self, store: EventStore, aggregate: str, step: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(store)
+        self.aggregate, self.step, self.armed = aggregate, step, True
+
+    async def write(self, ctx: CommandContext, target: Target, decide: Callable[[Any], Any]) -> Outcome:
+        if not (self.armed and target.repo.aggregate == self.aggregate):
+            return await super().write(ctx, target, decide)
+        self.armed = False
+        out = await super().write(ctx, target, decide)
+        await self.step()
+        return out
+
+
 async def test_a_join_is_undone_when_the_team_is_disbanded_in_between(
-    store: EventStore, provisioned: Settings, monkeypatch: pytest.MonkeyPatch
+    store: EventStore, provisioned: Settings
 ) -> None:
     """Membership is two appends (volunteer, then team): a team disbanded between them refuses,
     and the volunteer's join is undone, so they are free for another team."""
-    registry, other = Registry(store, provisioned), Registry(store, provisioned)
+    other = Registry(store, provisioned)
+    team_id = ""
+
+    async def disband() -> None:  # the volunteer has joined; the team's side is next
+        await other.disband_team(DisbandTeam(team_id=team_id), ctx("disband", T0))
+
+    writer = Between(store, "volunteer", disband)
+    registry = Registry(store, provisioned, writer=writer)
+    writer.armed = False
     vol, team_id = await _volunteer_and_team(registry)
-    write = registry._write
-
-    async def disband_between(c: CommandContext, repo: Any, aggregate_id: str, decide: Any) -> Any:
-        out = await write(c, repo, aggregate_id, decide)
-        if repo is registry.volunteers:  # the volunteer has joined; the team's side is next
-            await other.disband_team(DisbandTeam(team_id=team_id), ctx("disband", T0))
-        return out
-
-    monkeypatch.setattr(registry, "_write", disband_between)
+    writer.armed = True
     with pytest.raises(Rejected) as refused:
         await registry.add_team_member(AddTeamMember(team_id=team_id, volunteer_id=vol), ctx("join", T0))
     assert refused.value.code == "team_disbanded"
@@ -165,7 +184,6 @@ async def test_a_join_is_undone_when_the_team_is_disbanded_in_between(
         "registry.volunteer_left_team",
     ]
     assert history[-1].envelope.causation_id == "join"
-    monkeypatch.undo()
     again = await registry.form_team(FormTeam(**TEAM), ctx("team-2", T0))
     joined = await registry.add_team_member(
         AddTeamMember(team_id=again.aggregate_id, volunteer_id=vol), ctx("join-2", T0)
@@ -174,20 +192,19 @@ async def test_a_join_is_undone_when_the_team_is_disbanded_in_between(
 
 
 async def test_a_resent_join_finishes_what_a_crash_left_half_done(
-    store: EventStore, provisioned: Settings, monkeypatch: pytest.MonkeyPatch
+    store: EventStore, provisioned: Settings
 ) -> None:
     """The writer dies after the volunteer's side: the same command sent again adds the team's side
     and answers as a first success would; a third send is a duplicate."""
-    registry = Registry(store, provisioned)
+
+    async def die() -> None:
+        raise ConnectionError("process died")
+
+    writer = Between(store, "volunteer", die)
+    registry = Registry(store, provisioned, writer=writer)
+    writer.armed = False
     vol, team_id = await _volunteer_and_team(registry)
-    write = registry._write
-
-    async def die_after_volunteer(c: CommandContext, repo: Any, aggregate_id: str, decide: Any) -> Any:
-        if repo is registry.teams:
-            raise ConnectionError("process died")
-        return await write(c, repo, aggregate_id, decide)
-
-    monkeypatch.setattr(registry, "_write", die_after_volunteer)
+    writer.armed = True
     join = AddTeamMember(team_id=team_id, volunteer_id=vol)
     with pytest.raises(ConnectionError):
         await registry.add_team_member(join, ctx("join", T0))
