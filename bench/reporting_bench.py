@@ -25,11 +25,12 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.reporting.app import start
+from services.reporting.app import ReportingApp
 from services.reporting.db import make_engine
 from services.reporting.rebuild import rebuild
 from services.reporting.store import ReportingStore
 from shared.envelope import H_MSG_ID
+from shared.hosting import hosted
 from shared.logging import configure_logging
 from shared.natsserver import start_nats_server
 from shared.settings import Settings, load_settings
@@ -79,16 +80,13 @@ async def _raw_rate(js: JetStreamContext, stream: str, total: int, *, ack: bool)
 
 
 async def _live_catch_up(settings: Settings, total: int) -> float:
-    svc = await start(settings, batch_size=1_000)
-    stop = asyncio.Event()
     started = time.perf_counter()
-    task = asyncio.create_task(svc.consumer.run(stop))
-    while (await svc.store.position()).position < total:  # noqa: ASYNC110 - polls the database
-        await asyncio.sleep(0.05)
-    rate = total / (time.perf_counter() - started)
-    stop.set()
-    await task
-    await svc.close()
+    async with hosted(
+        settings.model_copy(update={"reporting_batch_size": 1_000}), "reporting", ReportingApp
+    ) as svc:
+        while (await svc.store.position()).position < total:  # noqa: ASYNC110 - polls the database
+            await asyncio.sleep(0.05)
+        rate = total / (time.perf_counter() - started)
     return rate
 
 
@@ -98,31 +96,31 @@ async def live_delay(
     """The live projection's own delay: from publishing an event straight to the stream (open
     loop, ``rate`` events/s of a campaign's mix, with their headers) to the commit that applied
     it, measured in one process through the projection's position listeners."""
-    svc = await start(settings, batch_size=batch_size)
-    commits: list[tuple[float, int]] = []
-    svc.projection.watch.listeners.append(lambda pos: commits.append((time.perf_counter(), pos)))
-    stop = asyncio.Event()
-    consuming = asyncio.create_task(svc.consumer.run(stop))
-    js = svc.nc.jetstream(timeout=30)
-    count = int(rate * seconds)
-    log = generate(settings.hub, volunteers=count * 6 // 34 + 10, teams=count * 6 // 340 + 2, days=6)[:count]
-    sent: list[tuple[float, asyncio.Future[Any]]] = []
-    started = time.perf_counter()
-    for i, (subject, env) in enumerate(log):
-        delay = started + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)  # the open-loop schedule, not synchronisation
-        headers = {**env.headers(), H_MSG_ID: env.event_id}
-        sent.append((time.perf_counter(), await js.publish_async(subject, env.to_bytes(), headers=headers)))
-    acks = await asyncio.gather(*(f for _, f in sent))
-    offered = len(sent) / (time.perf_counter() - started)
-    last = max(a.seq for a in acks)
-    deadline = time.monotonic() + 60
-    while (not commits or commits[-1][1] < last) and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)  # polling our own in-memory list, bounded by the deadline
-    stop.set()
-    await consuming
-    await svc.close()
+    over = {"reporting_batch_size": batch_size}
+    async with hosted(settings.model_copy(update=over), "reporting", ReportingApp) as svc:
+        commits: list[tuple[float, int]] = []
+        svc.projection.watch.listeners.append(lambda pos: commits.append((time.perf_counter(), pos)))
+        js = svc.nc.jetstream(timeout=30)
+        count = int(rate * seconds)
+        log = generate(settings.hub, volunteers=count * 6 // 34 + 10, teams=count * 6 // 340 + 2, days=6)[
+            :count
+        ]
+        sent: list[tuple[float, asyncio.Future[Any]]] = []
+        started = time.perf_counter()
+        for i, (subject, env) in enumerate(log):
+            delay = started + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the open-loop schedule, not synchronisation
+            headers = {**env.headers(), H_MSG_ID: env.event_id}
+            sent.append(
+                (time.perf_counter(), await js.publish_async(subject, env.to_bytes(), headers=headers))
+            )
+        acks = await asyncio.gather(*(f for _, f in sent))
+        offered = len(sent) / (time.perf_counter() - started)
+        last = max(a.seq for a in acks)
+        deadline = time.monotonic() + 60
+        while (not commits or commits[-1][1] < last) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)  # polling our own in-memory list, bounded by the deadline
     delays, k = [], 0
     for (t_sent, _), ack in sorted(zip(sent, acks, strict=True), key=lambda p: p[1].seq):
         while k < len(commits) and commits[k][1] < ack.seq:

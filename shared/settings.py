@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     clock_skew_s: float = Field(default=300.0, ge=0)
     checkin_grace_min: int = Field(default=60, ge=0)
     readiness_max_lag: int = Field(default=1_000, ge=0)
+    reporting_batch_size: int = Field(default=500, ge=1, le=10_000)  # events per fetch and transaction
     # dispatch: the clock ("system", a fixed ISO time, or "running:<ISO time>"; see
     # services/dispatch/clock.py), this replica's name, and the rules' knobs
     clock: str = "system"

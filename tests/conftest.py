@@ -54,6 +54,7 @@ def settings(nats_url: str, hub: str, tmp_path: Path) -> Settings:
         nats_url=nats_url,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}",
         log_format="console",
+        http_port=0,  # services' HTTP on a free port: never a fixed one (other runs share the host)
     )
 
 

@@ -1,4 +1,4 @@
-"""``python -m services.dispatch``: run one dispatch replica until SIGTERM or SIGINT.
+"""``python -m services.dispatch``: one dispatch instance, configured by ``VHUB_*``, until a signal.
 
 Streams are provisioned by the stack (``shared.streams.provision``) before services start; set
 ``VHUB_PROVISION_STREAMS=true`` to have this process create or update them itself (dev only).
@@ -10,18 +10,13 @@ import asyncio
 
 from services.dispatch.app import run
 from shared.logging import configure_logging
-from shared.runtime import stop_on_signals
 from shared.settings import load_settings
 
 
-async def _main() -> None:
+def main() -> None:
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level, service="dispatch")
-    await run(settings, stop_on_signals())
-
-
-def main() -> None:
-    asyncio.run(_main())
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The composition root: settings → connection, clock, store, service, consumers, command bus, ops.
+"""The composition root: settings → clock, store, write path, service, consumers, command bus, ops
+(the connection is made by :mod:`shared.hosting`).
 
 Start order: the facts projection replays the log first, and commands are served once it has
 caught up (or after ``catch_up_s``), so a restarted replica does not refuse known teams. Each
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -30,9 +30,10 @@ from shared.consumer import DurableConsumer
 from shared.deadletter import DeadLetters
 from shared.events.dispatch import CONTEXT
 from shared.eventstore import EventStore
-from shared.runtime import HttpServer, connect_nats, instance_name, ops_app
+from shared.hosting import serve
+from shared.runtime import HttpServer, instance_name, ops_app
 from shared.settings import Settings
-from shared.streams import provision
+from shared.transaction import Writer
 
 log = structlog.get_logger(__name__)
 
@@ -51,36 +52,32 @@ def policy_from(settings: Settings) -> Policy:
 
 
 class DispatchApp:
-    """One dispatch replica. ``clock`` overrides ``VHUB_CLOCK`` (tests, simulators)."""
+    """One dispatch replica. ``clock`` overrides ``VHUB_CLOCK`` (tests, simulators); ``catch_up_s``
+    bounds how long commands wait for the facts projection to replay."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, catch_up_s: float = 30.0) -> None:
-        self.settings = settings
-        self.clock = clock or clock_from_setting(settings.clock)
-        self.instance = instance_name(settings)
+    def __init__(
+        self, nc: Client, settings: Settings, *, clock: Clock | None = None, catch_up_s: float = 30.0
+    ) -> None:
+        s = self.settings = settings
+        self.nc = nc
+        self.clock = clock or clock_from_setting(s.clock)
+        self.instance = instance_name(s)
         self._catch_up_s = catch_up_s
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.caught_up = asyncio.Event()
         self.stopped = False
-
-    async def start(self) -> None:
-        s = self.settings
-        self.nc: Client = await connect_nats(s, name=f"vhub-dispatch-{self.instance}")
-        js = self.nc.jetstream(timeout=s.publish_timeout_s)
-        if s.provision_streams:
-            await provision(js, s)
-        store = EventStore(self.nc, stream=s.event_stream, hub=s.hub, publish_timeout=s.publish_timeout_s)
-        view = FactsView()
+        js = nc.jetstream(timeout=s.publish_timeout_s)
+        store = EventStore(nc, stream=s.event_stream, hub=s.hub, publish_timeout=s.publish_timeout_s)
         self.service = DispatchService(
-            store,
-            view,
+            Writer(store, retries=s.occ_retries),
+            FactsView(),
             clock=self.clock,
             policy=policy_from(s),
-            retries=s.occ_retries,
             cache_size=s.snapshot_cache_size,
         )
         self.projection = FactsProjection(
-            f"dispatch_facts_{self.instance}", view, self.service.record_findings
+            f"dispatch_facts_{self.instance}", self.service.view, self.service.record_findings
         )
         self.facts = DurableConsumer(
             js,
@@ -91,35 +88,34 @@ class DispatchApp:
             inactive_threshold=3600.0,
             pace=0.02,  # a trickle of events is applied up to 20 ms later, in batches: less CPU
         )
+        dlq = DeadLetters(js, stream=s.dlq_stream, hub=s.hub, source="dispatch_ingest")
+        self.ingest = ActivityIngest(self.service, js, stream=s.ingest_stream, dead_letters=dlq)
+        self.closing = DayClosing(self.service, js, s.event_stream, self.projection)
+        self.bus = CommandBus(nc, CONTEXT, clock=self.clock, concurrency=s.command_concurrency)
+        self.bus.serve(COMMANDS, self.service, self.closing)
+        self.http = HttpServer(ops_app(nc, self.readiness, "vhub dispatch"), s.http_host, s.http_port)
+
+    async def start(self) -> None:
+        """Replay the facts (commands wait for it, up to ``catch_up_s``), then serve."""
         await self.facts.ensure(0)  # the projection starts empty: replay from the beginning
         if await self.facts.pending() == 0:
             self.caught_up.set()
         self._tasks.append(asyncio.create_task(self._keep_running(self.facts, self._refacts)))
-        dlq = DeadLetters(js, stream=s.dlq_stream, hub=s.hub, source="dispatch_ingest")
-        self.ingest = ActivityIngest(self.service, js, stream=s.ingest_stream, dead_letters=dlq)
         await self.ingest.ensure()
         self._tasks.append(asyncio.create_task(self._keep_running(self.ingest.consumer, self.ingest.ensure)))
         try:
             await asyncio.wait_for(self.caught_up.wait(), self._catch_up_s)
         except TimeoutError:
             log.warning("facts_not_caught_up", waited_s=self._catch_up_s)
-        self.closing = DayClosing(self.service, js, s.event_stream, self.projection)
-        self.bus = self._bus(self.closing)
         await self.bus.start()
-        self.http = HttpServer(ops_app(self.nc, self.readiness, "vhub dispatch"), s.http_host, s.http_port)
         await self.http.start()
         log.info(
             "dispatch_started",
             instance=self.instance,
-            hub=s.hub,
+            hub=self.settings.hub,
             commands=self.bus.names,
             http_port=self.http.port,
         )
-
-    def _bus(self, days: DayClosing) -> CommandBus:
-        bus = CommandBus(self.nc, CONTEXT, clock=self.clock, concurrency=self.settings.command_concurrency)
-        bus.serve(COMMANDS, self.service, days)
-        return bus
 
     async def _apply_facts(self, msgs: list[Any]) -> None:
         await self.projection.handle(msgs)
@@ -160,18 +156,9 @@ class DispatchApp:
         self._stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.http.stop()
-        await self.nc.drain()
         log.info("dispatch_stopped", instance=self.instance)
 
 
-async def run(settings: Settings, stop: asyncio.Event) -> None:
-    """Run one replica until ``stop`` is set (``stop_on_signals()`` in production)."""
-    app = DispatchApp(settings)
-    await app.start()
-    # Start-up objects (FastAPI, pydantic schemas, the replayed projection) live as long as the
-    # process: keep them out of the collector's full passes, which stalled commands for ~100 ms.
-    gc.freeze()
-    try:
-        await stop.wait()
-    finally:
-        await app.stop()
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run one replica until ``stop`` is set (default: SIGTERM or SIGINT)."""
+    await serve(settings, f"dispatch-{instance_name(settings)}", DispatchApp, stop)

@@ -39,7 +39,6 @@ from shared.envelope import derive_id
 from shared.events import Event
 from shared.events.dispatch import CONTEXT, OverCapacityRecorded, Source
 from shared.events.registry import TeamDisbanded
-from shared.eventstore import EventStore
 from shared.transaction import Target, Writer
 
 
@@ -51,20 +50,14 @@ class DispatchService:
     """One per process; several processes share the command queue group."""
 
     def __init__(
-        self,
-        store: EventStore,
-        view: FactsView,
-        *,
-        clock: Clock,
-        policy: Policy,
-        retries: int = 5,
-        cache_size: int = 10_000,
+        self, writer: Writer, view: FactsView, *, clock: Clock, policy: Policy, cache_size: int = 10_000
     ) -> None:
+        store = writer.store
         self.hub = store.hub
         self.view = view
         self.clock = clock
         self.policy = policy
-        self.writer = Writer(store, retries=retries)
+        self.writer = writer
         # every team's schedule stays cached: compact snapshots (services.dispatch.snapshots)
         common: dict[str, Any] = {"context": CONTEXT, "cache_size": cache_size, "index": CompactIndex}
         self.schedules = Aggregates[Schedule](

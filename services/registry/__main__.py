@@ -1,4 +1,8 @@
-"""``python -m services.registry``: one registry instance, configured by ``VHUB_*``."""
+"""``python -m services.registry``: one registry instance, configured by ``VHUB_*``, until a signal.
+
+Streams are provisioned by the stack (``shared.streams.provision``) before services start; set
+``VHUB_PROVISION_STREAMS=true`` to have this process create or update them itself (dev only).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Composition root of the registry: wiring only (connection, store, index feed, bus, ops HTTP)."""
+"""Composition root of the registry: wiring only (store, write path, index feed, bus, ops HTTP);
+hosted by :mod:`shared.hosting`, which makes the connection."""
 
 from __future__ import annotations
 
@@ -19,23 +20,33 @@ from shared.consumer import DurableConsumer
 from shared.envelope import event_subject, utcnow
 from shared.events.registry import CONTEXT
 from shared.eventstore import EventStore
-from shared.runtime import HttpServer, connect_nats, instance_name, ops_app, stop_on_signals
+from shared.hosting import serve
+from shared.runtime import HttpServer, instance_name, ops_app
 from shared.settings import Settings
-from shared.streams import provision
+from shared.transaction import Writer
 
 log = structlog.get_logger(__name__)
 
 
 class RegistryApp:
-    """One registry replica: its store, its possible-duplicate index (fed by a consumer of its
-    own, replayed from the log before commands are served), the command bus and nothing else."""
+    """One registry replica: its store and write path, its possible-duplicate index (fed by a
+    consumer of its own, replayed from the log before commands are served), the command bus and
+    the ops endpoints. ``clock``, ``catch_up_s``: what tests substitute."""
 
-    def __init__(self, nc: Client, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        catch_up_s: float = 60.0,
+    ) -> None:
         self.settings = settings
+        self._catch_up_s = catch_up_s
         store = EventStore(
             nc, stream=settings.event_stream, hub=settings.hub, publish_timeout=settings.publish_timeout_s
         )
-        self.registry = Registry(store, settings)
+        self.registry = Registry(store, settings, writer=Writer(store, retries=settings.occ_retries))
         self.bus = CommandBus(nc, CONTEXT, clock=clock, concurrency=settings.command_concurrency)
         self.bus.serve(c.COMMANDS, self.registry)
         # one consumer per replica and start (the index lives in this process): the server drops
@@ -53,14 +64,20 @@ class RegistryApp:
                 pace=0.02,
             ),
         )
+        self.http = HttpServer(
+            ops_app(nc, self.readiness, "vhub registry"), settings.http_host, settings.http_port
+        )
 
-    async def start(self, catch_up_s: float = 60.0) -> None:
-        await self.identities.start(catch_up_s)
+    async def start(self) -> None:
+        await self.identities.start(self._catch_up_s)
         await self.bus.start()
+        await self.http.start()
+        log.info("registry_started", hub=self.settings.hub, http_port=self.http.port)
 
     async def stop(self) -> None:
         await self.bus.stop()
         await self.identities.stop()
+        await self.http.stop()
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         return True, {
@@ -74,21 +91,6 @@ class RegistryApp:
         }
 
 
-async def run(
-    settings: Settings, *, provision_streams: bool = False, stop: asyncio.Event | None = None
-) -> None:
-    """Serve registry commands and the ops endpoints until stopped."""
-    stop = stop or stop_on_signals()
-    nc = await connect_nats(settings, "vhub-registry")
-    if provision_streams:
-        await provision(nc.jetstream(), settings)
-    app = RegistryApp(nc, settings)
-    await app.start()
-    http = HttpServer(ops_app(nc, app.readiness, "vhub registry"), settings.http_host, settings.http_port)
-    await http.start()
-    log.info("registry_started", hub=settings.hub, http_port=http.port)
-    await stop.wait()
-    log.info("registry_stopping")
-    await app.stop()
-    await http.stop()
-    await nc.drain()
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve registry commands and the ops endpoints until stopped (default: SIGTERM, SIGINT)."""
+    await serve(settings, "registry", RegistryApp, stop)

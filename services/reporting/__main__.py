@@ -1,19 +1,22 @@
-"""``python -m services.reporting [--batch-size N]``: the reporting service."""
+"""``python -m services.reporting``: one reporting instance, configured by ``VHUB_*``, until a signal.
+
+Streams are provisioned by the stack (``shared.streams.provision``) before services start; set
+``VHUB_PROVISION_STREAMS=true`` to have this process create or update them itself (dev only).
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 
 from services.reporting.app import run
+from shared.logging import configure_logging
 from shared.settings import load_settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m services.reporting")
-    parser.add_argument("--batch-size", type=int, default=500, help="events per transaction (and per fetch)")
-    args = parser.parse_args()
-    asyncio.run(run(load_settings(), batch_size=args.batch_size))
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level, service="reporting")
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
-"""Composition root of the reporting service: settings → engines, NATS, consumer, API; run until
-SIGTERM/SIGINT."""
+"""Composition root of the reporting service: settings → engines, store, consumer, API (the
+connection is made by :mod:`shared.hosting`)."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -24,84 +23,80 @@ from services.reporting.store import ReportingStore
 from shared.consumer import DurableConsumer
 from shared.deadletter import DeadLetters
 from shared.envelope import EVT_PREFIX
-from shared.logging import configure_logging
-from shared.runtime import HttpServer, connect_nats, ops_router, stop_on_signals
+from shared.hosting import serve
+from shared.runtime import HttpServer, ops_router
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass
-class Reporting:
-    """A running reporting service (also used in-process by tests and benchmarks)."""
+class ReportingApp:
+    """The reporting service: the live projection (a durable consumer folding events into the
+    read model, batch and checkpoint in one transaction) and the read API. ``max_wait_s``: how long
+    a ``min_position`` read waits (tests substitute it); the batch size is a setting."""
 
-    nc: Client
-    writer: AsyncEngine
-    reader: AsyncEngine
-    store: ReportingStore
-    consumer: DurableConsumer
-    server: HttpServer
-    projection: LiveProjection
+    def __init__(self, nc: Client, settings: Settings, *, max_wait_s: float = 5.0) -> None:
+        self.settings = settings
+        self.nc = nc
+        js = nc.jetstream()
+        self._js = js
+        self.writer: AsyncEngine = make_engine(settings.database_url, writer=True)
+        self.reader: AsyncEngine = make_engine(settings.database_url, writer=False)
+        self.store = ReportingStore(self.writer)
+        watch = PositionWatch()
+        dlq = DeadLetters(js, stream=settings.dlq_stream, hub=settings.hub, source=DURABLE)
+        self.projection = LiveProjection(self.store, dlq, watch)
+        self.consumer = DurableConsumer(
+            js,
+            stream=settings.read_stream,
+            durable=DURABLE,
+            filter_subjects=[f"{EVT_PREFIX}.>"],
+            handler=self.projection.handle,
+            batch_size=settings.reporting_batch_size,
+        )
+        self.projection.rewind = self._rewind
+        self._started_at = 0
+        api = build_api(
+            ReadModel(self.reader),
+            watch,
+            max_wait_s=max_wait_s,
+            extra_routers=[ops_router(nc, self.readiness)],
+        )
+        self.server = HttpServer(api, settings.http_host, settings.http_port)
+        self._stop = asyncio.Event()
+        self._consuming: asyncio.Task[None] | None = None
 
-    async def close(self) -> None:
+    async def _rewind(self, checkpoint: int) -> None:
+        await self.consumer.delete()  # unconditionally: the failed batch's ack may not have landed yet
+        await self.consumer.ensure(start_after=checkpoint)
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        lag = self.consumer.lag
+        ok = 0 <= lag <= self.settings.readiness_max_lag
+        return ok, {"lag": lag, "position": self.projection.position or self._started_at}
+
+    async def start(self) -> None:
+        """Schema, consumer from the checkpoint on, the API; then consume until stopped."""
+        await self.store.create_schema()
+        at = await self.store.position()
+        self._started_at = at.position
+        await drop_orphaned_deliveries(self._js, self.settings.read_stream, DURABLE)
+        await self.consumer.ensure(start_after=at.position)
+        await self.server.start()
+        self._consuming = asyncio.create_task(self.consumer.run(self._stop))
+        log.info("reporting_started", position=at.position, colour=at.colour, port=self.server.port)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._consuming is not None:
+            await self._consuming
         await self.projection.flush()
         await self.server.stop()
-        await self.nc.drain()
         await self.writer.dispose()
         await self.reader.dispose()
-
-
-async def start(settings: Settings, *, batch_size: int = 500, max_wait_s: float = 5.0) -> Reporting:
-    nc = await connect_nats(settings, "vhub-reporting")
-    js = nc.jetstream()
-    writer = make_engine(settings.database_url, writer=True)
-    reader = make_engine(settings.database_url, writer=False)
-    store = ReportingStore(writer)
-    await store.create_schema()
-    watch = PositionWatch()
-    dlq = DeadLetters(js, stream=settings.dlq_stream, hub=settings.hub, source=DURABLE)
-    projection = LiveProjection(store, dlq, watch)
-    consumer = DurableConsumer(
-        js,
-        stream=settings.read_stream,
-        durable=DURABLE,
-        filter_subjects=[f"{EVT_PREFIX}.>"],
-        handler=projection.handle,
-        batch_size=batch_size,
-    )
-
-    async def rewind(checkpoint: int) -> None:
-        await consumer.delete()  # unconditionally: the failed batch's ack may not have landed yet
-        await consumer.ensure(start_after=checkpoint)
-
-    projection.rewind = rewind
-    at = await store.position()
-    await drop_orphaned_deliveries(js, settings.read_stream, DURABLE)
-    await consumer.ensure(start_after=at.position)
-
-    async def readiness() -> tuple[bool, dict[str, Any]]:
-        lag = consumer.lag
-        ok = 0 <= lag <= settings.readiness_max_lag
-        return ok, {"lag": lag, "position": projection.position or at.position}
-
-    api = build_api(
-        ReadModel(reader), watch, max_wait_s=max_wait_s, extra_routers=[ops_router(nc, readiness)]
-    )
-    server = HttpServer(api, settings.http_host, settings.http_port)
-    await server.start()
-    log.info("reporting_started", position=at.position, colour=at.colour, port=server.port)
-    return Reporting(nc, writer, reader, store, consumer, server, projection)
-
-
-async def run(settings: Settings, *, batch_size: int = 500) -> None:
-    """The service process: consume and serve until SIGTERM or SIGINT."""
-    configure_logging(settings.log_format, settings.log_level, service="reporting")
-    stop = stop_on_signals()
-    service = await start(settings, batch_size=batch_size)
-    try:
-        consuming = asyncio.create_task(service.consumer.run(stop))
-        await stop.wait()
-        await consuming
-    finally:
-        await service.close()
         log.info("reporting_stopped")
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """The service process: consume and serve until stopped (default: SIGTERM or SIGINT)."""
+    await serve(settings, "reporting", ReportingApp, stop)

@@ -43,6 +43,7 @@ from services.registry import app as registry_app
 from services.reporting import app as reporting_app
 from services.reporting.consumer import DURABLE as REPORTING_DURABLE
 from shared.envelope import H_DLQ_REASON, H_DLQ_SOURCE, dlq_subject, event_subject, ingest_subject
+from shared.hosting import hosted
 from shared.natsserver import NatsServer
 from shared.settings import Settings, load_settings
 from shared.streams import provision
@@ -174,30 +175,22 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
 
 @contextlib.asynccontextmanager
 async def dispatch_running(hub: Hub) -> AsyncIterator[DispatchApp]:
-    app = DispatchApp(hub.settings("dispatch", instance="perm"), clock=ManualClock(NOW), catch_up_s=10.0)
-    try:
-        await app.start()
+    def build(nc: Client, settings: Settings) -> DispatchApp:
+        return DispatchApp(nc, settings, clock=ManualClock(NOW), catch_up_s=10.0)
+
+    async with hosted(hub.settings("dispatch", instance="perm"), "dispatch-perm", build) as app:
         yield app
-    finally:
-        with contextlib.suppress(Exception):
-            await app.stop()
-        if hasattr(app, "nc") and not app.nc.is_closed:  # it failed while starting: drop its connection
-            with contextlib.suppress(Exception):
-                await app.nc.close()
 
 
 @contextlib.asynccontextmanager
-async def reporting_running(hub: Hub) -> AsyncIterator[reporting_app.Reporting]:
-    """What ``reporting.app.run`` does, with the test's stop event instead of signals."""
-    service = await reporting_app.start(hub.settings("reporting"), batch_size=50, max_wait_s=1.0)
-    try:
-        hub.tasks.append(asyncio.create_task(service.consumer.run(hub.stop)))
+async def reporting_running(hub: Hub) -> AsyncIterator[reporting_app.ReportingApp]:
+    """What ``reporting.app.run`` does, with a shorter wait for fresh reads."""
+
+    def build(nc: Client, settings: Settings) -> reporting_app.ReportingApp:
+        return reporting_app.ReportingApp(nc, settings, max_wait_s=1.0)
+
+    async with hosted(hub.settings("reporting", reporting_batch_size=50), "reporting", build) as service:
         yield service
-    finally:
-        hub.stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(hub.tasks[-1], 10)
-        await service.close()
 
 
 async def test_each_service_runs_under_its_own_user(hub: Hub) -> None:

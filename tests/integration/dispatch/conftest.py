@@ -3,6 +3,7 @@ started in-process, commands sent over NATS request/reply."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +26,7 @@ from shared.events.registry import (
     TeamFormed,
 )
 from shared.eventstore import EventStore
+from shared.hosting import hosted
 from shared.settings import Settings
 
 NOW = datetime(2025, 7, 10, 12, 0, tzinfo=LOCAL_TZ)
@@ -115,20 +117,17 @@ Start = Callable[..., Awaitable[DispatchApp]]
 
 @pytest.fixture
 async def start_dispatch(provisioned: Settings, clock: ManualClock) -> AsyncIterator[Start]:
-    """Starts dispatch replicas on the test's hub; all are stopped at the end."""
-    apps: list[DispatchApp] = []
+    """Starts dispatch replicas on the test's hub, as the process does (shared.hosting), with the
+    test's clock; all are stopped at the end."""
+    async with contextlib.AsyncExitStack() as running:
 
-    async def start(instance: str = "a", **overrides: Any) -> DispatchApp:
-        settings = provisioned.model_copy(update={"instance": instance, "http_port": 0, **overrides})
-        app = DispatchApp(settings, clock=clock)
-        await app.start()
-        apps.append(app)
-        return app
+        async def start(instance: str = "a", **overrides: Any) -> DispatchApp:
+            settings = provisioned.model_copy(update={"instance": instance, "http_port": 0, **overrides})
+            return await running.enter_async_context(
+                hosted(settings, f"dispatch-{instance}", lambda nc, s: DispatchApp(nc, s, clock=clock))
+            )
 
-    yield start
-    for app in apps:
-        if not app.stopped:
-            await app.stop()
+        yield start
 
 
 @pytest.fixture

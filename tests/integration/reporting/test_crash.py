@@ -15,10 +15,11 @@ import httpx
 import pytest
 from nats.aio.client import Client
 
-from services.reporting.app import start
+from services.reporting.app import ReportingApp
 from services.reporting.db import make_engine
 from services.reporting.store import ReportingStore
 from shared.eventstore import EventStore
+from shared.hosting import hosted
 from shared.settings import Settings, load_settings
 from tests.integration.reporting.campaign import generate
 from tests.integration.reporting.conftest import publish
@@ -42,10 +43,11 @@ def _spawn(settings: Settings, port: int, logfile: Path) -> subprocess.Popen[byt
         "VHUB_HTTP_PORT": str(port),
         "VHUB_LOG_FORMAT": "json",
         "VHUB_LOG_LEVEL": "info",
+        "VHUB_REPORTING_BATCH_SIZE": "40",
     }
     with logfile.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "services.reporting", "--batch-size", "40"],
+            [sys.executable, "-m", "services.reporting"],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -124,43 +126,39 @@ async def test_failed_commits_rewind_the_consumer_and_count_nothing_twice(
     if pg_admin_url is None:
         pytest.skip("no PostgreSQL (set VHUB_TEST_DATABASE_URL)")
     url = await create_database(pg_admin_url)
-    settings = load_settings(**{**provisioned.model_dump(), "database_url": url, "http_port": 0})
+    over = {"database_url": url, "http_port": 0, "reporting_batch_size": 50}
+    settings = load_settings(**{**provisioned.model_dump(), **over})
     log = generate(settings.hub, volunteers=500, teams=50, days=5, seed=3)
-    svc = await start(settings, batch_size=50)
-    stop = asyncio.Event()
-    consuming = asyncio.create_task(svc.consumer.run(stop))
-    producing = asyncio.create_task(publish(store, log))
-    admin = await asyncpg.connect(pg_admin_url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1])
-    try:
-        for _ in range(3):
-            failures = svc.consumer.failures
-            seen = await _position(svc.store)
+    async with hosted(settings, "reporting", ReportingApp) as svc:
+        producing = asyncio.create_task(publish(store, log))
+        admin = await asyncpg.connect(pg_admin_url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1])
+        try:
+            for _ in range(3):
+                failures = svc.consumer.failures
+                seen = await _position(svc.store)
 
-            async def moved(seen: int = seen) -> bool:
-                return await _position(svc.store) > seen + 100
+                async def moved(seen: int = seen) -> bool:
+                    return await _position(svc.store) > seen + 100
 
-            await eventually(moved, "the projection to move on", 30)
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+                await eventually(moved, "the projection to move on", 30)
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
-            async def failed(failures: int = failures) -> bool:
-                return svc.consumer.failures > failures or producing.done()
+                async def failed(failures: int = failures) -> bool:
+                    return svc.consumer.failures > failures or producing.done()
 
-            await eventually(failed, "the dropped connection to fail a commit", 30)
-        last = await producing
+                await eventually(failed, "the dropped connection to fail a commit", 30)
+            last = await producing
 
-        async def caught_up() -> bool:
-            return await _position(svc.store) >= last
+            async def caught_up() -> bool:
+                return await _position(svc.store) >= last
 
-        await eventually(caught_up, "the projection to catch up after the rewinds", 60)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{svc.server.port}") as http:
-            observed = await observed_view(http, PROVINCES, DAYS)
-    finally:
-        await admin.close()
-        stop.set()
-        await consuming
-        await svc.close()
+            await eventually(caught_up, "the projection to catch up after the rewinds", 60)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{svc.server.port}") as http:
+                observed = await observed_view(http, PROVINCES, DAYS)
+        finally:
+            await admin.close()
     assert svc.consumer.failures >= 1
     assert observed == expected_view(log, PROVINCES, DAYS)

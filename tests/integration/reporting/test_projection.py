@@ -10,9 +10,10 @@ import httpx
 import pytest
 from nats.aio.client import Client
 
-from services.reporting.app import Reporting, start
+from services.reporting.app import ReportingApp
 from shared.envelope import H_DLQ_REASON, H_DLQ_STREAM_SEQ, event_subject
 from shared.eventstore import EventStore
+from shared.hosting import hosted
 from shared.settings import Settings
 from tests.integration.reporting.campaign import START, generate
 from tests.integration.reporting.conftest import publish
@@ -25,21 +26,17 @@ DAYS = [START + timedelta(days=n) for n in range(8)]
 
 
 @pytest.fixture
-async def service(rsettings: Settings) -> AsyncIterator[Reporting]:
-    svc = await start(rsettings, batch_size=200, max_wait_s=1.5)
-    stop = asyncio.Event()
-    task = asyncio.create_task(svc.consumer.run(stop))
-    yield svc
-    stop.set()
-    await task
-    await svc.close()
+async def service(rsettings: Settings) -> AsyncIterator[ReportingApp]:
+    settings = rsettings.model_copy(update={"reporting_batch_size": 200})
+    async with hosted(settings, "reporting", lambda nc, s: ReportingApp(nc, s, max_wait_s=1.5)) as svc:
+        yield svc
 
 
-def client(svc: Reporting) -> httpx.AsyncClient:
+def client(svc: ReportingApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=f"http://127.0.0.1:{svc.server.port}", timeout=10)
 
 
-async def caught_up(svc: Reporting, seq: int) -> None:
+async def caught_up(svc: ReportingApp, seq: int) -> None:
     async def done() -> bool:
         return (await svc.store.position()).position >= seq
 
@@ -47,7 +44,7 @@ async def caught_up(svc: Reporting, seq: int) -> None:
 
 
 async def test_every_figure_equals_the_fold_of_the_log(
-    service: Reporting, store: EventStore, rsettings: Settings
+    service: ReportingApp, store: EventStore, rsettings: Settings
 ) -> None:
     """Given a generated campaign log, when the projection has caught up, then every figure the
     API serves equals the figure folded straight from the events."""
@@ -63,7 +60,7 @@ async def test_every_figure_equals_the_fold_of_the_log(
 
 
 async def test_poison_event_is_dead_lettered_and_later_events_count(
-    service: Reporting, store: EventStore, nc: Client, rsettings: Settings
+    service: ReportingApp, store: EventStore, nc: Client, rsettings: Settings
 ) -> None:
     """Given an undecodable message and an unknown event type in the log, they land in the
     dead-letter stream with the reason, and the events after them are still counted."""
@@ -88,7 +85,7 @@ async def test_poison_event_is_dead_lettered_and_later_events_count(
 
 
 async def test_api_answers_with_freshness_errors_and_csv(
-    service: Reporting, store: EventStore, rsettings: Settings
+    service: ReportingApp, store: EventStore, rsettings: Settings
 ) -> None:
     """404 names the unknown code, 422 refuses bad values, min_position waits or answers 503
     with Retry-After, lists stream as CSV, and every answer says how fresh it is."""
@@ -159,7 +156,7 @@ async def test_api_answers_with_freshness_errors_and_csv(
 
 
 async def test_min_position_waits_for_a_write_that_lands_during_the_wait(
-    service: Reporting, store: EventStore, rsettings: Settings
+    service: ReportingApp, store: EventStore, rsettings: Settings
 ) -> None:
     """A reader asking for a position not yet written is answered as soon as it is applied."""
     log = generate(rsettings.hub, volunteers=20, teams=2, days=1)

@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting import models as m
-from services.reporting.app import Reporting, start
+from services.reporting.app import ReportingApp
 from services.reporting.cli import rebuild_command
 from services.reporting.db import make_engine
 from services.reporting.rebuild import Progress, rebuild
 from services.reporting.store import CHECKPOINT, ReportingStore
 from shared.envelope import event_subject
 from shared.eventstore import EventStore
+from shared.hosting import hosted
 from shared.settings import Settings
 from tests.integration.reporting.campaign import generate
 from tests.integration.reporting.conftest import publish
@@ -30,18 +31,14 @@ from tests.support.waiting import eventually
 
 
 @pytest.fixture
-async def service(rsettings: Settings) -> AsyncIterator[Reporting]:
-    svc = await start(rsettings, batch_size=100)
-    stop = asyncio.Event()
-    task = asyncio.create_task(svc.consumer.run(stop))
-    yield svc
-    stop.set()
-    await task
-    await svc.close()
+async def service(rsettings: Settings) -> AsyncIterator[ReportingApp]:
+    settings = rsettings.model_copy(update={"reporting_batch_size": 100})
+    async with hosted(settings, "reporting", ReportingApp) as svc:
+        yield svc
 
 
 async def test_rebuild_while_events_arrive_ends_equal(
-    service: Reporting, store: EventStore, nc: Client, rsettings: Settings
+    service: ReportingApp, store: EventStore, nc: Client, rsettings: Settings
 ) -> None:
     """Given a live projection and a producer still appending, when a rebuild runs, then the API
     answers throughout, the rebuilt colour goes live, and every figure equals the fold."""
@@ -93,7 +90,7 @@ async def test_rebuild_while_events_arrive_ends_equal(
 
 
 async def test_cli_rebuild_twice_swaps_colours_and_keeps_figures(
-    service: Reporting, store: EventStore, rsettings: Settings
+    service: ReportingApp, store: EventStore, rsettings: Settings
 ) -> None:
     """`vhub rebuild` (the CLI function with its progress bar) swaps colours each time and the
     figures stay exactly those of the log."""
@@ -125,7 +122,7 @@ async def _table_rows(engine: AsyncEngine, colour: m.Colour) -> dict[str, list[t
 
 
 async def test_rebuilt_tables_equal_the_live_ones_row_for_row(
-    service: Reporting, store: EventStore, nc: Client, rsettings: Settings
+    service: ReportingApp, store: EventStore, nc: Client, rsettings: Settings
 ) -> None:
     """Given a log the live projection has applied (poison included), when a rebuild reads it in
     small pulls and commits in several groups, then every table of the new colour holds exactly
