@@ -29,10 +29,11 @@ test: $(STAMP)          ## the whole suite: real nats-server, SQLite and Postgre
 fuzz: $(STAMP)          ## the property tests (marker "property") with the large hypothesis profile
 	VHUB_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider -m property --timeout=3600
 
-lint: $(STAMP)
+lint: $(STAMP)          ## ruff, formatting, mypy --strict, and the architecture's import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
