@@ -28,6 +28,7 @@ from shared.decider import Rejected
 from shared.envelope import command_subject
 from shared.jsonbody import BadBody, decode_object
 from shared.metrics import COMMAND_SECONDS, COMMANDS
+from shared.refusals import INTERNAL_REASON, describe, encode_reply
 from shared.runtime import barrier
 
 log = structlog.get_logger(__name__)
@@ -79,14 +80,11 @@ class Route(Generic[C]):
     handler: Handler[C]
 
 
-def invalid(err: ValidationError) -> Refused:
-    """A validation failure as a refusal; the input values are left out (they may be personal)."""
-    errors = [
-        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-        for e in err.errors(include_input=False, include_url=False)
-    ]
-    text = "; ".join(f"{e['field'] or 'command'}: {e['problem']}" for e in errors)
-    return Refused(code="invalid_command", reason=text, details={"errors": errors})
+def invalid(err: ValidationError, model: type[BaseModel]) -> Refused:
+    """A validation failure as a refusal: known field names and problems only, never input values
+    or unknown keys (they may be personal, and they may be huge); see shared.refusals."""
+    reason, details = describe(err, model)
+    return Refused(code="invalid_command", reason=reason, details=details)
 
 
 class CommandBus:
@@ -157,13 +155,20 @@ class CommandBus:
     async def _serve(self, msg: Msg) -> None:
         name = msg.subject.rsplit(".", 1)[-1]
         started = time.perf_counter()
-        reply = await self.dispatch(name, msg.data)
+        try:
+            reply: Reply = await self.dispatch(name, msg.data)
+        except Exception:  # dispatch answers every failure it knows of; this is the last net
+            log.exception("command_failed", command=name)
+            reply = Refused(code="internal_error", reason=INTERNAL_REASON)
         outcome = "accepted" if reply.accepted else reply.code
         COMMANDS.labels(self.context, name, outcome).inc()
         self.served += 1
         COMMAND_SECONDS.labels(self.context, name).observe(time.perf_counter() - started)
         if msg.reply:
-            await self._nc.publish(msg.reply, reply.model_dump_json(exclude_none=True).encode())
+            try:  # encode_reply bounds the size: an oversize publish would close our connection
+                await self._nc.publish(msg.reply, encode_reply(reply))
+            except Exception:
+                log.exception("reply_not_sent", command=name)
 
     async def dispatch(self, name: str, raw: bytes) -> Reply:
         """Parse, validate and run one command; every failure becomes a typed refusal."""
@@ -177,7 +182,7 @@ class CommandBus:
         try:
             command = route.model.model_validate(body)
         except ValidationError as err:
-            return invalid(err)
+            return invalid(err, route.model)
         ctx = CommandContext(
             command_id=command.command_id or uuid.uuid4().hex,
             correlation_id=command.correlation_id or command.command_id or uuid.uuid4().hex,
@@ -192,8 +197,6 @@ class CommandBus:
             return Refused(code=rej.code, reason=rej.reason, details=dict(rej.details))
         except Exception:
             log.exception("command_failed", command=name)
-            return Refused(
-                code="internal_error", reason="the command could not be recorded; it is safe to send it again"
-            )
+            return Refused(code="internal_error", reason=INTERNAL_REASON)
         finally:
             structlog.contextvars.unbind_contextvars("correlation_id")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.fields import Text
+
 # ids that travel in Msg-Ids and event ids: letters, digits and a few separators, bounded
 ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 
@@ -20,4 +22,4 @@ class Command(BaseModel):
 
     command_id: str | None = Field(default=None, pattern=ID_PATTERN)
     correlation_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    actor: str | None = Field(default=None, max_length=128)
+    actor: Text | None = Field(default=None, max_length=128)  # no control or invisible characters

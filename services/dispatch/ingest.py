@@ -102,7 +102,7 @@ class ActivityIngest:
         try:
             return ReportActivity.model_validate(body)
         except ValidationError as err:
-            refused = invalid(err)
+            refused = invalid(err, ReportActivity)
             raise ValueError(f"{refused.code}: {refused.reason}") from None
 
     async def _refuse(self, msg: Msg, seq: int, reason: str) -> None:

@@ -7,12 +7,11 @@ envelope fields (id, correlation, actor) come from :class:`shared.contract.Comma
 
 from __future__ import annotations
 
-from datetime import date, time
-
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from shared.contract import Command
 from shared.events.registry import Focus
+from shared.fields import CampaignDate, CampaignDateTime, ClockTime, Text
 
 REF = r"^[A-Za-z0-9_\-]{1,64}$"  # ids that become subject tokens
 SCOPED_REF = r"^[A-Za-z0-9_\-]{1,64}:[A-Za-z0-9]{1,32}$"
@@ -23,9 +22,9 @@ class RequestCoverage(Command):
     ``ends_at`` (local times). Replies ``result.request_id``."""
 
     service_point_id: str = Field(pattern=REF)
-    date: date
-    starts_at: time
-    ends_at: time
+    date: CampaignDate
+    starts_at: ClockTime
+    ends_at: ClockTime
     teams_needed: int = Field(ge=1, le=100)
     focus: Focus | None = None
 
@@ -36,8 +35,8 @@ class DispatchTeam(Command):
 
     team_id: str = Field(pattern=REF)
     service_point_id: str = Field(pattern=REF)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: CampaignDateTime
+    ends_at: CampaignDateTime
     focus: Focus | None = None
     coverage_request_id: str | None = Field(default=None, pattern=SCOPED_REF)
 
@@ -48,10 +47,10 @@ class PlanRotation(Command):
 
     team_id: str = Field(pattern=REF)
     service_point_ids: list[str] = Field(min_length=1, max_length=100)
-    from_date: date
-    to_date: date
-    daily_starts_at: time
-    daily_ends_at: time
+    from_date: CampaignDate
+    to_date: CampaignDate
+    daily_starts_at: ClockTime
+    daily_ends_at: ClockTime
     focus: Focus | None = None
 
 
@@ -59,7 +58,7 @@ class CancelDispatch(Command):
     """Call a dispatch off, with the reason."""
 
     dispatch_id: str = Field(pattern=SCOPED_REF)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class CheckIn(Command):
@@ -67,21 +66,21 @@ class CheckIn(Command):
     the clock)."""
 
     dispatch_id: str = Field(pattern=SCOPED_REF)
-    at: AwareDatetime
+    at: CampaignDateTime
 
 
 class CheckOut(Command):
     """The team left at ``at`` (after its check-in, not in the future)."""
 
     dispatch_id: str = Field(pattern=SCOPED_REF)
-    at: AwareDatetime
+    at: CampaignDateTime
 
 
 class CloseDay(Command):
     """Every dispatch of ``date`` not checked in becomes a no-show, once. Replies the day's
     ``no_shows``."""
 
-    date: date
+    date: CampaignDate
 
 
 class ReportActivity(Command):

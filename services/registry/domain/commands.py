@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Annotated
 
 from pydantic import Field
 
 from shared.contract import Command
 from shared.events.registry import Affiliation, Focus, PointKind
+from shared.fields import BirthDate, CampaignDate, Text
 
 Code = Field(min_length=1, max_length=10)
 Id = Field(min_length=1, max_length=64)
-Text = Field(min_length=1, max_length=200)
+Short = Field(min_length=1, max_length=200)
+Skill = Annotated[Text, Field(max_length=100)]
+CommuneCode = Annotated[str, Field(min_length=1, max_length=10)]
 
 
 class RegisterVolunteer(Command):
     """Register a volunteer (consent required; one volunteer per phone number)."""
 
-    full_name: str = Field(max_length=400)
+    full_name: Text = Field(max_length=400)
     phone: str = Field(max_length=40)
-    birth_date: date
+    birth_date: BirthDate
     province_code: str = Code
     commune_code: str = Code
     affiliation: Affiliation
-    skills: list[str] = Field(default_factory=list, max_length=20)
+    skills: list[Skill] = Field(default_factory=list, max_length=20)
     consent: bool
 
 
@@ -31,29 +34,29 @@ class UpdateVolunteer(Command):
     """Change a volunteer's details; only the fields given change."""
 
     volunteer_id: str = Id
-    full_name: str | None = Field(default=None, max_length=400)
+    full_name: Text | None = Field(default=None, max_length=400)
     phone: str | None = Field(default=None, max_length=40)
     province_code: str | None = Field(default=None, min_length=1, max_length=10)
     commune_code: str | None = Field(default=None, min_length=1, max_length=10)
     affiliation: Affiliation | None = None
-    skills: list[str] | None = Field(default=None, max_length=20)
+    skills: list[Skill] | None = Field(default=None, max_length=20)
 
 
 class WithdrawVolunteer(Command):
     """Withdraw a volunteer (they leave their team too)."""
 
     volunteer_id: str = Id
-    reason: str = Field(default="withdrawn", max_length=500)
+    reason: Text = Field(default="withdrawn", max_length=500)
 
 
 class FormTeam(Command):
     """Form a team in a province (optionally a commune) with one focus of work."""
 
-    name: str = Field(max_length=400)
+    name: Text = Field(max_length=400)
     province_code: str = Code
     commune_code: str | None = Field(default=None, min_length=1, max_length=10)
     focus: Focus
-    organisation: str = Text
+    organisation: Text = Short
 
 
 class TeamMember(Command):
@@ -77,13 +80,13 @@ class DisbandTeam(Command):
     """Disband a team; its members are free to join another."""
 
     team_id: str = Id
-    reason: str = Field(default="disbanded", max_length=500)
+    reason: Text = Field(default="disbanded", max_length=500)
 
 
 class RegisterServicePoint(Command):
     """Register a service point: a provincial centre, a commune one-stop point, a community site."""
 
-    name: str = Field(max_length=400)
+    name: Text = Field(max_length=400)
     kind: PointKind
     province_code: str = Code
     commune_code: str = Code
@@ -92,8 +95,8 @@ class RegisterServicePoint(Command):
 class DesignateBorderCommunes(Command):
     """Add communes to the campaign's border-commune list."""
 
-    commune_codes: list[str] = Field(min_length=1, max_length=5_000)
-    effective_from: date | None = None
+    commune_codes: list[CommuneCode] = Field(min_length=1, max_length=5_000)
+    effective_from: CampaignDate | None = None
 
 
 # subject name (vhub.cmd.registry.<name>) -> command model; the use case of the same name serves it

@@ -66,9 +66,12 @@ def evolve_border(state: BorderCommunes, event: Event) -> BorderCommunes:
 
 def designate(state: BorderCommunes, cmd: DesignateBorderCommunes) -> list[Event]:
     codes = [refdata.normalise_commune(c) for c in cmd.commune_codes]
-    unknown = [raw for raw, code in zip(cmd.commune_codes, codes, strict=True) if code is None]
+    unknown = [n for n, code in enumerate(codes) if code is None]
     if unknown:
-        raise Rejected("unknown_commune", f"{len(unknown)} unknown commune codes", unknown=unknown[:50])
+        # counted, with the first positions: the raw codes are input, and once made a 1 MB reply
+        raise Rejected(
+            "unknown_commune", f"{len(unknown)} unknown commune codes", unknown=len(unknown), at=unknown[:20]
+        )
     new = sorted({c for c in codes if c is not None} - state.codes)
     if not new:
         return []

@@ -11,13 +11,22 @@ from shared.decider import Rejected
 
 NAME_MIN, NAME_MAX = 2, 120
 _PHONE_JUNK = re.compile(r"[\s().\-]")
-_MOBILE = re.compile(r"^[35789]\d{8}$")  # national significant number, mobile
-_LANDLINE = re.compile(r"^2\d{9}$")  # 02x area codes after the trunk 0
+_MOBILE = re.compile(r"^[35789][0-9]{8}$")  # national significant number, mobile ([0-9]: \d is Unicode)
+_LANDLINE = re.compile(r"^2[0-9]{9}$")  # 02x area codes after the trunk 0
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with full-width forms folded (NFKC) and every decimal digit of any script
+    (Arabic-Indic, Devanagari, …) as its ASCII digit: ``int()``, ``isdigit()`` and ``\\d`` accept them
+    all, so without this one number typed in four scripts would be four uniqueness keys."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in folded)
 
 
 def normalise_phone(raw: str) -> str:
-    """A Vietnamese number as E.164 (+84…); 0xxxxxxxxx and +84xxxxxxxxx are the same number."""
-    digits = _PHONE_JUNK.sub("", raw)
+    """A Vietnamese number as E.164 (+84 and ASCII digits); 0xxxxxxxxx, +84xxxxxxxxx and the same
+    digits in any script are the same number."""
+    digits = _PHONE_JUNK.sub("", ascii_digits(raw))
     if digits.startswith("+84"):
         national = digits[3:]
     elif digits.startswith("0084"):
@@ -28,7 +37,7 @@ def normalise_phone(raw: str) -> str:
         national = digits[1:]
     else:
         raise Rejected("invalid_phone", "a Vietnamese phone starts with 0 or +84")
-    if not national.isdigit() or not (_MOBILE.match(national) or _LANDLINE.match(national)):
+    if not (_MOBILE.match(national) or _LANDLINE.match(national)):
         raise Rejected("invalid_phone", "not a Vietnamese mobile or landline number")
     return f"+84{national}"
 
@@ -64,12 +73,12 @@ def check_place(province: str, commune: str | None) -> tuple[str, str | None]:
     """Canonical (province, commune) codes of the two-level government, or a refusal."""
     p = refdata.normalise_province(province)
     if p is None:
-        raise Rejected("unknown_province", f"no province with code {province!r}")
+        raise Rejected("unknown_province", "no province has this code")
     if commune is None:
         return p, None
     c = refdata.normalise_commune(commune)
     if c is None:
-        raise Rejected("unknown_commune", f"no commune-level unit with code {commune!r}")
+        raise Rejected("unknown_commune", "no commune-level unit has this code")
     if refdata.communes()[c].province_code != p:
         raise Rejected(
             "commune_outside_province",
