@@ -28,7 +28,7 @@ from tests.support.postgres import postgres_admin_url
 _QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 hypothesis_settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=_QUIET)
 hypothesis_settings.register_profile(
-    "fuzz", max_examples=2_000, deadline=None, suppress_health_check=_QUIET, print_blob=True
+    "fuzz", max_examples=2_500, deadline=None, suppress_health_check=_QUIET, print_blob=True
 )
 hypothesis_settings.load_profile(os.environ.get("VHUB_HYPOTHESIS_PROFILE", "default"))
 
