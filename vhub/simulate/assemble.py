@@ -14,6 +14,7 @@ ORDER = [
     "memberships",
     "leaders",
     "registry noise",
+    "coverage requests",
     "dispatches",
     "double bookings",
     "check-ins",

@@ -28,6 +28,8 @@ class Builder:
         self._n = 0
         self.phases: list[Phase] = []
         self._steps: dict[str, list[Step]] = {}
+        self._requests: dict[tuple[str, date, time, time], tuple[str, dict[str, Any]]] = {}
+        self._shifts_of: dict[str, list[Shift]] = {}  # by team key
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -147,12 +149,48 @@ class Builder:
 
     # -- dispatch ------------------------------------------------------------------------------
 
-    def dispatch(self, team: Team, point: Point, day: date, start: time, end: time) -> Shift:
-        """``dispatch_team``: one shift."""
+    def request(
+        self, point: Point, day: date, start: time, end: time, teams: int = 1, focus: str | None = None
+    ) -> str:
+        """``request_coverage``: ``point`` asks for ``teams`` teams over the window."""
+        key = self.cid("req")
+        body: dict[str, Any] = {
+            "service_point_id": Ref(point.key),
+            "date": day.isoformat(),
+            "starts_at": start.isoformat(),
+            "ends_at": end.isoformat(),
+            "teams_needed": teams,
+        }
+        if focus:
+            body["focus"] = focus
+        self.step("coverage requests", Step("dispatch", "request_coverage", body, key, saves=key))
+        self._requests[(point.key, day, start, end)] = (key, body)
+        return key
+
+    def one_more_team(self, point: Point, day: date, start: time, end: time, focus: str | None = None) -> str:
+        """The point's request for this window asks for one team more (made when there is none)."""
+        known = self._requests.get((point.key, day, start, end))
+        if known is None:
+            return self.request(point, day, start, end, 1, focus)
+        known[1]["teams_needed"] += 1  # the plan is not sent yet: the request asks for them all
+        return known[0]
+
+    def dispatch(
+        self, team: Team, point: Point, day: date, start: time, end: time, request: str | None = None
+    ) -> Shift:
+        """``dispatch_team``: one shift (answering the coverage request saved as ``request``)."""
         shift = Shift(self.cid("disp"), team, point, day, at(day, start), at(day, end))
         self.shifts.append(shift)
-        self.orders.append(Order(shift.key, team, [point], day, day, start, end, single=True))
+        self._shifts_of.setdefault(team.key, []).append(shift)
+        self.orders.append(
+            Order(shift.key, team, [point], day, day, start, end, single=True, request=request)
+        )
         return shift
+
+    def free(self, team: Team, day: date, start: time, end: time) -> bool:
+        """No shift of ``team`` overlaps the window (the plan's own bookings)."""
+        starts, ends = at(day, start), at(day, end)
+        return all(not (s.starts < ends and starts < s.ends) for s in self._shifts_of.get(team.key, ()))
 
     def rotation(
         self, team: Team, points: list[Point], first: date, days: int, start: time, end: time
@@ -164,6 +202,7 @@ class Builder:
             day = first + timedelta(days=n)
             out.append(Shift(f"{key}.{n}", team, points[n % len(points)], day, at(day, start), at(day, end)))
         self.shifts.extend(out)
+        self._shifts_of.setdefault(team.key, []).extend(out)
         self.orders.append(Order(key, team, points, first, out[-1].day, start, end))
         return out
 

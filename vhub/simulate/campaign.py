@@ -10,13 +10,14 @@ from vhub.simulate.builder import Builder
 from vhub.simulate.common import (
     EVENING,
     MORNING,
+    NOON,
     border_communes,
     implausible,
     registry_noise,
     report,
     team_with,
 )
-from vhub.simulate.entities import Point
+from vhub.simulate.entities import Point, Team
 from vhub.simulate.model import Plan
 
 
@@ -63,6 +64,7 @@ def campaign(scale: float, seed: int, run: str) -> Plan:
             for s in b.rotation(team, route, start, n_days, MORNING, EVENING):
                 b.fate(s, p_no_show=0.04, p_late=0.08)
                 report(b, s, people=(10, 80), sessions=(0, 3), attendees=(10, 60), elderly=(0.1, 0.6))
+    requests_answered(b, points, teams, first)
     noisy = max(1, round(n_vols * 0.005))
     registry_noise(b, duplicates=noisy, resends=noisy)
     shown = [s for s in b.shifts if s.check_in is not None]
@@ -70,3 +72,30 @@ def campaign(scale: float, seed: int, run: str) -> Plan:
         b.double_booking("double bookings", s)
     implausible(b, b.shifts, max(1, round(len(b.shifts) * 0.005)))
     return assemble(b, "campaign", scale, seed, resend_check_ins=noisy)
+
+
+def requests_answered(b: Builder, points: dict[str, list[Point]], teams: list[Team], first: date) -> None:
+    """Four weeks of morning coverage requests, one a week per point; a free team of the province
+    answers three in four (one team where two were asked for)."""
+    of: dict[str, list[Team]] = {}
+    for t in teams:
+        of.setdefault(t.province, []).append(t)
+    flat = [p for ps in points.values() for p in ps]
+    for week in range(4):
+        for n, point in enumerate(flat):
+            day = first + timedelta(days=7 * week + n % 7)
+            asked = b.request(point, day, MORNING, NOON, 2 if n % 5 == 0 else 1)
+            mine = of.get(point.province, [])
+            pick = next(
+                (
+                    t
+                    for k in range(len(mine))
+                    if b.free(t := mine[(week + n + k) % len(mine)], day, MORNING, NOON)
+                ),
+                None,
+            )
+            if pick is None or n % 4 == 3:
+                continue
+            s = b.dispatch(pick, point, day, MORNING, NOON, request=asked)
+            b.fate(s, p_no_show=0.04, p_late=0.08)
+            report(b, s, people=(10, 80), sessions=(0, 3), attendees=(10, 60), elderly=(0.1, 0.6))

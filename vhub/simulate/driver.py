@@ -186,6 +186,6 @@ class Driver:
 
     def _save(self, key: str, reply: dict[str, Any]) -> None:
         result = reply.get("result") or {}
-        self.ids[key] = str(result.get("dispatch_id") or reply["aggregate_id"])
+        self.ids[key] = str(result.get("dispatch_id") or result.get("request_id") or reply["aggregate_id"])
         for n, d in enumerate(result.get("dispatches") or []):
             self.ids[f"{key}.{n}"] = str(d["dispatch_id"])

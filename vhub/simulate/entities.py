@@ -80,21 +80,19 @@ class Order:
     start: time
     end: time
     single: bool = False
+    request: str | None = None  # the coverage request a single dispatch answers (its saved key)
 
     def step(self) -> Step:
         if self.single:
-            return Step(
-                "dispatch",
-                "dispatch_team",
-                {
-                    "team_id": Ref(self.team.key),
-                    "service_point_id": Ref(self.points[0].key),
-                    "starts_at": iso(at(self.first, self.start)),
-                    "ends_at": iso(at(self.first, self.end)),
-                },
-                self.key,
-                saves=self.key,
-            )
+            body: dict[str, object] = {
+                "team_id": Ref(self.team.key),
+                "service_point_id": Ref(self.points[0].key),
+                "starts_at": iso(at(self.first, self.start)),
+                "ends_at": iso(at(self.first, self.end)),
+            }
+            if self.request is not None:
+                body["coverage_request_id"] = Ref(self.request)
+            return Step("dispatch", "dispatch_team", body, self.key, saves=self.key)
         return Step(
             "dispatch",
             "plan_rotation",

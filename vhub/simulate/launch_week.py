@@ -59,7 +59,7 @@ def launch_week(seed: int, run: str) -> Plan:
         )
         for day in sorted(b.rng.sample(days, 2)):
             start, end = (MORNING, NOON) if b.rng.random() < 0.5 else (AFTERNOON, EVENING)
-            s = b.dispatch(team, point, day, start, end)
+            s = b.dispatch(team, point, day, start, end, request=b.request(point, day, start, end, 1, focus))
             b.fate(s, p_no_show=0.05, p_late=0.1)
             report(b, s, people=(15, 60), sessions=(0, 1), attendees=(15, 40), elderly=(0.2, 0.5))
     # Ho Chi Minh City: rotating digital-skills teams teaching older people all week.
@@ -122,7 +122,9 @@ def launch_week(seed: int, run: str) -> Plan:
                 )
             )
     for team in b.rng.sample(psy_teams, 340):
-        s = b.dispatch(team, centres[team.province], b.rng.choice(days), MORNING, NOON)
+        centre, day = centres[team.province], b.rng.choice(days)
+        asked = b.one_more_team(centre, day, MORNING, NOON, "digital_skills")  # the centre asked for it
+        s = b.dispatch(team, centre, day, MORNING, NOON, request=asked)
         b.fate(s, p_no_show=0.0, p_late=0.05)
         report(b, s, people=(20, 60), sessions=(4, 6), attendees=(480, 560), elderly=(0.2, 0.4))
     # The other hubs: a few teams each, border communes first where the hub has them.
@@ -148,6 +150,12 @@ def launch_week(seed: int, run: str) -> Plan:
             for s in b.rotation(team, points, days[i % 3], 3, AFTERNOON, EVENING):
                 b.fate(s, p_no_show=0.05, p_late=0.1)
                 report(b, s, people=(20, 70))
+        # The provincial centre's training morning asks for more teams than are free, and the same
+        # points ask for two teams every morning: nobody answered those (what-if replays do).
+        b.request(centres[p], days[2], MORNING, NOON, 34, "digital_skills")
+        for day in days:
+            for point in points:
+                b.request(point, day, MORNING, NOON, 2, "online_public_services")
     registry_noise(b, duplicates=40, resends=60)
     for s in b.rng.sample([s for s in b.shifts if s.check_in is not None], 25):
         b.double_booking("double bookings", s)
