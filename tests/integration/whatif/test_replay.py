@@ -164,3 +164,21 @@ async def test_a_shorter_period_replays_only_its_requests(campaign: Campaign) ->
         assert o.requests
         assert all(date(2025, 7, 7) <= r.date <= date(2025, 7, 13) for r in o.requests)
         assert all(date(2025, 7, 7) <= b.date <= date(2025, 7, 13) for b in o.bookings)
+
+
+async def test_the_command_prints_the_table(campaign: Campaign) -> None:
+    """Given the campaign, when `vhub replay-dispatch --markdown` runs, then it prints what happened
+    beside the rule, with the figures the replay gives."""
+    from typer.testing import CliRunner
+
+    from vhub.cli import app
+
+    args = ["replay-dispatch", "--from", "2025-07-01", "--to", "2025-08-31", "--rule", "border-first"]
+    args += ["--markdown", "--nats-url", campaign.stack.nats_url, "--hub", "hn", "--stream", STREAM]
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)  # the command runs its own loop
+    assert result.exit_code == 0, result.output
+    expected = (await _replay(campaign, ["border-first"])).markdown()
+    assert result.output.strip() == expected
+    refused = await asyncio.to_thread(CliRunner().invoke, app, [*args[:6], "first-come", *args[7:]])
+    assert refused.exit_code != 0
+    assert "unknown rule" in refused.output
