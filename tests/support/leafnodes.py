@@ -1,21 +1,20 @@
-"""The shipped central and hub configs (deploy/nats) run for real on loopback: a central server and
-a provincial hub as its leaf node, each with its own JetStream domain and store.
-
-The configs are the shipped files with only what a test machine needs changed (listen addresses,
-store dirs, no monitoring port, no cluster routes for a one-node central); every change is checked
-to have matched, so a drifting deploy file fails here loudly instead of being silently ignored.
+"""The generated central and hub configs (vhub/deploy/natsconf.py, shipped in deploy/nats) rendered
+for loopback: the same text with only where a server listens and stores changed (127.0.0.1, free
+or given ports, a temporary store, no monitoring port to collide on).
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 from shared.natsserver import NatsServer, run_nats_server
+from vhub.deploy.hublist import HubList, load_hub_list
+from vhub.deploy.natsconf import LEAF_URLS_VAR, ClusterListen, Listen, central_conf, hub_conf, leaf_urls_value
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
 USERS = ("REGISTRY", "DISPATCH", "REPORTING", "INGEST", "OPERATOR", "SYS", "LEAF")
+LOOPBACK = "127.0.0.1"
 
 
 def secrets() -> dict[str, str]:
@@ -23,35 +22,44 @@ def secrets() -> dict[str, str]:
     return {f"VHUB_{user}_PASSWORD": f"test-{user.lower()}" for user in USERS}
 
 
-def _sub(text: str, pattern: str, replacement: str, flags: int = 0) -> str:
-    new, n = re.subn(pattern, replacement, text, flags=flags)
-    if n != 1:
-        raise AssertionError(f"deploy config drifted: {pattern!r} matched {n} times")
-    return new
+def hub_list() -> HubList:
+    return load_hub_list()
 
 
-def _local(text: str, store_dir: Path, port: int) -> str:
-    text = _sub(text, r"^listen: 0\.0\.0\.0:4222$", f'listen: "127.0.0.1:{port}"', re.M)
-    text = _sub(text, r"^http: 0\.0\.0\.0:8222\n", "", re.M)  # no monitoring port to collide on
-    return _sub(text, r"store_dir: /data/jetstream", f'store_dir: "{store_dir}"')
+def central_config(
+    store_dir: Path,
+    *,
+    leaf_port: int,
+    port: int = -1,
+    index: int = 1,
+    cluster: ClusterListen | None = None,
+) -> str:
+    """Central node ``index`` as generated; alone (``cluster=None``) or with loopback routes."""
+    listen = Listen(LOOPBACK, port, None, str(store_dir))
+    return central_conf(hub_list(), index, listen, leaf_port=leaf_port, leaf_host=LOOPBACK, cluster=cluster)
 
 
-def central_config(store_dir: Path, *, leaf_port: int, port: int = -1) -> str:
-    """deploy/nats/central-1.conf as ONE node: its cluster block (routes to the other nodes) removed."""
-    text = _local((DEPLOY / "central-1.conf").read_text(), store_dir, port)
-    text = _sub(text, r"^cluster \{.*?^\}\n", "", re.M | re.S)
-    return _sub(text, r"listen: 0\.0\.0\.0:7422", f'listen: "127.0.0.1:{leaf_port}"')
+def hub_config(store_dir: Path, *, port: int = -1, hub: str = "hcm") -> str:
+    """The generated leaf-node config of ``hub``; its links come from ``VHUB_CENTRAL_LEAF_URLS``."""
+    return hub_conf(hub_list().hub(hub), Listen(LOOPBACK, port, None, str(store_dir)))
 
 
-def hub_config(store_dir: Path, *, port: int = -1) -> str:
-    """deploy/nats/hub.conf as is, but local (its hub and central URL come from the environment)."""
-    return _local((DEPLOY / "hub.conf").read_text(), store_dir, port)
+def leaf_env(urls: list[str]) -> dict[str, str]:
+    """A hub server's environment: the secrets and its links to central (``nats-leaf://`` URLs)."""
+    return {**secrets(), LEAF_URLS_VAR: leaf_urls_value(urls)}
+
+
+def leaf_url(port: int) -> str:
+    return f"nats-leaf://leaf:{secrets()['VHUB_LEAF_PASSWORD']}@{LOOPBACK}:{port}"
 
 
 def start_configured_server(
     workdir: Path, config: str, env: dict[str, str], *, timeout: float = 15.0
 ) -> NatsServer:
-    """Start the wheel's nats-server on ``config`` (accounts.conf beside it); wait for its ports file."""
+    """Start the wheel's nats-server on ``config`` (accounts.conf beside it); wait for its ports file.
+    A single ``VHUB_CENTRAL_LEAF_URL`` (the former one-hub config's variable) becomes the list."""
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DEPLOY / "accounts.conf", workdir / "accounts.conf")
+    if LEAF_URLS_VAR not in env and "VHUB_CENTRAL_LEAF_URL" in env:
+        env = {**env, LEAF_URLS_VAR: leaf_urls_value([env["VHUB_CENTRAL_LEAF_URL"]])}
     return run_nats_server(workdir, config, env=env, timeout=timeout)

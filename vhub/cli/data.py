@@ -22,10 +22,15 @@ app.add_typer(import_app, name="import")
 def provision(
     nats_url: NatsUrl = None,
     central_hubs: Annotated[
-        str | None, typer.Option(help="At central: comma-separated hubs whose streams VHUB_CENTRAL sources.")
+        str | None,
+        typer.Option(
+            help="Hubs whose streams VHUB_CENTRAL sources (comma-separated, or none); default: every "
+            "hub of deploy/hubs.toml at the central hub, none elsewhere."
+        ),
     ] = None,
 ) -> None:
     """Create or update this hub's streams (event log, ingest, dead letters)."""
+    from shared.hubs import central_sources
     from shared.runtime import connect_nats
     from shared.streams import central_stream_config, ensure_stream
     from shared.streams import provision as provision_streams
@@ -37,8 +42,7 @@ def provision(
         try:
             js = nc.jetstream()
             await provision_streams(js, settings)
-            if central_hubs:
-                hubs = [h.strip() for h in central_hubs.split(",") if h.strip()]
+            if hubs := central_sources(central_hubs, settings.hub):
                 await ensure_stream(
                     js, central_stream_config(settings, hubs, "VHUB_CENTRAL", local_hub=settings.hub)
                 )

@@ -1,0 +1,40 @@
+"""Every generated deployment file, and writing or checking them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vhub.deploy.compose import compose_text
+from vhub.deploy.hublist import REPO, HubList, load_hub_list
+from vhub.deploy.hubmap import hubmap_text
+from vhub.deploy.natsconf import production_files
+
+
+def generated_files(hubs: HubList | None = None) -> dict[Path, str]:
+    """Repository-relative path -> the text the hub list generates there."""
+    hubs = hubs or load_hub_list()
+    out = {Path("deploy/nats") / name: text for name, text in production_files(hubs).items()}
+    out[Path("docker-compose.yml")] = compose_text(hubs)
+    out[Path("shared/hubmap.py")] = hubmap_text(hubs)
+    return out
+
+
+def stale_files(root: Path = REPO) -> list[Path]:
+    """Generated files missing under ``root`` or differing from what the list generates."""
+    stale = []
+    for path, text in generated_files().items():
+        target = root / path
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            stale.append(path)
+    return stale
+
+
+def write_files(root: Path = REPO) -> list[Path]:
+    """Write every generated file that changed; return those written."""
+    written = []
+    for path in stale_files(root):
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(generated_files()[path], encoding="utf-8")
+        written.append(path)
+    return written
