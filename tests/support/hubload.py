@@ -64,7 +64,7 @@ def _env(hub: str, url: str, user: str, port: int, tmp: Path, replicas: int) -> 
         "VHUB_LOG_LEVEL": "warning",
         "VHUB_STREAM_REPLICAS": str(replicas),
         "VHUB_CLOCK": CLOCK,
-        "VHUB_INSTANCE": f"t{hub}",
+        "VHUB_INSTANCE": "1",  # replica slot 1: the accounts files list per-slot consumer names
         "VHUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'unused.db'}",
     }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import subprocess
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,6 +160,18 @@ def test_at_least_two_hubs_run_their_own_registry_and_dispatch() -> None:
     for hub in hubs:
         assert SERVICES[f"dispatch-{hub}"]["environment"]["VHUB_HUB"] == hub
         assert SERVICES[f"dispatch-{hub}"]["environment"]["VHUB_NATS_URL"].startswith(f"nats://nats-{hub}:")
+
+
+def test_each_replica_has_a_slot_of_its_own() -> None:
+    """Per-replica consumers are named by VHUB_INSTANCE: two replicas of a service at one hub
+    must never share a slot (they would share, and fight over, one consumer)."""
+    slots = Counter(
+        (s["command"][-1], s["environment"]["VHUB_HUB"], s["environment"].get("VHUB_INSTANCE"))
+        for s in BUILT.values()
+        if s["command"][0] == "python"
+    )
+    assert all(slot[2] in {"1", "2", "3", "4"} for slot in slots), slots
+    assert max(slots.values()) == 1, slots
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))

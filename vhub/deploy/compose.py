@@ -131,19 +131,21 @@ def hub_services(hubs: HubList, hub: Hub) -> Services:
         }
     }
     ready = {**_nats_deps(hubs, hub), provision: {"condition": "service_completed_successfully"}}
+    replicas = CENTRAL_REPLICAS if hub.central else 1
     for service in SERVICES:
-        spec: dict[str, Any] = {
-            "build": ".",
-            "env_file": "deploy/.env",
-            "environment": _env(hubs, hub, service),
-            "command": ["python", "-m", f"services.{service}"],
-            "depends_on": ready,
-            "healthcheck": _service_healthcheck(),
-            "restart": "unless-stopped",
-        }
-        if hub.central:
-            spec["deploy"] = {"replicas": CENTRAL_REPLICAS}
-        out[f"{service}-{hub.code}"] = spec
+        for slot in range(1, replicas + 1):
+            # one compose service per replica (not deploy.replicas): each needs its own
+            # VHUB_INSTANCE slot, which names its consumers in the accounts files
+            name = f"{service}-{hub.code}" + (f"-{slot}" if replicas > 1 else "")
+            out[name] = {
+                "build": ".",
+                "env_file": "deploy/.env",
+                "environment": _env(hubs, hub, service, VHUB_INSTANCE=str(slot)),
+                "command": ["python", "-m", f"services.{service}"],
+                "depends_on": ready,
+                "healthcheck": _service_healthcheck(),
+                "restart": "unless-stopped",
+            }
     return out
 
 
@@ -164,7 +166,7 @@ def central_reporting(hubs: HubList) -> Services:
         f"reporting-{c.code}": {
             "build": ".",
             "env_file": "deploy/.env",
-            "environment": _env(hubs, c, "reporting", VHUB_READ_STREAM="VHUB_CENTRAL"),
+            "environment": _env(hubs, c, "reporting", VHUB_READ_STREAM="VHUB_CENTRAL", VHUB_INSTANCE="1"),
             "command": ["python", "-m", "services.reporting"],
             "depends_on": {
                 **_nats_deps(hubs, c),
