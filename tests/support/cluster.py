@@ -17,7 +17,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 
-from shared.natsserver import NatsServer, free_port
+from shared.natsserver import NatsServer, NatsServerError, free_port
 from tests.support.leafnodes import (
     LOOPBACK,
     central_config,
@@ -120,12 +120,42 @@ class Launch:
         for link in self.hubs[code].links:
             await link.heal()
 
+    def _start_central(self, attempts: int = 5) -> None:
+        """Start every central node. Ports are chosen free but not held (other sessions share the
+        machine): when one was taken meanwhile, choose them all again (routes name every node's)."""
+        for attempt in range(attempts):
+            try:
+                for node in self.nodes:
+                    self.start_node(node)
+                return
+            except NatsServerError as err:
+                if "address already in use" not in str(err) or attempt == attempts - 1:
+                    raise
+                for node in self.nodes:
+                    if node.server is not None:
+                        node.server.kill()
+                        node.server = None
+                    node.client_port, node.cluster_port, node.leaf_port = (
+                        free_port(),
+                        free_port(),
+                        free_port(),
+                    )
+
+    async def _start_hub(self, hub: HubNode, attempts: int = 5) -> None:
+        for attempt in range(attempts):
+            try:
+                await self.start_hub(hub)
+                return
+            except NatsServerError as err:
+                if "address already in use" not in str(err) or attempt == attempts - 1:
+                    raise
+                hub.client_port = free_port()
+
     async def __aenter__(self) -> Launch:
         try:
-            for node in self.nodes:
-                self.start_node(node)
+            self._start_central()
             for hub in self.hubs.values():
-                await self.start_hub(hub)
+                await self._start_hub(hub)
             await self.wait_central_ready()
         except BaseException:
             await self.close()

@@ -1,7 +1,7 @@
 """A hub's services and a load of commands for the fault tests: registry and dispatch each under
 its own NATS user (as production runs them), registrations sent many at a time with a resend of
 the same ``command_id`` on a timeout (so a lost reply never doubles an event), dispatch's whole
-flow, and reading a stream back in full to compare logs message for message."""
+flow."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import nats.errors
 from nats.aio.client import Client
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared.hubs import provinces_of
 from shared.natsserver import die_with_parent, free_port
@@ -243,57 +242,3 @@ async def dispatch_flow(
     await must("dispatch", "report_activity", {"dispatch_id": did, "people_supported": 7})
     await must("dispatch", "check_out", {"dispatch_id": did, "at": "2025-07-10T11:55:00+07:00"})
     return [did]
-
-
-@dataclass(frozen=True)
-class Copy:
-    """One message as the fault tests compare it."""
-
-    seq: int  # in the stream it was read from
-    subject: str
-    msg_id: str
-    data: bytes
-    origin: str  # the sourced stream's name ("" in the stream that owns it)
-    origin_seq: int  # its sequence in that stream (its own seq when not a copy)
-
-
-async def read_stream(nc: Client, stream: str, *, domain: str | None = None) -> list[Copy]:
-    """Every message of ``stream``, in order, through an ephemeral consumer (fast at 100,000s)."""
-    js = nc.jetstream(domain=domain, timeout=10)
-    last = (await js.stream_info(stream)).state.last_seq
-    config = ConsumerConfig(
-        ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60, mem_storage=True
-    )
-    consumer = await js.add_consumer(stream, config)
-    sub = await js.pull_subscribe_bind(consumer.name, stream)
-    out: list[Copy] = []
-    try:
-        while not out or out[-1].seq < last:
-            for msg in await sub.fetch(1000, timeout=10):
-                headers = msg.headers or {}
-                source = headers.get("Nats-Stream-Source", "").split()
-                seq = msg.metadata.sequence.stream
-                out.append(
-                    Copy(
-                        seq=seq,
-                        subject=msg.subject,
-                        msg_id=headers.get("Nats-Msg-Id", ""),
-                        data=msg.data,
-                        origin=source[0].split(":")[0] if source else "",
-                        origin_seq=int(source[1]) if source else seq,
-                    )
-                )
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-        with contextlib.suppress(Exception):
-            await js.delete_consumer(stream, consumer.name)
-    return out
-
-
-def copies_of(central: list[Copy], stream: str) -> list[tuple[int, str, str, bytes]]:
-    return [(c.origin_seq, c.subject, c.msg_id, c.data) for c in central if c.origin == stream]
-
-
-def as_origin(log: list[Copy]) -> list[tuple[int, str, str, bytes]]:
-    return [(c.seq, c.subject, c.msg_id, c.data) for c in log]

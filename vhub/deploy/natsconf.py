@@ -45,11 +45,16 @@ def hub_server_name(hub: Hub) -> str:
     return f"hub-{hub.code}"
 
 
-def _common(name: str, listen: Listen) -> list[str]:
+def accounts_file(hub: Hub) -> str:
+    """The accounts file a server of ``hub`` includes (beside it in deploy/nats)."""
+    return "accounts.conf"
+
+
+def _common(name: str, listen: Listen, hub: Hub) -> list[str]:
     lines = [f"server_name: {name}", f'listen: "{listen.host}:{listen.client_port}"']
     if listen.monitor_port is not None:
         lines.append(f'http: "{listen.host}:{listen.monitor_port}"')
-    lines.append("include ./accounts.conf")
+    lines.append(f"include ./{accounts_file(hub)}")
     return lines
 
 
@@ -81,7 +86,7 @@ def central_conf(
         HEADER,
         f"# Central hub {c.code} ({c.name}), node {index} of {hubs.central_nodes}: JetStream domain\n"
         f'# "{CENTRAL_DOMAIN}", R{hubs.central_nodes} streams. Leaf nodes: {served}.\n',
-        "\n".join(_common(central_node_name(index), listen)) + "\n\n",
+        "\n".join(_common(central_node_name(index), listen, c)) + "\n\n",
         _jetstream(CENTRAL_DOMAIN, listen.store_dir, "  max_file_store: 200GB\n"),
     ]
     if cluster is not None:
@@ -116,7 +121,7 @@ def hub_conf(hub: Hub, listen: Listen) -> str:
         f"# Hub {hub.code} ({hub.name}), serving provinces {', '.join(hub.provinces)}: one server, a leaf\n"
         "# node of the central cluster. Its registry and dispatch keep working while the link is down;\n"
         "# central sources this hub's stream and converges when the link heals.\n",
-        "\n".join(_common(hub_server_name(hub), listen)) + "\n\n",
+        "\n".join(_common(hub_server_name(hub), listen, hub)) + "\n\n",
         _jetstream(hub.code, listen.store_dir),
         "\nleafnodes {\n"
         '  reconnect: "2s"\n'
