@@ -137,3 +137,21 @@ class DurableConsumer:
         BATCH_EVENTS.labels(self.durable).inc(len(msgs))
         self.lag = int(msgs[-1].metadata.num_pending or 0)
         CONSUMER_LAG.labels(self.durable).set(self.lag)
+
+
+async def keep_running(
+    consumer: DurableConsumer, stop: asyncio.Event, resume: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``consumer`` until ``stop``; after a failure (server away, consumer deleted) back off a
+    second, ``resume`` (recreate the consumer where its owner's truth says) and run it again."""
+    while not stop.is_set():
+        try:
+            await consumer.run(stop)
+        except Exception:
+            log.exception("consumer_failed", durable=consumer.durable)
+            with contextlib.suppress(TimeoutError):  # back off; wake at once on shutdown
+                await asyncio.wait_for(stop.wait(), 1.0)
+            try:
+                await resume()
+            except Exception:
+                log.exception("consumer_ensure_failed", durable=consumer.durable)

@@ -13,6 +13,9 @@ COMMAND_SECONDS = Histogram(
 )
 EVENTS_APPENDED = Counter("vhub_events_appended_total", "Events appended", ["context"])
 DEAD_LETTERS = Counter("vhub_dead_letters_total", "Messages sent to the dead-letter stream", ["source"])
+POISON_EVENTS = Counter(
+    "vhub_poison_events_total", "Logged messages a projection could not read as an event", ["consumer"]
+)
 CONSUMER_LAG = Gauge("vhub_consumer_lag", "Messages the consumer has not processed yet", ["consumer"])
 CONSUMER_POSITION = Gauge("vhub_consumer_position", "Last stream sequence applied", ["consumer"])
 BATCH_SECONDS = Histogram(

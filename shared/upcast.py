@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.envelope import Envelope
 from shared.events import CATALOGUE, Event, load_all
 
@@ -19,6 +21,17 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
 class UnknownEventError(ValueError):
     """The log holds an event type or version this code cannot read."""
+
+
+class PoisonEventError(ValueError):
+    """A logged message that cannot be read as an event; ``reason`` says why without quoting it.
+
+    ``envelope`` is set when the envelope was readable and only its payload was not."""
+
+    def __init__(self, reason: str, envelope: Envelope | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.envelope = envelope
 
 
 def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
@@ -52,6 +65,35 @@ def decode(envelope: Envelope) -> Event:
     """The envelope's payload as the current event model (upcast first, then validated)."""
     data = upcast(envelope.event_type, envelope.schema_version, envelope.data)
     return CATALOGUE[envelope.event_type].model_validate(data)
+
+
+def read_envelope(raw: bytes) -> Envelope:
+    """``raw`` as an envelope; :class:`PoisonEventError` when it is not one.
+
+    pydantic's own JSON parser reads it: it refuses nesting deeper than its recursion limit with a
+    ``ValidationError`` (never a ``RecursionError``), and a logged message is bounded by the
+    server's ``max_payload``, so this entry point is bounded in depth and size."""
+    try:
+        return Envelope.from_bytes(raw)
+    except ValidationError as err:
+        raise PoisonEventError(f"undecodable envelope: {describe(err)}") from None
+
+
+def read_event(envelope: Envelope) -> Event:
+    """The envelope's payload upcast and validated; :class:`PoisonEventError` with the reason."""
+    try:
+        return decode(envelope)
+    except UnknownEventError as err:
+        raise PoisonEventError(str(err), envelope) from None
+    except ValidationError as err:
+        reason = f"invalid {envelope.event_type} v{envelope.schema_version}: {describe(err)}"
+        raise PoisonEventError(reason, envelope) from None
+
+
+def describe(err: ValidationError) -> str:
+    """The first error's location and message, and the count: never the offending input."""
+    first = err.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']} ({err.error_count()} errors)"
 
 
 # -- the upcasters themselves -------------------------------------------------------------------

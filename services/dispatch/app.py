@@ -10,8 +10,6 @@ idle for an hour); the ingest consumer and the command queue group are shared.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,11 +20,11 @@ from services.dispatch.clock import Clock, clock_from_setting
 from services.dispatch.days import DayClosing
 from services.dispatch.domain.commands import COMMANDS
 from services.dispatch.domain.model import DEFAULT_REPORT_LIMITS, Policy
-from services.dispatch.facts import FactsProjection, FactsView, filter_subjects
+from services.dispatch.facts import FactsProjection, FactsView
 from services.dispatch.ingest import ActivityIngest
 from services.dispatch.service import DispatchService
 from shared.commands import CommandBus
-from shared.consumer import DurableConsumer
+from shared.consumer import keep_running
 from shared.deadletter import DeadLetters
 from shared.events.dispatch import CONTEXT
 from shared.eventstore import EventStore
@@ -79,34 +77,23 @@ class DispatchApp:
         self.projection = FactsProjection(
             f"dispatch_facts_{self.instance}", self.service.view, self.service.record_findings
         )
-        self.facts = DurableConsumer(
-            js,
-            stream=s.event_stream,
-            durable=self.projection.name,
-            filter_subjects=filter_subjects(s.hub),
-            handler=self._apply_facts,
-            inactive_threshold=3600.0,
-            pace=0.02,  # a trickle of events is applied up to 20 ms later, in batches: less CPU
-        )
+        self.facts = self.projection.runner(js, stream=s.event_stream, hub=s.hub)
+        self.caught_up = self.facts.caught_up
         dlq = DeadLetters(js, stream=s.dlq_stream, hub=s.hub, source="dispatch_ingest")
         self.ingest = ActivityIngest(self.service, js, stream=s.ingest_stream, dead_letters=dlq)
-        self.closing = DayClosing(self.service, js, s.event_stream, self.projection)
+        self.closing = DayClosing(self.service, store, self.projection)
         self.bus = CommandBus(nc, CONTEXT, clock=self.clock, concurrency=s.command_concurrency)
         self.bus.serve(COMMANDS, self.service, self.closing)
         self.http = HttpServer(ops_app(nc, self.readiness, "vhub dispatch"), s.http_host, s.http_port)
 
     async def start(self) -> None:
         """Replay the facts (commands wait for it, up to ``catch_up_s``), then serve."""
-        await self.facts.ensure(0)  # the projection starts empty: replay from the beginning
-        if await self.facts.pending() == 0:
-            self.caught_up.set()
-        self._tasks.append(asyncio.create_task(self._keep_running(self.facts, self._refacts)))
+        await self.facts.start()  # the projection starts empty: replay from the beginning
+        self._tasks.append(asyncio.create_task(self.facts.run(self._stop)))
         await self.ingest.ensure()
-        self._tasks.append(asyncio.create_task(self._keep_running(self.ingest.consumer, self.ingest.ensure)))
-        try:
-            await asyncio.wait_for(self.caught_up.wait(), self._catch_up_s)
-        except TimeoutError:
-            log.warning("facts_not_caught_up", waited_s=self._catch_up_s)
+        ingesting = keep_running(self.ingest.consumer, self._stop, self.ingest.ensure)
+        self._tasks.append(asyncio.create_task(ingesting))
+        await self.facts.wait_caught_up(self._catch_up_s)
         await self.bus.start()
         await self.http.start()
         log.info(
@@ -117,30 +104,8 @@ class DispatchApp:
             http_port=self.http.port,
         )
 
-    async def _apply_facts(self, msgs: list[Any]) -> None:
-        await self.projection.handle(msgs)
-        if msgs and msgs[-1].metadata.num_pending == 0:
-            self.caught_up.set()
-
-    async def _refacts(self) -> None:
-        await self.facts.ensure(self.projection.view.position)
-
-    async def _keep_running(self, consumer: DurableConsumer, reensure: Callable[[], Awaitable[None]]) -> None:
-        """Run a consumer until stop; after a failure (consumer gone, server away) start again."""
-        while not self._stop.is_set():
-            try:
-                await consumer.run(self._stop)
-            except Exception:
-                log.exception("consumer_failed", durable=consumer.durable)
-                with contextlib.suppress(TimeoutError):  # back off; wake at once on shutdown
-                    await asyncio.wait_for(self._stop.wait(), 1.0)
-                try:
-                    await reensure()
-                except Exception:
-                    log.exception("consumer_ensure_failed", durable=consumer.durable)
-
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        lag = self.facts.lag
+        lag = self.facts.consumer.lag
         ok = self.caught_up.is_set() and 0 <= lag <= self.settings.readiness_max_lag
         return ok, {
             "facts_lag": lag,

@@ -1,10 +1,10 @@
 """``close_day``: every dispatch of a date not checked in becomes a no-show, exactly once.
 
 Which teams to visit comes from the projection, once it has caught up with the log: the last
-schedule event recorded when the command arrives (one direct get, ``last_by_subj`` over
-``dispatch.schedule.*``) must have been applied first, so a dispatch recorded a moment ago is not
-missed. Only the teams with a dispatch of that date still merely scheduled are visited (at
-campaign scale a few dozen, not every team of the hub), by a bounded pool of workers. Each team's
+schedule event recorded when the command arrives (``EventStore.last`` over ``dispatch.schedule.*``,
+one direct get) must have been applied first, so a dispatch recorded a moment ago is not missed.
+Only the teams with a dispatch of that date still merely scheduled are visited (at campaign scale
+a few dozen, not every team of the hub), by a bounded pool of workers. Each team's
 schedule still decides its own no-shows (only a still "scheduled" shift is marked, under the
 schedule's expected version, so a retry, a restart mid-way or a second replica marks nothing
 twice). The day's total is then read from the projection once it has applied every schedule
@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from datetime import date
 
 import structlog
-from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from services.dispatch.domain import attendance
 from services.dispatch.domain import commands as c
@@ -30,6 +28,7 @@ from shared.aggregates import CommandContext
 from shared.commands import Accepted
 from shared.envelope import event_subject
 from shared.events.dispatch import CONTEXT
+from shared.eventstore import EventStore
 from shared.transaction import Target
 
 log = structlog.get_logger(__name__)
@@ -43,28 +42,22 @@ class DayClosing:
     def __init__(
         self,
         service: DispatchService,
-        js: JetStreamContext,
-        stream: str,
+        store: EventStore,
         projection: FactsProjection,
         *,
         workers: int = 8,
         catch_up_s: float = 30.0,
     ) -> None:
         self._svc = service
-        self._js = js
-        self._stream = stream
+        self._store = store
         self._projection = projection
         self._workers = workers
         self._catch_up_s = catch_up_s
 
     async def last_schedule_seq(self) -> int:
         """The stream sequence of the hub's latest schedule event (0: none yet)."""
-        subjects = event_subject(self._svc.hub, CONTEXT, "schedule", "*")
-        try:
-            raw = await self._js.get_last_msg(self._stream, subjects, direct=True)
-        except NotFoundError:
-            return 0
-        return raw.seq or 0
+        last = await self._store.last(event_subject(self._svc.hub, CONTEXT, "schedule", "*"))
+        return 0 if last is None else last[0].seq
 
     async def _caught_up(self, position: int) -> None:
         if not await self._projection.wait_for(position, self._catch_up_s):

@@ -16,8 +16,7 @@ from services.registry.domain import commands as c
 from services.registry.identities import IdentityFeed
 from services.registry.service import Registry
 from shared.commands import CommandBus
-from shared.consumer import DurableConsumer
-from shared.envelope import event_subject, utcnow
+from shared.envelope import utcnow
 from shared.events.registry import CONTEXT
 from shared.eventstore import EventStore
 from shared.hosting import serve
@@ -54,15 +53,10 @@ class RegistryApp:
         durable = f"registry_identities_{instance_name(settings)}_{secrets.token_hex(3)}"
         self.identities = IdentityFeed(
             self.registry.identities,
-            DurableConsumer(
-                nc.jetstream(),
-                stream=settings.event_stream,
-                durable=durable,
-                filter_subjects=[event_subject(settings.hub, CONTEXT, "volunteer", "*")],
-                handler=lambda msgs: self.identities.on_batch(msgs),
-                inactive_threshold=3600.0,
-                pace=0.02,
-            ),
+            nc.jetstream(),
+            stream=settings.event_stream,
+            hub=settings.hub,
+            durable=durable,
         )
         self.http = HttpServer(
             ops_app(nc, self.readiness, "vhub registry"), settings.http_host, settings.http_port

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
-from typing import Any
 
-import structlog
-from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
-from shared.consumer import DurableConsumer
-from shared.envelope import H_EVENT_TYPE
-from shared.events.registry import VolunteerRegistered
+from shared.envelope import event_subject
+from shared.events import Event
+from shared.events.registry import CONTEXT, VolunteerRegistered
+from shared.projection import Batch, ProjectionRunner, decode_event
 
-log = structlog.get_logger(__name__)
 IdentityKey = Callable[[str, str, str], str]  # (full_name, birth_date ISO, province) -> key
+Fact = tuple[int, Event]
 
 
 class IdentityIndex:
@@ -49,60 +47,46 @@ class IdentityIndex:
     def __len__(self) -> int:
         return len(self._holders)
 
-    async def apply(self, msgs: list[Msg]) -> None:
-        """A batch from the log. Only registrations count; everything else is skipped unread."""
-        for msg in msgs:
-            seq = msg.metadata.sequence.stream
-            if seq <= self.position:
-                continue  # redelivered
-            self.position = seq
-            if (msg.headers or {}).get(H_EVENT_TYPE) != VolunteerRegistered.event_type:
-                continue
-            try:
-                data: dict[str, Any] = json.loads(msg.data)["data"]
-                key = self.key(str(data["full_name"]), str(data["birth_date"]), str(data["province_code"]))
-                self.add(key, str(data["volunteer_id"]))
-            except (ValueError, KeyError, TypeError):
-                # the registry wrote it and validated it then: a malformed one is not ours to judge
-                # here (reporting dead-letters it); it simply flags nothing
-                log.warning("identity_event_unreadable", seq=seq)
+    async def apply(self, batch: Batch[Fact]) -> None:
+        """A batch from the log (the runner passes registrations only)."""
+        for _, ev in batch.items:
+            if isinstance(ev, VolunteerRegistered):
+                key = self.key(ev.full_name, ev.birth_date.isoformat(), ev.province_code)
+                self.add(key, ev.volunteer_id)
+        self.position = batch.last_seq
 
 
 class IdentityFeed:
-    """Runs the index's consumer until stopped; recreates it after a failure (server away)."""
+    """Runs the index's own consumer (a :class:`ProjectionRunner`) until stopped.
 
-    def __init__(self, index: IdentityIndex, consumer: DurableConsumer) -> None:
+    One consumer per replica and start (the index lives in this process): the server drops it an
+    hour after the process is gone, and a clean stop deletes it at once. A registration that does
+    not decode flags nothing and is counted and logged (reporting dead-letters it)."""
+
+    def __init__(
+        self, index: IdentityIndex, js: JetStreamContext, *, stream: str, hub: str, durable: str
+    ) -> None:
         self.index = index
-        self.consumer = consumer
-        self.caught_up = asyncio.Event()
+        self.runner = ProjectionRunner(
+            js,
+            index,
+            decode_event,
+            stream=stream,
+            durable=durable,
+            filter_subjects=[event_subject(hub, CONTEXT, "volunteer", "*")],
+            event_types=[VolunteerRegistered.event_type],
+            inactive_threshold=3600.0,
+            pace=0.02,
+        )
+        self.consumer = self.runner.consumer
+        self.caught_up = self.runner.caught_up
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, catch_up_s: float) -> None:
-        await self.consumer.ensure(self.index.position)
-        if await self.consumer.pending() == 0:
-            self.caught_up.set()
-        self._task = asyncio.create_task(self._run())
-        try:
-            await asyncio.wait_for(self.caught_up.wait(), catch_up_s)
-        except TimeoutError:
-            log.warning("identities_not_caught_up", waited_s=catch_up_s, lag=self.consumer.lag)
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.consumer.run(self._stop)
-            except Exception:
-                log.exception("identity_consumer_failed", durable=self.consumer.durable)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), 1.0)
-                with contextlib.suppress(Exception):
-                    await self.consumer.ensure(self.index.position)
-
-    async def on_batch(self, msgs: list[Msg]) -> None:
-        await self.index.apply(msgs)
-        if int(msgs[-1].metadata.num_pending or 0) == 0:
-            self.caught_up.set()
+        await self.runner.start()
+        self._task = asyncio.create_task(self.runner.run(self._stop))
+        await self.runner.wait_caught_up(catch_up_s)
 
     async def stop(self) -> None:
         self._stop.set()

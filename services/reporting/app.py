@@ -46,15 +46,15 @@ class ReportingApp:
         watch = PositionWatch()
         dlq = DeadLetters(js, stream=settings.dlq_stream, hub=settings.hub, source=DURABLE)
         self.projection = LiveProjection(self.store, dlq, watch)
-        self.consumer = DurableConsumer(
+        self.runner = self.projection.runner(
             js,
             stream=settings.read_stream,
-            durable=DURABLE,
-            filter_subjects=[f"{EVT_PREFIX}.>"],
-            handler=self.projection.handle,
+            filter_subject=f"{EVT_PREFIX}.>",
             batch_size=settings.reporting_batch_size,
         )
+        self.consumer: DurableConsumer = self.runner.consumer
         self.projection.rewind = self._rewind
+        self.runner.resume = self._resume
         self._started_at = 0
         api = build_api(
             ReadModel(self.reader),
@@ -70,6 +70,9 @@ class ReportingApp:
         await self.consumer.delete()  # unconditionally: the failed batch's ack may not have landed yet
         await self.consumer.ensure(start_after=checkpoint)
 
+    async def _resume(self) -> None:  # after a consumer failure: from the checkpoint, the truth
+        await self.consumer.ensure(start_after=(await self.store.position()).position)
+
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         lag = self.consumer.lag
         ok = 0 <= lag <= self.settings.readiness_max_lag
@@ -79,11 +82,11 @@ class ReportingApp:
         """Schema, consumer from the checkpoint on, the API; then consume until stopped."""
         await self.store.create_schema()
         at = await self.store.position()
-        self._started_at = at.position
+        self._started_at = self.projection.position = at.position
         await drop_orphaned_deliveries(self._js, self.settings.read_stream, DURABLE)
         await self.consumer.ensure(start_after=at.position)
         await self.server.start()
-        self._consuming = asyncio.create_task(self.consumer.run(self._stop))
+        self._consuming = asyncio.create_task(self.runner.run(self._stop))
         log.info("reporting_started", position=at.position, colour=at.colour, port=self.server.port)
 
     async def stop(self) -> None:

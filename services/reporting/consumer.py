@@ -1,4 +1,5 @@
-"""Wiring: JetStream messages → decoded items → one store transaction per batch.
+"""The live projection: a :class:`shared.projection.ProjectionRunner` decodes JetStream messages
+into items (:func:`.decoding.decode_bytes`), and each batch is one store transaction.
 
 Undecodable or unknown events go to the dead-letter stream with the reason; their sequence still
 moves the checkpoint (as a dead letter), so the projection keeps going behind them.
@@ -8,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import structlog
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from services.reporting.decoding import decode_msg
+from services.reporting.decoding import decode_bytes
 from services.reporting.store import Item, ReportingStore
 from shared.deadletter import DeadLetters
 from shared.metrics import CONSUMER_POSITION
+from shared.projection import Batch, ProjectionRunner
 
 log = structlog.get_logger(__name__)
 DURABLE = "reporting"
@@ -71,10 +72,11 @@ class RewoundError(RuntimeError):
 
 
 class LiveProjection:
-    """The batch handler of the live reporting consumer, one batch in flight behind the fetch.
+    """The live reporting projection, one batch in flight behind the fetch.
 
-    ``handle`` decodes a batch, waits until the previous one is committed, starts committing this
-    one and returns, so the consumer acks it and fetches the next while the database works. An ack
+    Its :class:`ProjectionRunner` decodes a batch (overlapping the previous batch's commit) and
+    dead-letters poison; ``apply`` waits until the previous batch is committed, starts committing
+    this one and returns, so the consumer acks it and fetches the next while the database works. An ack
     ahead of the commit is safe: the checkpoint, not the ack floor, says what was applied. After a
     crash ``DurableConsumer.ensure`` recreates a consumer that is ahead of the checkpoint; after a
     failed commit ``rewind`` recreates it from the checkpoint at once, and the batch comes again.
@@ -95,23 +97,29 @@ class LiveProjection:
         self._committing: asyncio.Task[None] | None = None
         self._rewind_due = False
 
-    async def handle(self, msgs: Sequence[Msg]) -> None:
-        if not msgs:
+    async def apply(self, batch: Batch[Item]) -> None:
+        """The runner's batch (decoded, poison already dead-lettered): wait until the previous one
+        is committed, start committing this one and return."""
+        if not batch.items:
             return
-        items: list[Item] = []
-        for msg in msgs:  # decoding overlaps the previous batch's commit
-            item, reason = decode_msg(msg)
-            if reason is not None:
-                await self._dlq.send(
-                    subject=msg.subject,
-                    payload=msg.data,
-                    reason=reason,
-                    stream_seq=item.seq,
-                    headers=dict(msg.headers or {}),
-                )
-            items.append(item)
         await self._settle()
-        self._committing = asyncio.create_task(self._commit(items))
+        self._committing = asyncio.create_task(self._commit(batch.items))
+
+    def runner(
+        self, js: JetStreamContext, *, stream: str, filter_subject: str, batch_size: int
+    ) -> ProjectionRunner[Item]:
+        """The runner feeding this projection from the durable ``reporting`` consumer: the typed
+        fast decoder, poison to the dead-letter stream with the reason."""
+        return ProjectionRunner(
+            js,
+            self,
+            decode_bytes,
+            stream=stream,
+            durable=DURABLE,
+            filter_subjects=[filter_subject],
+            dead_letters=self._dlq,
+            batch_size=batch_size,
+        )
 
     async def _settle(self) -> None:
         """Wait for the batch in flight. If it failed, rewind the consumer to the checkpoint and

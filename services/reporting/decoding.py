@@ -9,8 +9,9 @@ Anything else (older versions to upcast, unknown types, poison) takes the genera
 :func:`shared.upcast.decode`, which also words the dead-letter reason. Headers are not needed: the
 body names its type.
 
-The stream sequence is read straight from the reply subject (nats-py's ``msg.metadata`` builds a
-dataclass and a datetime per message; a projection needs one integer).
+:func:`decode_bytes` is the live projection's decoder in :class:`shared.projection.ProjectionRunner`
+and the rebuild's; :func:`decode_msg` reads the sequence from the reply subject
+(:func:`shared.delivery.stream_seq`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from services.reporting.projections.fold import HANDLERS
 from services.reporting.store import Item
+from shared.delivery import stream_seq
 from shared.envelope import Envelope
 from shared.events import CATALOGUE, Event, load_all
-from shared.upcast import UnknownEventError, decode
+from shared.upcast import PoisonEventError, read_envelope, read_event
 
 load_all()
 # Event types the projection reads nothing from: not worth validating (about 15% of the log).
@@ -44,22 +46,6 @@ def _variant(event_type: str) -> type[Envelope]:
 _VARIANTS = tuple(_variant(t) for t in sorted(CATALOGUE))
 _UNION: Any = Annotated[Union[_VARIANTS], Field(discriminator="event_type")]  # noqa: UP007
 _TYPED: TypeAdapter[Envelope] = TypeAdapter(_UNION)
-
-
-def stream_seq(msg: Msg) -> int:
-    """The message's stream sequence, from its JetStream reply subject.
-
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`` (v1),
-    or with ``<domain>.<account hash>`` after ``$JS.ACK`` (v2, 11 or 12 tokens).
-    """
-    reply = msg.reply
-    if reply and reply.startswith("$JS.ACK."):
-        tokens = reply.split(".", 9)
-        if reply.count(".") == 8:
-            return int(tokens[5])
-        if len(tokens) >= 10:
-            return int(tokens[7])
-    return int(msg.metadata.sequence.stream)  # raises NotJSMessageError, as before
 
 
 def decode_msg(msg: Msg) -> tuple[Item, str | None]:
@@ -85,21 +71,13 @@ def decode_bytes(seq: int, raw: bytes) -> tuple[Item, str | None]:
 
 def _decode_general(seq: int, raw: bytes) -> tuple[Item, str | None]:
     try:
-        envelope = Envelope.from_bytes(raw)
-    except ValidationError as err:
-        return Item(seq, None, None), f"undecodable envelope: {_first_error(err)}"
+        envelope = read_envelope(raw)
+    except PoisonEventError as err:
+        return Item(seq, None, None), err.reason
     known = IRRELEVANT.get(envelope.event_type)
     if known is not None and envelope.schema_version <= known:
         return Item(seq, None, envelope.recorded_at, ignored=True), None  # known, counts nothing
     try:
-        return Item(seq, decode(envelope), envelope.recorded_at), None
-    except UnknownEventError as err:
-        return Item(seq, None, envelope.recorded_at), str(err)
-    except ValidationError as err:
-        reason = f"invalid {envelope.event_type} v{envelope.schema_version}: {_first_error(err)}"
-        return Item(seq, None, envelope.recorded_at), reason
-
-
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']} ({err.error_count()} errors)"
+        return Item(seq, read_event(envelope), envelope.recorded_at), None
+    except PoisonEventError as err:
+        return Item(seq, None, envelope.recorded_at), err.reason

@@ -4,7 +4,7 @@ The live projection and the API keep working on the active colour meanwhile. The
 with an ephemeral pull consumer that needs no acks (a failed rebuild starts again from scratch),
 keeps the new tables' entity rows in memory (it is their only writer, from empty, so it never
 reads them back), commits every ``commit_size`` events, writes group N while it reads and decodes
-group N+1 (two pull requests outstanding: :mod:`.pull`), and switches as soon as
+group N+1 (two pull requests outstanding: :mod:`shared.reader`), and switches as soon as
 it has reached the live projection's checkpoint. Events after that are the live projection's again: its
 batches at or below the rebuilt checkpoint are skipped.
 """
@@ -22,9 +22,10 @@ from nats.js import JetStreamContext
 
 from services.reporting.decoding import decode_msg
 from services.reporting.projections import Loaded
-from services.reporting.pull import StreamReader, pending_after
 from services.reporting.store import Item, Position, ReportingStore
+from shared.delivery import pending_after
 from shared.envelope import utcnow
+from shared.reader import StreamReader
 
 log = structlog.get_logger(__name__)
 

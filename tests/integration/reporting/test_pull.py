@@ -6,7 +6,8 @@ import time
 
 from nats.aio.client import Client
 
-from services.reporting.pull import StreamReader, pending_after
+from shared.delivery import pending_after
+from shared.reader import StreamReader
 from shared.settings import Settings
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
 
-from services.reporting.decoding import IRRELEVANT, decode_msg, stream_seq
-from services.reporting.pull import pending_after
+from services.reporting.decoding import IRRELEVANT, decode_msg
+from shared.delivery import pending_after, stream_seq
 from shared.envelope import H_EVENT_TYPE, H_SCHEMA_VERSION, Envelope
 from shared.upcast import decode
 from tests.integration.reporting.campaign import generate

@@ -7,6 +7,10 @@ plain list from a subscription callback, and ``depth`` pull requests stay outsta
 sends batch N+1 while batch N is decoded and written.
 
 Only for readers that need no acks and start again from scratch on failure (a rebuild).
+
+It publishes the pull requests itself, so it needs the context's client and API prefix, which
+nats-py keeps private: this module is where that is allowed (nothing outside ``shared/`` touches
+nats-py internals).
 """
 
 from __future__ import annotations
@@ -23,22 +27,13 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from shared.delivery import pending_after
+
 log = structlog.get_logger(__name__)
 
 
 class PullError(RuntimeError):
     """The server ended a pull request with an error status (e.g. the consumer was deleted)."""
-
-
-def pending_after(msg: Msg) -> int:
-    """How many messages the consumer still had to deliver after ``msg`` (from its reply subject)."""
-    reply = msg.reply or ""
-    dots = reply.count(".")
-    if dots == 8:  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<time>.<pending>
-        return int(reply[reply.rfind(".") + 1 :])
-    if dots >= 10:  # $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<time>.<pending>[.x]
-        return int(reply.split(".")[10])
-    return int(msg.metadata.num_pending or 0)
 
 
 class StreamReader:
