@@ -28,6 +28,9 @@ H_DLQ_REASON = "Vhub-Dlq-Reason"
 H_DLQ_SOURCE = "Vhub-Dlq-Source"
 H_DLQ_SUBJECT = "Vhub-Dlq-Subject"
 H_DLQ_STREAM_SEQ = "Vhub-Dlq-Stream-Seq"
+H_DLQ_CODE = "Vhub-Dlq-Code"  # a low-cardinality code beside the free-text reason
+H_DLQ_TRUNCATED = "Vhub-Dlq-Truncated"  # the original body's size, when the letter keeps a prefix only
+H_DLQ_BODY_SHA256 = "Vhub-Dlq-Body-Sha256"  # hex sha256 of the original body, when truncated
 
 # A fixed namespace so ids derived from command ids are the same in every process and every year.
 VHUB_NAMESPACE = uuid.UUID("6f1c5f0e-3a55-4d0b-9a7e-2f6f0c8d9a11")

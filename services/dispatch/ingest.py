@@ -1,18 +1,21 @@
 """Field reports from other systems: ``vhub.ingest.<hub>.activity_reported``.
 
 A fact is the ``report_activity`` command's JSON (``fact_id`` may stand for ``command_id``) and gets
-exactly the same validation. What fails (not JSON, wrong shape, any rule) goes to the dead-letter
-stream with the reason, and the consumer carries on. A fact without an id takes one from its stream
-sequence, so a redelivery after a crash is recognised as the same report. Infrastructure failures
-(the event store not answering) are not the fact's fault: the batch is retried instead.
+exactly the same validation, through the one bounded decoder (:mod:`shared.jsonbody`: size and
+depth limits, so 10,000 nested brackets are a refusal, not a ``RecursionError``). What fails (not
+JSON, too big or deep, wrong shape, any rule, and any error the fact itself provokes) goes to the
+dead-letter stream with the reason (a dead letter always fits: :mod:`shared.deadletter`), and the
+consumer carries on. A fact without an id takes one from its stream sequence, so a redelivery
+after a crash is recognised as the same report. Infrastructure failures (the event store or the
+server not answering) are not the fact's fault: the batch is retried instead.
 
 One durable consumer is shared by every replica (the ingest stream is a work queue).
 """
 
 from __future__ import annotations
 
-import json
-
+import nats.errors
+import nats.js.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -27,10 +30,38 @@ from shared.consumer import DurableConsumer
 from shared.deadletter import DeadLetters
 from shared.decider import Rejected
 from shared.envelope import ingest_subject
+from shared.eventstore import AppendFailedError, ConcurrencyConflictError
+from shared.jsonbody import BadBody, decode_object
 
 log = structlog.get_logger(__name__)
 FACT_TYPE = "activity_reported"
 DURABLE = "dispatch_ingest_activity"
+MAX_FACT_BYTES = 16 * 1024  # a report is a few hundred bytes
+# not the fact's fault: the batch is nak'd and comes again once the store or server answers
+INFRASTRUCTURE = (
+    nats.errors.Error,
+    nats.js.errors.Error,
+    AppendFailedError,
+    ConcurrencyConflictError,
+    TimeoutError,
+    OSError,
+)
+
+
+def parse_fact(raw: bytes) -> ReportActivity:
+    """An ingest fact as the ``report_activity`` command; ``ValueError`` with a reason that quotes
+    nothing of the body when it is not one (also used by ``vhub dlq replay``)."""
+    try:
+        body = decode_object(raw, max_bytes=MAX_FACT_BYTES)
+    except BadBody as err:
+        raise ValueError(f"invalid_fact: {err.reason}") from None
+    if "fact_id" in body:
+        body.setdefault("command_id", body.pop("fact_id"))
+    try:
+        return ReportActivity.model_validate(body)
+    except ValidationError as err:
+        refused = invalid(err, ReportActivity)
+        raise ValueError(f"{refused.code}: {refused.reason}") from None
 
 
 class ActivityIngest:
@@ -72,9 +103,12 @@ class ActivityIngest:
     async def _one(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
         try:
-            cmd = self._parse(msg.data)
+            cmd = parse_fact(msg.data)
         except ValueError as err:
             await self._refuse(msg, seq, str(err))
+            return
+        except Exception as err:  # parsing is pure: whatever it raises, the body provoked it
+            await self._refuse(msg, seq, f"invalid_fact: unreadable body ({type(err).__name__})")
             return
         ctx = CommandContext(
             command_id=cmd.command_id or f"ingest:{seq}",
@@ -87,23 +121,13 @@ class ActivityIngest:
         except Rejected as rej:
             await self._refuse(msg, seq, f"{rej.code}: {rej.reason}")
             return
+        except INFRASTRUCTURE:
+            raise
+        except Exception as err:  # a fact that trips a bug must not hold up every fact behind it
+            log.exception("ingest_fact_failed", seq=seq)
+            await self._refuse(msg, seq, f"internal_error: {type(err).__name__} while recording it")
+            return
         self.recorded += 1
-
-    @staticmethod
-    def _parse(raw: bytes) -> ReportActivity:
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ValueError(f"invalid_fact: body is not JSON: {err}") from None
-        if not isinstance(body, dict):
-            raise ValueError("invalid_fact: body must be a JSON object")
-        if "fact_id" in body:
-            body.setdefault("command_id", body.pop("fact_id"))
-        try:
-            return ReportActivity.model_validate(body)
-        except ValidationError as err:
-            refused = invalid(err, ReportActivity)
-            raise ValueError(f"{refused.code}: {refused.reason}") from None
 
     async def _refuse(self, msg: Msg, seq: int, reason: str) -> None:
         self.refused += 1
