@@ -13,7 +13,6 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -21,6 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from shared.metrics import BATCH_EVENTS, BATCH_SECONDS, CONSUMER_LAG
+from shared.puller import Puller
 
 log = structlog.get_logger(__name__)
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
@@ -100,23 +100,21 @@ class DurableConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch, handle and ack batches until ``stop`` is set."""
-        sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        puller = Puller(self._js, stream=self.stream, durable=self.durable)
+        await puller.start()
         try:
             while not stop.is_set():
-                try:
-                    msgs = await sub.fetch(self._batch, timeout=self._fetch_timeout)
-                except (TimeoutError, nats.errors.TimeoutError):
+                msgs = await puller.fetch(self._batch, self._fetch_timeout)
+                if not msgs:  # nothing within the timeout (or another replica's turn)
                     self.lag = 0
                     CONSUMER_LAG.labels(self.durable).set(0)
-                    continue
-                if not msgs:  # a pull answered by a status (e.g. 408 with replicas sharing it)
                     continue
                 await self._handle(msgs, stop)
                 if self._pace > 0 and len(msgs) < self._batch:
                     with contextlib.suppress(TimeoutError):  # pacing; wakes at once on stop
                         await asyncio.wait_for(stop.wait(), self._pace)
         finally:
-            await sub.unsubscribe()
+            await puller.stop()
 
     async def _handle(self, msgs: list[Msg], stop: asyncio.Event) -> None:
         started = time.perf_counter()

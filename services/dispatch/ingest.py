@@ -5,7 +5,9 @@ exactly the same validation, through the one bounded decoder (:mod:`shared.jsonb
 depth limits, so 10,000 nested brackets are a refusal, not a ``RecursionError``). What fails (not
 JSON, too big or deep, wrong shape, any rule, and any error the fact itself provokes) goes to the
 dead-letter stream with the reason (a dead letter always fits: :mod:`shared.deadletter`), and the
-consumer carries on. A fact without an id takes one from its stream sequence, so a redelivery
+consumer carries on; so does a fact of a type nobody reads (``unknown_fact_type``): this
+consumer takes every ``vhub.ingest.<hub>.>`` subject, so none waits in the work queue forever.
+A fact without an id takes one from its stream sequence, so a redelivery
 after a crash is recognised as the same report. Infrastructure failures (the event store or the
 server not answering) are not the fact's fault: the batch is retried instead.
 
@@ -13,6 +15,8 @@ One durable consumer is shared by every replica (the ingest stream is a work que
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import nats.errors
 import nats.js.errors
@@ -79,21 +83,32 @@ class ActivityIngest:
         self._dlq = dead_letters
         self.recorded = 0
         self.refused = 0
+        self._subject = ingest_subject(service.hub, FACT_TYPE)
         self.consumer = DurableConsumer(
             js,
             stream=stream,
             durable=DURABLE,
             batch_size=batch_size,
-            filter_subjects=[ingest_subject(service.hub, FACT_TYPE)],
+            # every fact type of the hub: one nobody reads would wait in the work queue forever
+            filter_subjects=[ingest_subject(service.hub, ">")],
             handler=self.handle,
             explicit_ack=True,
         )
 
     async def ensure(self) -> None:
-        """Create the shared consumer if no replica has (never recreate it under another)."""
+        """Create the shared consumer if no replica has; recreate it only when it filters other
+        subjects (an older version's), never under a replica of this one. A work queue keeps what
+        was not acknowledged, so the new consumer gets it."""
         try:
-            await self._js.consumer_info(self.consumer.stream, DURABLE)
+            info = await self._js.consumer_info(self.consumer.stream, DURABLE)
         except NotFoundError:
+            await self.consumer.ensure(0)
+            return
+        filters = set(info.config.filter_subjects or [info.config.filter_subject or ""])
+        if filters != {ingest_subject(self._svc.hub, ">")}:
+            log.warning("ingest_consumer_refiltered", durable=DURABLE)
+            with contextlib.suppress(NotFoundError):
+                await self._js.delete_consumer(self.consumer.stream, DURABLE)
             await self.consumer.ensure(0)
 
     async def handle(self, msgs: list[Msg]) -> None:
@@ -102,6 +117,11 @@ class ActivityIngest:
 
     async def _one(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
+        if msg.subject != self._subject:
+            await self._refuse(
+                msg, seq, "unknown_fact_type: no reader for this fact type (see docs/asyncapi.json)"
+            )
+            return
         try:
             cmd = parse_fact(msg.data)
         except ValueError as err:

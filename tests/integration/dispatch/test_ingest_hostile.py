@@ -118,3 +118,38 @@ async def test_a_service_reconnects_and_resubscribes_after_the_server_closes_its
     assert link.last_lost_at is not None
     reply = await ask("check_in", dispatch_id="t9:nothing", at="2025-07-10T08:00:00+07:00")
     assert reply["accepted"] is False
+
+
+async def test_a_fact_of_a_type_nobody_reads_is_dead_lettered_not_left_waiting(
+    dispatch: DispatchApp, nc: Client, provisioned: Settings
+) -> None:
+    """Found by the ingest property test: a fact on ``vhub.ingest.<hub>.<other type>`` sat in the
+    work queue forever (no consumer read it); it is dead-lettered as ``unknown_fact_type``."""
+    await nc.jetstream().publish(
+        ingest_subject(provisioned.hub, "volunteer_imported"), b"{}", stream=provisioned.ingest_stream
+    )
+    [letter] = await letters(nc, provisioned, 1)
+    assert (letter.headers or {})[H_DLQ_REASON].startswith("unknown_fact_type"), letter.headers
+
+
+async def test_facts_with_a_status_header_are_dead_lettered_and_ingest_goes_on(
+    dispatch: DispatchApp, registry: Registry, ask: Ask, nc: Client, provisioned: Settings
+) -> None:
+    """Found by the ingest property test: nats-py's fetch takes any message with a ``Status``
+    header for a JetStream status (``Status: 0`` made it raise on every redelivery, ``Status: 404``
+    was dropped unacknowledged). Both are dead-lettered, and the valid fact behind them recorded."""
+    did = await checked_in(registry, dispatch, ask)
+    js = nc.jetstream()
+    subject = ingest_subject(provisioned.hub, "activity_reported")
+    await js.publish(subject, b"", headers={"Status": "0"}, stream=provisioned.ingest_stream)
+    await js.publish(subject, b"", headers={"Status": "404"}, stream=provisioned.ingest_stream)
+    good = {"fact_id": "after-the-status-ones", "dispatch_id": did, "people_supported": 5}
+    await js.publish(subject, json.dumps(good).encode(), stream=provisioned.ingest_stream)
+    reasons = [(m.headers or {})[H_DLQ_REASON] for m in await letters(nc, provisioned, 2)]
+    assert all(r.startswith("invalid_fact") for r in reasons), reasons
+    await first_of(
+        nc,
+        provisioned,
+        event_subject(provisioned.hub, "dispatch", "schedule", "t1"),
+        "dispatch.activity_reported",
+    )
