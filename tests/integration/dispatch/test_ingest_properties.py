@@ -14,6 +14,7 @@ report, or none, so none of them can be recorded. The profile (tests/conftest.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import uuid
@@ -44,6 +45,7 @@ from shared.envelope import (
     ingest_subject,
 )
 from shared.eventstore import EventStore
+from shared.hosting import hosted
 from shared.runtime import link_of
 from shared.settings import Settings, load_settings
 from shared.streams import provision
@@ -145,8 +147,10 @@ def rig(nats_url: str) -> Iterator[Rig]:
         nc = await nats.connect(nats_url, name="vhub-ingest-fuzz", max_reconnect_attempts=0)
         await provision(nc.jetstream(), settings)
         registry = Registry(EventStore(nc, stream=settings.event_stream, hub=HUB))
-        app = DispatchApp(settings, clock=ManualClock(NOW))
-        await app.start()
+        clock = ManualClock(NOW)
+        app = await running.enter_async_context(
+            hosted(settings, "dispatch-fz", lambda conn, s: DispatchApp(conn, s, clock=clock))
+        )
         rig = Rig(loop, app, nc, settings, registry)
         await registry.point("p1")
         await rig.watch()
@@ -154,11 +158,12 @@ def rig(nats_url: str) -> Iterator[Rig]:
         assert (await rig.ask("report_activity", dispatch_id=rig.spent, people_supported=1))["accepted"]
         return rig
 
+    running = contextlib.AsyncExitStack()  # dispatch as its process runs it (shared.hosting)
     rig = loop.run(up())
     try:
         yield rig
     finally:
-        loop.run(rig.app.stop())
+        loop.run(running.aclose())
         loop.run(rig.nc.drain())
         loop.close()
 
