@@ -18,9 +18,9 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from services.dispatch.domain.history import FOLDED, History
-from services.reporting.pull import StreamReader
 from shared.envelope import H_EVENT_TYPE, Envelope, event_subject
 from shared.events import Event
+from shared.reader import StreamReader
 from shared.upcast import UnknownEventError, decode
 
 log = structlog.get_logger(__name__)
