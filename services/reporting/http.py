@@ -70,8 +70,8 @@ class AnswerCache:
         self._answers: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._request: ContextVar[tuple[Any, ...] | None] = ContextVar("request", default=None)
 
-    async def remember(self, request: Request) -> None:
-        """A router dependency: note which request this is (without ``min_position``)."""
+    def remember(self, request: Request) -> None:
+        """Note which request this is (without ``min_position``), for the rest of its task."""
         query = tuple(sorted(kv for kv in request.query_params.multi_items() if kv[0] != "min_position"))
         self._request.set((request.url.path, query))
 

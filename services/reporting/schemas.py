@@ -1,0 +1,199 @@
+"""The shapes of the read API's answers (its OpenAPI ``response_model``s and error bodies).
+
+The routes return ready-made bytes (the answer cache), so these models document and are checked
+by the contract tests (the committed ``docs/openapi.json`` and schemathesis against a running
+service); they are not re-validated per request.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from services.reporting import models as m
+
+Focus = Literal["admin_support", "online_public_services", "digital_skills"]
+Covered = Literal["day", "week", "never"]
+
+
+class Freshness(BaseModel):
+    """The log position an answer reflects, and when its last applied event was recorded."""
+
+    position: int = Field(ge=0)
+    last_event_at: str | None = Field(description="ISO 8601; null before the first event")
+
+
+class Figures(BaseModel):
+    """The counted figures of one area (or one day of it)."""
+
+    active_teams: int
+    active_volunteers: int
+    dispatches: int
+    check_ins: int
+    no_shows: int
+    people_supported: int
+    businesses_supported: int
+    officials_supported: int
+    online_applications_guided: int
+    digital_sessions_held: int
+    session_attendees: int
+    elderly_attendees: int
+    activity_reports: int
+    over_capacity: int
+
+
+# One list of figures: the table, the API and the CSV columns never drift apart.
+assert tuple(Figures.model_fields) == m.FIGURES
+
+
+class Answer(BaseModel):
+    freshness: Freshness
+
+
+class Summary(Answer):
+    """The campaign's figures and breakdowns."""
+
+    figures: Figures
+    teams_by_focus: dict[str, int]
+    volunteers_by_affiliation: dict[str, int]
+    border_communes: int
+    possible_duplicates: int
+    first_day: date | None
+
+
+class Area(Answer):
+    """One province or commune."""
+
+    level: Literal["province", "commune"]
+    code: str
+    name: str
+    figures: Figures
+    teams_by_focus: dict[str, int]
+    volunteers_by_affiliation: dict[str, int]
+
+
+class AreaRow(Figures):
+    code: str
+    name: str
+
+
+class AreaList(Answer):
+    items: list[AreaRow]
+
+
+class CommuneList(AreaList):
+    province_code: str
+
+
+class DayRow(Figures):
+    day: date
+
+
+class DailyList(Answer):
+    province_code: str | None
+    items: list[DayRow]
+
+
+class TeamRow(BaseModel):
+    team_id: str
+    province_code: str
+    commune_code: str | None
+    focus: str
+    organisation: str
+    active: bool
+    members: int
+    dispatches: int
+    check_ins: int
+    no_shows: int
+    people_supported: int
+
+
+class TeamPage(Answer):
+    page: int
+    page_size: int
+    total: int
+    items: list[TeamRow]
+
+
+class BorderRow(BaseModel):
+    commune_code: str
+    province_code: str
+    effective_from: date | None
+    name: str | None
+    covered_day: int = Field(ge=0, le=1)
+    covered_week: int = Field(ge=0, le=1)
+    days_covered: int
+    last_covered: date | None
+
+
+class BorderList(Answer):
+    date: date
+    covered: Covered | None
+    items: list[BorderRow]
+
+
+class CoverageRow(BaseModel):
+    day: date
+    service_point_id: str
+    province_code: str
+    commune_code: str
+    requested: int
+    dispatched: int
+    check_ins: int
+    over_capacity: int
+    shortfall: int
+
+
+class CoverageList(Answer):
+    date: date | None
+    items: list[CoverageRow]
+
+
+class DuplicateRow(BaseModel):
+    volunteer_id: str
+    province_code: str
+    duplicate_of: str = Field(description="comma-separated volunteer ids")
+
+
+class DuplicateList(Answer):
+    items: list[DuplicateRow]
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    reason: str = Field(description="machine-readable, e.g. unknown_province, bad_range")
+    message: str
+
+
+class Behind(Problem):
+    reason: Literal["projection_behind"]
+    position: int
+    min_position: int
+
+
+class NotFound(BaseModel):
+    detail: Problem
+
+
+class Invalid(BaseModel):
+    """A refused parameter: FastAPI's list of validation errors, or one problem (e.g. from > to)."""
+
+    detail: Problem | list[dict[str, Any]]
+
+
+class ProjectionBehind(BaseModel):
+    detail: Behind
+
+
+# Columns of each list's CSV (the JSON items carry the same fields).
+AREA_COLUMNS = ["code", "name", *m.FIGURES]
+TEAM_COLUMNS = list(m.SHAPES["team"].columns.keys())
+COVERAGE_COLUMNS = [*m.SHAPES["coverage"].columns.keys(), "shortfall"]
+BORDER_COLUMNS = [*m.SHAPES["border"].columns.keys(), "name", "covered_day", "covered_week"]
+BORDER_COLUMNS += ["days_covered", "last_covered"]
+DAY_COLUMNS = ["day", *m.FIGURES]
+DUPLICATE_COLUMNS = list(DuplicateRow.model_fields)
