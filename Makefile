@@ -46,8 +46,9 @@ bench-hubs: $(STAMP)    ## linked hubs under faults at scale: a cut of 100,000 e
 	VHUB_TEST_CUTOFF_EVENTS=$${EVENTS:-100000} VHUB_TEST_FIGURES=$${FIGURES:-bench/results/hubs.jsonl} \
 		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/integration/test_hub_faults.py
 
-docs: $(STAMP)          ## regenerate docs/asyncapi.json
+docs: $(STAMP)          ## regenerate docs/asyncapi.json and docs/openapi.json (tests compare them)
 	$(BIN)/python -m vhub.asyncapi > docs/asyncapi.json
+	$(BIN)/python -m services.reporting.openapi > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -20,10 +20,11 @@ import nats.errors
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from nats.aio.client import Client
 from nats.protocol.parser import PERMISSIONS_ERR, STALE_CONNECTION
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict
 
 from shared.settings import Settings
 
@@ -182,21 +183,35 @@ async def barrier(nc: Client, within: float = 5.0) -> None:
             await sub.unsubscribe()
 
 
+class Alive(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    """Whether this instance should get traffic; services add their own detail (lag, position)."""
+
+    model_config = ConfigDict(extra="allow")
+    ready: bool
+    nats_connected: bool
+
+
 def ops_router(nc: Client, readiness: Readiness) -> APIRouter:
     """``/healthz`` (alive), ``/readyz`` (connected and caught up), ``/metrics`` (Prometheus)."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", response_model=Alive)
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @router.get("/readyz")
+    @router.get(
+        "/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "not ready"}}
+    )
     async def readyz() -> JSONResponse:
         ok, detail = await readiness() if nc.is_connected else (False, {})
         body = {"ready": ok and nc.is_connected, "nats_connected": nc.is_connected, **detail}
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse)  # documented as text/plain
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

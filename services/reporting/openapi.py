@@ -1,0 +1,38 @@
+"""The reporting service's OpenAPI document, as its composition root serves it.
+
+``python -m services.reporting.openapi > docs/openapi.json`` (``make docs``) writes the committed
+copy; a test fails when it differs from what the code serves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nats.aio.client import Client
+
+from services.reporting.api import build_api
+from services.reporting.consumer import PositionWatch
+from services.reporting.db import make_engine
+from services.reporting.queries import ReadModel
+from shared.runtime import ops_router
+
+
+async def _never_asked() -> tuple[bool, dict[str, Any]]:
+    raise AssertionError("documentation only: never served")
+
+
+def document() -> dict[str, Any]:
+    """The app's OpenAPI, built without a database or NATS connection (nothing is served)."""
+    engine = make_engine("sqlite+aiosqlite://", writer=False)  # lazy: never connects
+    app = build_api(ReadModel(engine), PositionWatch(), extra_routers=[ops_router(Client(), _never_asked)])
+    return app.openapi()
+
+
+def render() -> str:
+    """The document as committed in docs/openapi.json."""
+    return json.dumps(document(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
