@@ -184,17 +184,22 @@ def _unknown(kind: str, code: str) -> HTTPException:
     )
 
 
+def _digits(code: str) -> bool:
+    # str.isdigit() also holds for "٧" (int() reads it as 7) and "²" (int() raises): ASCII only
+    return code.isascii() and code.isdigit()
+
+
 def province_or_404(code: str | None) -> str | None:
     if code is None:
         return None
-    norm = f"{int(code):02d}" if code.isdigit() and len(code) <= 2 else code
+    norm = f"{int(code):02d}" if _digits(code) and len(code) <= 2 else code
     if norm not in provinces():
         raise _unknown("province", code)
     return norm
 
 
 def commune_or_404(code: str) -> str:
-    norm = f"{int(code):05d}" if code.isdigit() and len(code) <= 5 else code
+    norm = f"{int(code):05d}" if _digits(code) and len(code) <= 5 else code
     if norm not in communes():
         raise _unknown("commune", code)
     return norm

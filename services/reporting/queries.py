@@ -122,7 +122,7 @@ class Snapshot:
         seven days ending ``on``, and ever."""
         b, d = self.t["border"], self.t["daily"]
         seen = and_(d.c.level == "commune", d.c.code == b.c.commune_code, d.c.check_ins > 0, d.c.day <= on)
-        week_from = on - timedelta(days=6)
+        week_from = max(on, date.min + timedelta(days=6)) - timedelta(days=6)  # 0001-01-01 is a date too
         grouped = (
             select(
                 b.c.commune_code,

@@ -29,6 +29,7 @@ from services.reporting.schemas import (
 router = APIRouter(prefix="/v1", tags=["reporting"])
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 Day = Annotated[date | None, Query(alias="date")]
+MAX_PAGE = 1_000_000  # offsets stay far inside a 64-bit SQL integer (schemathesis found page=1e18)
 
 
 @router.get("/daily", response_model=DailyList, responses=LIST_OR_404)
@@ -54,7 +55,7 @@ async def teams(
     reads: ReadsDep,
     province: ProvinceQ = None,
     focus: Focus | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     fmt: Fmt = "json",
     min_position: MinPosition = None,
