@@ -199,9 +199,9 @@ def document() -> dict[str, Any]:
     }
     operations["dlq"] = {"action": "send", "channel": _ref("channels", "dlq")}
     by_context: dict[str, list[str]] = {}
-    for event_type, model in sorted(CATALOGUE.items()):
-        models.append(model)
-        messages[event_type] = _event_message(event_type, model)
+    for event_type, event_model in sorted(CATALOGUE.items()):
+        models.append(event_model)
+        messages[event_type] = _event_message(event_type, event_model)
         by_context.setdefault(event_type.split(".", 1)[0], []).append(event_type)
     for context, types in by_context.items():
         key = f"events.{context}"

@@ -37,9 +37,10 @@ def test_every_subject_is_documented_with_its_schemas() -> None:
     assert "vhub.dlq.{hub}.{source}" in addresses
     load_all()
     messages = doc["components"]["messages"]
-    for event_type, model in CATALOGUE.items():
-        assert messages[event_type]["x-schema-version"] == model.schema_version
-        assert f"{event_type} v{model.schema_version}" == messages[event_type]["title"]
+    for event_type, event_model in CATALOGUE.items():
+        version = event_model.schema_version
+        assert messages[event_type]["x-schema-version"] == version
+        assert messages[event_type]["title"] == f"{event_type} v{version}"
     assert "registry.registration_voided" in messages
     assert "consent" in doc["components"]["schemas"]["RegisterVolunteer"]["properties"]
     _every_ref_resolves(doc, doc)

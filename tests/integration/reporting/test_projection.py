@@ -184,7 +184,7 @@ HOSTILE = [
 
 
 async def test_csv_cells_cannot_start_a_formula(
-    service: Reporting, store: EventStore, rsettings: Settings
+    service: ReportingApp, store: EventStore, rsettings: Settings
 ) -> None:
     """Given teams whose organisation starts like a spreadsheet formula, the CSV quotes each such
     cell with a leading apostrophe (OWASP), while the JSON keeps the text as recorded."""

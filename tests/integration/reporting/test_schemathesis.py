@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -21,8 +22,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Ok
 
-from services.reporting.app import Reporting, start
+from services.reporting.app import ReportingApp
 from shared.eventstore import EventStore
+from shared.hosting import hosted
 from shared.settings import Settings, load_settings
 from tests.integration.reporting.campaign import generate
 from tests.integration.reporting.conftest import publish
@@ -60,7 +62,7 @@ class Run:
 
 
 @pytest.fixture
-async def reporting(provisioned: Settings, tmp_path: Any, store: EventStore) -> AsyncIterator[Reporting]:
+async def reporting(provisioned: Settings, tmp_path: Path, store: EventStore) -> AsyncIterator[ReportingApp]:
     """A reporting service on SQLite with a small campaign projected; min_position waits are short
     so the 503 answers that fuzzed positions get do not dominate the run time."""
     settings = load_settings(
@@ -68,21 +70,17 @@ async def reporting(provisioned: Settings, tmp_path: Any, store: EventStore) -> 
             **provisioned.model_dump(),
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}",
             "http_port": 0,
+            "reporting_batch_size": 200,
         }
     )
-    svc = await start(settings, batch_size=200, max_wait_s=0.05)
-    stop = asyncio.Event()
-    task = asyncio.create_task(svc.consumer.run(stop))
-    last = await publish(store, generate(settings.hub, volunteers=60, teams=6, days=3))
+    async with hosted(settings, "reporting", lambda nc, s: ReportingApp(nc, s, max_wait_s=0.05)) as svc:
+        last = await publish(store, generate(settings.hub, volunteers=60, teams=6, days=3))
 
-    async def caught_up() -> bool:
-        return (await svc.store.position()).position >= last
+        async def caught_up() -> bool:
+            return (await svc.store.position()).position >= last
 
-    await eventually(caught_up, "projection caught up", 30)
-    yield svc
-    stop.set()
-    await task
-    await svc.close()
+        await eventually(caught_up, "projection caught up", 30)
+        yield svc
 
 
 def fuzz(base_url: str) -> Run:
@@ -156,7 +154,7 @@ def _probe(
     return probe
 
 
-async def test_schemathesis_finds_nothing(reporting: Reporting) -> None:
+async def test_schemathesis_finds_nothing(reporting: ReportingApp) -> None:
     """Given a running reporting service with figures, when schemathesis sends valid and invalid
     requests to every operation, then every answer conforms to the document and none is a 5xx
     other than the documented 503."""
