@@ -112,7 +112,7 @@ class DeadLetters:
             out[H_DLQ_BODY_SHA256] = hashlib.sha256(payload).hexdigest()
             body = payload[: max(room, 0)]
         await self._js.publish(dlq_subject(self._hub, self.source), body, stream=self._stream, headers=out)
-        DEAD_LETTERS.labels(self.source).inc()
+        DEAD_LETTERS.labels(self.source, code).inc()
         log.warning(
             "dead_lettered",
             source=self.source,

@@ -31,6 +31,7 @@ from shared.envelope import (
     Recorded,
     msg_id,
 )
+from shared.metrics import count_appended
 
 log = structlog.get_logger(__name__)
 
@@ -172,6 +173,12 @@ class EventStore:
                     raise ConcurrencyConflictError(plan[0][0], plan[0][3] or 0, str(err.description)) from err
                 log.info("append_lost_ack_recovered", subjects=len(writes), timed_out=timed_out)
                 last, duplicate = mine, True
+            if not duplicate:
+                for w in writes:
+                    count_appended(w.events[0].event_type, len(w.events))
+            # debug: free when filtered out; with it on, every append a command (or a reaction)
+            # causes is one line carrying the correlation id its handler bound
+            log.debug("events_appended", events=len(plan), last_seq=last, duplicate=duplicate)
             return _results(writes, last, duplicate)
         raise AppendFailedError(f"{len(writes)} subjects: no answer after {self._attempts} attempts")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client import Counter, Gauge, Histogram
 
 COMMANDS = Counter("vhub_commands_total", "Commands handled, by outcome", ["context", "command", "outcome"])
@@ -12,7 +14,11 @@ COMMAND_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 EVENTS_APPENDED = Counter("vhub_events_appended_total", "Events appended", ["context"])
-DEAD_LETTERS = Counter("vhub_dead_letters_total", "Messages sent to the dead-letter stream", ["source"])
+DEAD_LETTERS = Counter(
+    "vhub_dead_letters_total",
+    "Messages sent to the dead-letter stream, by source and reason code",
+    ["source", "code"],
+)
 POISON_EVENTS = Counter(
     "vhub_poison_events_total", "Logged messages a projection could not read as an event", ["consumer"]
 )
@@ -25,3 +31,68 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 BATCH_EVENTS = Counter("vhub_batch_events_total", "Events applied by consumers", ["consumer"])
+
+
+_CODE = re.compile(r"^([a-z][a-z0-9_]{1,48})(?::|$)")
+
+
+def reason_code(reason: str) -> str:
+    """A dead letter's reason as a short code (a label of bounded cardinality): its leading
+    ``code:`` (``invalid_fact: …``, ``not_checked_in: …``), else the first words joined."""
+    m = _CODE.match(reason)
+    if m:
+        return m.group(1)
+    words = re.findall(r"[a-z]+", reason.lower())[:2]  # "undecodable envelope: …", "unknown event …"
+    return "_".join(words) or "unspecified"
+
+
+def count_appended(event_type: str, n: int = 1) -> None:
+    """Count ``n`` events appended of ``event_type`` (its context is the part before the dot)."""
+    EVENTS_APPENDED.labels(event_type.split(".", 1)[0]).inc(n)
+
+
+def _series(metric: Counter | Gauge | Histogram, suffix: str = "") -> list[tuple[dict[str, str], float]]:
+    """This process's samples of ``metric`` (labels, value), read through the public collect()."""
+    out: list[tuple[dict[str, str], float]] = []
+    for family in metric.collect():
+        for sample in family.samples:
+            if sample.name == family.name + suffix:
+                out.append((sample.labels, sample.value))
+    return out
+
+
+def command_outcomes(context: str) -> dict[str, dict[str, int]]:
+    """``{command: {outcome: count}}`` of this process's command bus for ``context``."""
+    out: dict[str, dict[str, int]] = {}
+    for labels, value in _series(COMMANDS, "_total"):
+        if labels["context"] == context:
+            out.setdefault(labels["command"], {})[labels["outcome"]] = int(value)
+    return out
+
+
+def command_seconds(context: str) -> dict[str, float]:
+    """``{command: total seconds spent from receipt to reply}`` for ``context``."""
+    return {
+        labels["command"]: value
+        for labels, value in _series(COMMAND_SECONDS, "_sum")
+        if labels["context"] == context
+    }
+
+
+def consumer_gauges(prefix: str) -> dict[str, dict[str, int]]:
+    """``{consumer: {"lag": n, "position": n}}`` for the consumers named ``<prefix>…``."""
+    out: dict[str, dict[str, int]] = {}
+    for gauge, key in ((CONSUMER_LAG, "lag"), (CONSUMER_POSITION, "position")):
+        for labels, value in _series(gauge):
+            if labels["consumer"].startswith(prefix):
+                out.setdefault(labels["consumer"], {})[key] = int(value)
+    return out
+
+
+def dead_letter_counts(prefix: str) -> dict[str, int]:
+    """``{source: dead letters sent}`` for the sources named ``<prefix>…``."""
+    out: dict[str, int] = {}
+    for labels, value in _series(DEAD_LETTERS, "_total"):
+        if labels["source"].startswith(prefix):
+            out[labels["source"]] = out.get(labels["source"], 0) + int(value)
+    return out
