@@ -26,6 +26,7 @@ from services.dispatch.service import DispatchService
 from shared.commands import CommandBus
 from shared.consumer import keep_running
 from shared.deadletter import DeadLetters
+from shared.discovery import discovery_for
 from shared.events.dispatch import CONTEXT
 from shared.eventstore import EventStore
 from shared.hosting import serve
@@ -85,6 +86,7 @@ class DispatchApp:
         self.bus = CommandBus(nc, CONTEXT, clock=self.clock, concurrency=s.command_concurrency)
         self.bus.serve(COMMANDS, self.service, self.closing)
         self.http = HttpServer(ops_app(nc, self.readiness, "vhub dispatch"), s.http_host, s.http_port)
+        self.discovery = discovery_for(nc, s, "dispatch", bus=self.bus, readiness=self.readiness)
 
     async def start(self) -> None:
         """Replay the facts (commands wait for it, up to ``catch_up_s``), then serve."""
@@ -95,6 +97,7 @@ class DispatchApp:
         self._tasks.append(asyncio.create_task(ingesting))
         await self.facts.wait_caught_up(self._catch_up_s)
         await self.bus.start()
+        await self.discovery.start()
         await self.http.start()
         log.info(
             "dispatch_started",

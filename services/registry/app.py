@@ -16,6 +16,7 @@ from services.registry.domain import commands as c
 from services.registry.identities import IdentityFeed
 from services.registry.service import Registry
 from shared.commands import CommandBus
+from shared.discovery import discovery_for
 from shared.envelope import utcnow
 from shared.events.registry import CONTEXT
 from shared.eventstore import EventStore
@@ -61,10 +62,12 @@ class RegistryApp:
         self.http = HttpServer(
             ops_app(nc, self.readiness, "vhub registry"), settings.http_host, settings.http_port
         )
+        self.discovery = discovery_for(nc, settings, "registry", bus=self.bus, readiness=self.readiness)
 
     async def start(self) -> None:
         await self.identities.start(self._catch_up_s)
         await self.bus.start()
+        await self.discovery.start()
         await self.http.start()
         log.info("registry_started", hub=self.settings.hub, http_port=self.http.port)
 

@@ -22,6 +22,7 @@ from services.reporting.queries import ReadModel
 from services.reporting.store import ReportingStore
 from shared.consumer import DurableConsumer
 from shared.deadletter import DeadLetters
+from shared.discovery import discovery_for
 from shared.envelope import EVT_PREFIX
 from shared.hosting import serve
 from shared.runtime import HttpServer, ops_router
@@ -63,6 +64,7 @@ class ReportingApp:
             extra_routers=[ops_router(nc, self.readiness)],
         )
         self.server = HttpServer(api, settings.http_host, settings.http_port)
+        self.discovery = discovery_for(nc, settings, "reporting", readiness=self.readiness)
         self._stop = asyncio.Event()
         self._consuming: asyncio.Task[None] | None = None
 
@@ -86,6 +88,7 @@ class ReportingApp:
         await drop_orphaned_deliveries(self._js, self.settings.read_stream, DURABLE)
         await self.consumer.ensure(start_after=at.position)
         await self.server.start()
+        await self.discovery.start()
         self._consuming = asyncio.create_task(self.runner.run(self._stop))
         log.info("reporting_started", position=at.position, colour=at.colour, port=self.server.port)
 
