@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 import nats.errors
@@ -90,6 +91,9 @@ class EventStore:
         self._timeout = publish_timeout
         self._attempts = publish_attempts
         self._nuid = NUID()  # batch ids: unique, and far cheaper than uuid4 on the hot path
+        # asked once (logging is configured before the composition root builds the store): even a
+        # filtered structlog call costs about a microsecond through the module's lazy proxy
+        self._trace = bool(log.is_enabled_for(logging.DEBUG))
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -176,9 +180,9 @@ class EventStore:
             if not duplicate:
                 for w in writes:
                     count_appended(w.events[0].event_type, len(w.events))
-            # debug: free when filtered out; with it on, every append a command (or a reaction)
-            # causes is one line carrying the correlation id its handler bound
-            log.debug("events_appended", events=len(plan), last_seq=last, duplicate=duplicate)
+            if self._trace:  # with debug on, each append a command (or reaction) causes is one
+                # line carrying the correlation id its handler bound; off, not even the call
+                log.debug("events_appended", events=len(plan), last_seq=last, duplicate=duplicate)
             return _results(writes, last, duplicate)
         raise AppendFailedError(f"{len(writes)} subjects: no answer after {self._attempts} attempts")
 

@@ -50,7 +50,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         [*cmd, "--http-port", str(free_port()), "--nats-port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "VHUB_LOG_LEVEL": "debug"},
+        # dispatch's clock runs from the campaign's 10 July, 06:00, so a shift that day is still ahead
+        env={**os.environ, "VHUB_LOG_LEVEL": "debug", "VHUB_CLOCK": "running:2025-07-10T06:00:00+07:00"},
     )
     try:
         wait_until(lambda: ready.exists() or proc.poll() is not None, "ready file", 90)
@@ -118,3 +119,84 @@ async def test_every_metric_the_dashboard_queries_is_served_by_a_running_service
     assert sum(appended) >= 1
     letters = [(labels, v) for n, labels, v in seen["dispatch"] if n == "vhub_dead_letters_total"]
     assert letters == [({"source": "dispatch_ingest", "code": "invalid_fact"}, 1.0)]
+
+
+def log_lines(stack: dict[str, Any], service: str, correlation_id: str) -> list[dict[str, Any]]:
+    """The JSON log lines of ``service`` (vhub dev's logs/<service>.log) carrying ``correlation_id``."""
+    path = Path(stack["data_dir"]) / "logs" / f"{service}.log"
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("correlation_id") == correlation_id:
+                out.append(entry)
+    return out
+
+
+async def test_one_commands_correlation_id_runs_through_the_logs_of_two_services(
+    stack: dict[str, Any],
+) -> None:
+    """Disbanding a team with a shift ahead (correlation id C): the registry's log has C on the
+    append, dispatch's log has C on the reaction that cancels the shift, and the cancellation
+    event carries C as its correlation id and the TeamDisbanded event as its cause."""
+    corr = "corr-disband-e2e"
+    nc = await nats.connect(stack["nats_url"])
+
+    async def ask(context: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await nc.request(f"vhub.cmd.{context}.{name}", json.dumps(body).encode(), timeout=10)
+        out: dict[str, Any] = json.loads(reply.data)
+        return out
+
+    try:
+        team = await ask(
+            "registry", "form_team", {**TEAM, "name": "Đội hình giải thể", "command_id": "op-t2"}
+        )
+        point = await ask(
+            "registry",
+            "register_service_point",
+            {
+                "name": "Điểm một cửa Hoàn Kiếm",
+                "kind": "commune_one_stop",
+                "province_code": "01",
+                "commune_code": "00004",
+                "command_id": "op-p2",
+            },
+        )
+        assert team["accepted"], team
+        assert point["accepted"], point
+        shift = {
+            "team_id": team["aggregate_id"],
+            "service_point_id": point["aggregate_id"],
+            "starts_at": "2025-07-10T08:00:00+07:00",
+            "ends_at": "2025-07-10T12:00:00+07:00",
+            "command_id": "op-shift",
+        }
+        dispatched: dict[str, Any] = {}
+
+        async def booked() -> bool:  # dispatch learns of the team and the point from the log
+            dispatched.update(await ask("dispatch", "dispatch_team", shift))
+            return bool(dispatched["accepted"])
+
+        await eventually(booked, lambda: f"dispatch_team: {dispatched}", within=30)
+        body = {"team_id": team["aggregate_id"], "command_id": "op-disband", "correlation_id": corr}
+        disbanded = await ask("registry", "disband_team", body)
+        assert disbanded["accepted"], disbanded
+        [cause] = [e["event_id"] for e in disbanded["events"] if e["event_type"] == "registry.team_disbanded"]
+
+        await eventually(
+            lambda: bool(log_lines(stack, "dispatch", corr)), "dispatch logs the reaction", within=30
+        )
+        await eventually(
+            lambda: bool(log_lines(stack, "registry", corr)), "registry logs the append", within=10
+        )
+        reaction = log_lines(stack, "dispatch", corr)
+        assert {e["service"] for e in reaction} == {"dispatch"}
+        assert any(e.get("causation_id") == cause for e in reaction), reaction
+        subject = f"vhub.evt.{stack['hub']}.dispatch.schedule.{team['aggregate_id']}"
+        last = await nc.jetstream().get_last_msg(f"VHUB_EVT_{stack['hub'].upper()}", subject)
+        envelope = json.loads(last.data)
+        assert envelope["event_type"] == "dispatch.dispatch_cancelled"
+        assert envelope["correlation_id"] == corr
+        assert envelope["causation_id"] == cause
+    finally:
+        await nc.drain()
