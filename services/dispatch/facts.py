@@ -45,7 +45,8 @@ from shared.events.registry import (
     TeamMemberAdded,
     TeamMemberRemoved,
 )
-from shared.projection import Batch, ProjectionRunner, decode_event
+from shared.projection import Batch, ProjectionRunner
+from shared.upcast import PoisonEventError, read_envelope, read_event
 
 APPLIED = frozenset(
     e.event_type
@@ -68,8 +69,28 @@ APPLIED = frozenset(
 # What a batch of facts makes dispatch write: an over-capacity conflict to record, or a disbanded
 # team whose shifts still ahead are to be cancelled. Each is keyed so replays record it once.
 Finding = OverCapacityRecorded | TeamDisbanded
-Findings = Callable[[list[Finding]], Awaitable[None]]
-Fact = tuple[int, Event]  # (stream sequence, event) as the runner decodes it
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """The event a finding comes from: its reaction is recorded with the same correlation id and
+    this event as its causation."""
+
+    correlation_id: str
+    event_id: str
+
+
+Findings = Callable[[list[tuple[Finding, Cause]]], Awaitable[None]]
+Fact = tuple[int, Event, Cause]  # (stream sequence, event, its ids) as decode_fact reads it
+
+
+def decode_fact(seq: int, raw: bytes) -> tuple[Fact | None, str | None]:
+    """:func:`shared.projection.decode_event`, keeping the ids a reaction to the event needs."""
+    try:
+        envelope = read_envelope(raw)
+        return (seq, read_event(envelope), Cause(envelope.correlation_id, envelope.event_id)), None
+    except PoisonEventError as err:
+        return None, err.reason
 
 
 def filter_subjects(hub: str) -> list[str]:
@@ -140,7 +161,7 @@ class FactsProjection:
         self.view = view
         self.name = name
         self._on_findings = on_findings
-        self._pending: list[Finding] = []
+        self._pending: list[tuple[Finding, Cause]] = []
         self._changed = asyncio.Condition()
 
     @property
@@ -153,7 +174,7 @@ class FactsProjection:
         return ProjectionRunner(
             js,
             self,
-            decode_event,
+            decode_fact,
             stream=stream,
             durable=self.name,
             filter_subjects=filter_subjects(hub),
@@ -165,12 +186,12 @@ class FactsProjection:
     async def apply(self, batch: Batch[Fact]) -> None:
         """Apply what is new, then record pending findings (raises: the batch comes again, and
         the findings not yet recorded are tried again after the next one)."""
-        for seq, ev in batch.items:
-            self._pending.extend(self.view.apply(seq, ev))
+        for seq, ev, cause in batch.items:
+            self._pending.extend((finding, cause) for finding in self.view.apply(seq, ev))
         self.view.position = max(self.view.position, batch.last_seq)
         async with self._changed:
             self._changed.notify_all()
-        self._pending = [f for f in self._pending if not self.view.recorded(f)]  # replayed
+        self._pending = [p for p in self._pending if not self.view.recorded(p[0])]  # replayed
         if self._pending:
             await self._on_findings(self._pending)
             self._pending = []

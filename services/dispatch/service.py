@@ -14,6 +14,8 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import structlog
+
 from services.dispatch.clock import Clock
 from services.dispatch.domain import attendance, decide
 from services.dispatch.domain import commands as c
@@ -30,7 +32,7 @@ from services.dispatch.domain.model import (
     scoped_id,
 )
 from services.dispatch.domain.suggest import suggest
-from services.dispatch.facts import FactsView
+from services.dispatch.facts import Cause, FactsView
 from services.dispatch.snapshots import CompactIndex
 from shared.aggregates import Aggregates, CommandContext, Outcome
 from shared.commands import Accepted
@@ -40,6 +42,8 @@ from shared.events import Event
 from shared.events.dispatch import CONTEXT, OverCapacityRecorded, Source
 from shared.events.registry import TeamDisbanded
 from shared.transaction import Target, Writer
+
+log = structlog.get_logger(__name__)
 
 
 def _token(*parts: str) -> str:
@@ -94,31 +98,45 @@ class DispatchService:
             return None
         return (await self.coverage.load(key)).state.requests.get(request_id)
 
-    async def record_findings(self, findings: list[OverCapacityRecorded | TeamDisbanded]) -> None:
+    async def record_findings(
+        self, findings: list[tuple[OverCapacityRecorded | TeamDisbanded, Cause]]
+    ) -> None:
         """Record over-capacity conflicts (the dispatch id makes each one's command id), and cancel
-        the shifts still ahead of a disbanded team (its id makes the command id)."""
-        for finding in findings:
-            if isinstance(finding, TeamDisbanded):
-                await self.cancel_for_disbanded(finding.team_id)
-                continue
-            ctx = CommandContext(
-                command_id=f"over_capacity:{finding.dispatch_id}",
-                correlation_id=finding.dispatch_id,
-                actor="dispatch",
-                received_at=self.clock(),
-            )
-            key = point_day_id(finding.service_point_id, finding.date)
-            rule = partial(attendance.record_over_capacity, finding=finding)
-            await self.writer.write(ctx, Target(self.coverage, key), rule)
+        the shifts still ahead of a disbanded team (its id makes the command id). Each reaction
+        keeps the correlation id of the event it comes from, and names that event as its cause
+        (in its events and in its log lines)."""
+        for finding, cause in findings:
+            with structlog.contextvars.bound_contextvars(
+                correlation_id=cause.correlation_id, causation_id=cause.event_id
+            ):
+                if isinstance(finding, TeamDisbanded):
+                    await self.cancel_for_disbanded(finding.team_id, cause)
+                    continue
+                ctx = CommandContext(
+                    command_id=f"over_capacity:{finding.dispatch_id}",
+                    correlation_id=cause.correlation_id,
+                    causation_id=cause.event_id,
+                    actor="dispatch",
+                    received_at=self.clock(),
+                )
+                key = point_day_id(finding.service_point_id, finding.date)
+                rule = partial(attendance.record_over_capacity, finding=finding)
+                await self.writer.write(ctx, Target(self.coverage, key), rule)
+                log.info("over_capacity_recorded", dispatch_id=finding.dispatch_id)
 
-    async def cancel_for_disbanded(self, team_id: str) -> None:
+    async def cancel_for_disbanded(self, team_id: str, cause: Cause) -> None:
         """A disbanded team works no more shifts: those not started by the time dispatch learns of
         it are cancelled, so close_day does not count them as no-shows."""
         now = self.clock()
         ctx = CommandContext(
-            command_id=f"team_disbanded:{team_id}", correlation_id=team_id, actor="dispatch", received_at=now
+            command_id=f"team_disbanded:{team_id}",
+            correlation_id=cause.correlation_id,
+            causation_id=cause.event_id,
+            actor="dispatch",
+            received_at=now,
         )
         await self.write_schedule(team_id, ctx, lambda s: attendance.cancel_for_disbanded_team(s, now=now))
+        log.info("disbanded_team_shifts_cancelled", team_id=team_id)
 
     # -- shifts ----------------------------------------------------------------------------
 

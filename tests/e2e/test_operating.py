@@ -194,7 +194,7 @@ async def test_one_commands_correlation_id_runs_through_the_logs_of_two_services
         assert any(e.get("causation_id") == cause for e in reaction), reaction
         subject = f"vhub.evt.{stack['hub']}.dispatch.schedule.{team['aggregate_id']}"
         last = await nc.jetstream().get_last_msg(f"VHUB_EVT_{stack['hub'].upper()}", subject)
-        envelope = json.loads(last.data)
+        envelope = json.loads(last.data or b"{}")
         assert envelope["event_type"] == "dispatch.dispatch_cancelled"
         assert envelope["correlation_id"] == corr
         assert envelope["causation_id"] == cause
