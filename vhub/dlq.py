@@ -38,6 +38,7 @@ from shared.envelope import (
 from shared.metrics import reason_code
 
 H_REPLAY_OF = "Vhub-Replay-Of"
+H_CODE = "Vhub-Dlq-Code"  # written by shared/deadletter.py beside the reason
 TRUNCATED = "Vhub-Dlq-Truncated"  # a letter whose body was cut to fit (shared/deadletter.py)
 REPLAYS = "_replays"  # the pseudo-source token of replay records (no consumer starts with "_")
 WRONG_LAST_SEQUENCE = 10071
@@ -59,8 +60,9 @@ class Letter:
 
     @property
     def code(self) -> str:
-        """The reason's short code, as ``vhub_dead_letters_total`` counts it."""
-        return reason_code(self.reason)
+        """The reason's short code: the letter's ``Vhub-Dlq-Code`` header, else derived from the
+        reason as ``vhub_dead_letters_total`` counts it."""
+        return self.headers.get(H_CODE) or reason_code(self.reason)
 
     @property
     def state(self) -> str:

@@ -20,13 +20,14 @@ from shared.settings import Settings
 from vhub import cli
 from vhub.deploy.compose import NATS_IMAGE, POSTGRES_IMAGE
 from vhub.deploy.hublist import REPO
+from vhub.deploy.monitoring import GRAFANA_IMAGE, PROMETHEUS_IMAGE
 from vhub.deploy.natsconf import LEAF_URLS_VAR
 
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 NATS = {n: s for n, s in SERVICES.items() if s.get("image") == NATS_IMAGE}
 BUILT = {n: s for n, s in SERVICES.items() if "build" in s}
-EXTERNAL_IMAGES = {NATS_IMAGE, POSTGRES_IMAGE}  # pinned third-party images; ours are built
+EXTERNAL_IMAGES = {NATS_IMAGE, POSTGRES_IMAGE, PROMETHEUS_IMAGE, GRAFANA_IMAGE}  # pinned; ours are built
 ENV_EXAMPLE = {
     line.split("=", 1)[0]
     for line in (REPO / "deploy" / "env.example").read_text().splitlines()

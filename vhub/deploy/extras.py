@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vhub.deploy.hublist import HubList
+from vhub.deploy.monitoring import monitoring_services
 
 Services = dict[str, dict[str, Any]]
-EXTRA_SERVICES: list[Callable[[HubList], Services]] = []
+EXTRA_SERVICES: list[Callable[[HubList], Services]] = [monitoring_services]  # Prometheus, Grafana

@@ -7,6 +7,7 @@ from pathlib import Path
 from vhub.deploy.compose import compose_text
 from vhub.deploy.hublist import REPO, HubList, load_hub_list
 from vhub.deploy.hubmap import hubmap_text
+from vhub.deploy.monitoring import prometheus_text
 from vhub.deploy.natsconf import production_files
 
 
@@ -16,6 +17,7 @@ def generated_files(hubs: HubList | None = None) -> dict[Path, str]:
     out = {Path("deploy/nats") / name: text for name, text in production_files(hubs).items()}
     out[Path("docker-compose.yml")] = compose_text(hubs)
     out[Path("shared/hubmap.py")] = hubmap_text(hubs)
+    out[Path("deploy/prometheus/prometheus.yml")] = prometheus_text(hubs)
     return out
 
 
