@@ -29,17 +29,19 @@ from nats.js.errors import BadRequestError, NotFoundError
 from shared.envelope import (
     DLQ_PREFIX,
     EVT_PREFIX,
+    H_DLQ_CODE,
     H_DLQ_REASON,
     H_DLQ_SOURCE,
     H_DLQ_STREAM_SEQ,
     H_DLQ_SUBJECT,
+    H_DLQ_TRUNCATED,
     H_MSG_ID,
 )
 from shared.metrics import reason_code
 
 H_REPLAY_OF = "Vhub-Replay-Of"
-H_CODE = "Vhub-Dlq-Code"  # written by shared/deadletter.py beside the reason
-TRUNCATED = "Vhub-Dlq-Truncated"  # a letter whose body was cut to fit (shared/deadletter.py)
+H_CODE = H_DLQ_CODE  # written by shared/deadletter.py beside the reason
+TRUNCATED = H_DLQ_TRUNCATED  # a letter whose body was cut to fit (shared/deadletter.py)
 REPLAYS = "_replays"  # the pseudo-source token of replay records (no consumer starts with "_")
 WRONG_LAST_SEQUENCE = 10071
 
@@ -221,6 +223,6 @@ Check = Callable[[bytes], object]
 def fixed_checks() -> dict[str, Check]:
     """Per source, what the current code does with a body: raises ValueError when it still refuses
     it. ``vhub dlq replay --all-fixed`` replays the letters whose body passes."""
-    from services.dispatch.ingest import ActivityIngest
+    from services.dispatch.ingest import parse_fact
 
-    return {"dispatch_ingest": ActivityIngest._parse}
+    return {"dispatch_ingest": parse_fact}
