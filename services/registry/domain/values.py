@@ -65,7 +65,8 @@ def check_birth_date(born: date, today: date) -> date:
     if born > today:
         raise Rejected("invalid_birth_date", "birth date is in the future")
     if not 10 <= age <= 100:
-        raise Rejected("invalid_birth_date", f"a volunteer must be 10 to 100 years old, not {age}")
+        # the rule, not the age: derived from the birth date, it is personal
+        raise Rejected("invalid_birth_date", "a volunteer must be 10 to 100 years old")
     return born
 
 
