@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from services.reporting import dashboard
 from services.reporting.consumer import PositionWatch
 from services.reporting.queries import ReadModel
 from services.reporting.routers import ROUTERS
@@ -23,10 +24,12 @@ def build_api(
     *,
     max_wait_s: float = 5.0,
     extra_routers: list[APIRouter] | None = None,
+    hub: str = "",
 ) -> FastAPI:
     """The reporting app over ``read``: the /v1 routers, then ``extra_routers`` (operations)."""
     app = FastAPI(title="vhub reporting", version="1", docs_url=None, redoc_url=None, description=__doc__)
-    app.state.reads = Reads(read, watch, max_wait_s)
+    app.state.reads = Reads(read, watch, max_wait_s, hub)
     for router in [*ROUTERS, *(extra_routers or [])]:
         app.include_router(router)
+    dashboard.mount(app)  # / and /docs (not in the OpenAPI document: pages, not API)
     return app

@@ -62,6 +62,7 @@ class ReportingApp:
             watch,
             max_wait_s=max_wait_s,
             extra_routers=[ops_router(nc, self.readiness)],
+            hub=settings.hub,
         )
         self.server = HttpServer(api, settings.http_host, settings.http_port)
         self.discovery = discovery_for(nc, settings, "reporting", readiness=self.readiness)

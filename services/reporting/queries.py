@@ -160,6 +160,15 @@ class Snapshot:
             query = query.where(du.c.province_code == province)
         return query.order_by(du.c.volunteer_id)
 
+    async def counters(self, projection: str) -> Row:
+        """How many events the live colour applied and how many it dead-lettered."""
+        c = CHECKPOINT.c
+        query = select(c.events_applied, c.dead_lettered).where(
+            c.projection == projection, c.colour == self.freshness.colour
+        )
+        row = (await self.conn.execute(query)).one_or_none()
+        return {"events_applied": row[0] if row else 0, "dead_lettered": row[1] if row else 0}
+
     async def summary_extras(self) -> Row:
         b, du = self.t["border"], self.t["duplicate"]
         return {

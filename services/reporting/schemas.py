@@ -161,6 +161,23 @@ class DuplicateList(Answer):
     items: list[DuplicateRow]
 
 
+class HubFreshness(BaseModel):
+    """How far the figures of one hub's events go."""
+
+    hub: str
+    position: int
+    last_event_at: str | None
+    events_applied: int
+    dead_lettered: int = Field(description="events reporting refused (in the dead-letter stream)")
+
+
+class FreshnessList(Answer):
+    """Freshness per hub: today one row, the stream this service reads (a hub's own, or central's
+    with every hub sourced into it)."""
+
+    hubs: list[HubFreshness]
+
+
 # -- errors -------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from services.reporting.routers.common import (
     ReadsDep,
     Source,
 )
-from services.reporting.schemas import AREA_COLUMNS, Area, AreaList, CommuneList, Summary
+from services.reporting.schemas import AREA_COLUMNS, Area, AreaList, CommuneList, FreshnessList, Summary
 from shared.refdata import communes, communes_of, provinces
 
 router = APIRouter(prefix="/v1", tags=["reporting"])
@@ -39,6 +39,19 @@ async def summary(reads: ReadsDep, min_position: MinPosition = None) -> Response
             "volunteers_by_affiliation": affiliation,
             **await snap.summary_extras(),
         }
+
+    return await reads.one(min_position, body)
+
+
+@router.get("/freshness", response_model=FreshnessList, responses=ONE)
+async def freshness(reads: ReadsDep, min_position: MinPosition = None) -> Response:
+    """How fresh the figures are, per hub, with the events applied and dead-lettered."""
+
+    async def body(snap: Snapshot) -> Row:
+        f = snap.freshness
+        at = f.last_event_at.isoformat() if f.last_event_at else None
+        counts = await snap.counters(reads.read.projection)
+        return {"hubs": [{"hub": reads.hub, "position": f.position, "last_event_at": at, **counts}]}
 
     return await reads.one(min_position, body)
 

@@ -37,8 +37,9 @@ class Reads:
     """The read side one app serves: answers are cached by request and log position, so readers
     between two projection commits get the same bytes without a query or an encode."""
 
-    def __init__(self, read: ReadModel, watch: PositionWatch, max_wait_s: float) -> None:
+    def __init__(self, read: ReadModel, watch: PositionWatch, max_wait_s: float, hub: str = "") -> None:
         self.read = read
+        self.hub = hub
         self.waiter = Waiter(read, watch, max_wait_s)
         self.cache = AnswerCache()
 

@@ -1,0 +1,114 @@
+// vhub dashboard: refreshes the server-rendered page from the read API. No dependencies.
+"use strict";
+(function () {
+  const body = document.body;
+  const every = Number(body.dataset.refreshMs) || 10000;
+  const num = new Intl.NumberFormat("vi-VN");
+  const $ = (sel) => document.querySelector(sel);
+  const text = (el, value) => { if (el && el.textContent !== String(value)) el.textContent = String(value); };
+  const get = async (path) => {
+    const resp = await fetch(path, { headers: { Accept: "application/json" } });
+    if (!resp.ok && resp.status !== 503) throw new Error(path + ": " + resp.status);
+    return resp.json();
+  };
+  const localDay = () => new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Ho_Chi_Minh" });
+  const ago = (iso) => {
+    if (!iso) return "—";
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    return s < 120 ? s + " s" : s < 7200 ? Math.round(s / 60) + " min" : Math.round(s / 3600) + " h";
+  };
+
+  function figures(summary) {
+    for (const dd of document.querySelectorAll("[data-figure]")) {
+      text(dd, summary.figures[dd.dataset.figure]);
+    }
+    text($("#position"), summary.freshness.position);
+    text($("#last-event-at"), summary.freshness.last_event_at || "—");
+  }
+
+  function provinces(list) {
+    for (const item of list.items) {
+      const row = document.querySelector('tr[data-code="' + item.code + '"]');
+      if (!row) continue;
+      for (const td of row.querySelectorAll("[data-col]")) text(td, item[td.dataset.col]);
+    }
+  }
+
+  function border(list) {
+    const rows = list.items;
+    text($("#border-date"), list.date);
+    text($("#border-day"), rows.filter((r) => r.covered_day).length);
+    text($("#border-week"), rows.filter((r) => r.covered_week).length);
+    const never = rows.filter((r) => !r.days_covered);
+    text($("#border-never"), never.length);
+    text($("#border-total"), rows.length);
+    text($("#border-never-names"), never.map((r) => r.name || r.commune_code).join(", ") || "—");
+  }
+
+  // The daily series as an SVG bar chart (check-ins) with a line (people supported).
+  function chart(daily) {
+    const el = $("#chart");
+    const days = daily.items;
+    if (!days.length) { el.textContent = "Chưa có số liệu theo ngày."; return; }
+    const W = 640, H = 220, pad = 28, bw = (W - 2 * pad) / days.length;
+    const maxC = Math.max(1, ...days.map((d) => d.check_ins));
+    const maxP = Math.max(1, ...days.map((d) => d.people_supported));
+    const y = (v, max) => H - pad - (v / max) * (H - 2 * pad);
+    let svg = '<svg viewBox="0 0 ' + W + " " + H + '" preserveAspectRatio="none">';
+    days.forEach((d, i) => {
+      const x = pad + i * bw, top = y(d.check_ins, maxC);
+      svg += '<rect class="bar" x="' + (x + 1) + '" y="' + top + '" width="' + Math.max(1, bw - 2) +
+        '" height="' + (H - pad - top) + '"><title>' + d.day + ": " + num.format(d.check_ins) +
+        " lượt có mặt, " + num.format(d.people_supported) + " người dân</title></rect>";
+    });
+    const pts = days.map((d, i) => (pad + (i + 0.5) * bw) + "," + y(d.people_supported, maxP)).join(" ");
+    svg += '<polyline class="line" points="' + pts + '"/>';
+    svg += '<text x="' + pad + '" y="' + (H - 8) + '">' + days[0].day + "</text>";
+    svg += '<text x="' + (W - pad) + '" y="' + (H - 8) + '" text-anchor="end">' + days[days.length - 1].day + "</text>";
+    svg += '<text x="' + pad + '" y="16">▮ lượt có mặt (max ' + num.format(maxC) + ")  — người dân (max " +
+      num.format(maxP) + ")</text></svg>";
+    el.innerHTML = svg;
+  }
+
+  function operations(fresh, ready) {
+    const tbody = $("#freshness tbody");
+    tbody.innerHTML = "";
+    for (const h of fresh.hubs) {
+      const tr = document.createElement("tr");
+      tr.dataset.hub = h.hub;
+      for (const v of [h.hub || "—", h.position, h.last_event_at || "—", ago(h.last_event_at), h.events_applied]) {
+        const td = document.createElement("td");
+        td.textContent = String(v);
+        tr.appendChild(td);
+      }
+      tbody.appendChild(tr);
+    }
+    text($("#dead-letters"), fresh.hubs.reduce((n, h) => n + h.dead_lettered, 0));
+    const ok = ready.ready && ready.nats_connected;
+    const li = document.createElement("li");
+    li.className = ok ? "ok" : "bad";
+    li.textContent = "reporting" + (body.dataset.hub ? " @ " + body.dataset.hub : "") + ": " +
+      (ok ? "sẵn sàng (ready)" : "không sẵn sàng (not ready)") + " · NATS " +
+      (ready.nats_connected ? "connected" : "disconnected") + " · lag " + ready.lag + " · position " + ready.position;
+    $("#health").replaceChildren(li);
+  }
+
+  async function refresh() {
+    try {
+      const [summary, provs, bord, daily, fresh, ready] = await Promise.all([
+        get("/v1/summary"), get("/v1/provinces"), get("/v1/border-communes?date=" + localDay()),
+        get("/v1/daily"), get("/v1/freshness"), get("/readyz"),
+      ]);
+      figures(summary); provinces(provs); border(bord); chart(daily); operations(fresh, ready);
+      text($("#updated"), "cập nhật " + new Date().toLocaleTimeString("vi-VN"));
+      body.dataset.position = String(summary.freshness.position);
+      body.classList.remove("stale");
+    } catch (err) {
+      body.classList.add("stale");
+      text($("#updated"), "không tải được (" + err.message + ")");
+    }
+  }
+
+  refresh();
+  setInterval(refresh, every);
+})();
