@@ -18,6 +18,8 @@ from services.reporting.consumer import (
     drop_orphaned_deliveries,
 )
 from services.reporting.db import make_engine
+from services.reporting.provenance import LogLookup
+from services.reporting.provenance_api import provenance_router
 from services.reporting.queries import ReadModel
 from services.reporting.store import ReportingStore
 from shared.consumer import DurableConsumer
@@ -61,7 +63,10 @@ class ReportingApp:
             ReadModel(self.reader),
             watch,
             max_wait_s=max_wait_s,
-            extra_routers=[ops_router(nc, self.readiness)],
+            extra_routers=[
+                ops_router(nc, self.readiness),
+                provenance_router(ReadModel(self.reader), LogLookup(js, settings.read_stream)),
+            ],
             hub=settings.hub,
         )
         self.server = HttpServer(api, settings.http_host, settings.http_port)

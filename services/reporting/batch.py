@@ -90,6 +90,9 @@ class BatchRows:
             ("province_code", "commune_code", "requested", "dispatched", "check_ins", "over_capacity"),
             keep=("province_code", "commune_code"),
         )
+        if c.trail:
+            key = ("figure", "province_code", "commune_code", "day", "seq")
+            await self._write(conn, t["provenance"], key, ("contribution",), c.trail, None)
         s = c.state
         await self._replace(
             conn, t["volunteer"], ("volunteer_id",), [_row(s.volunteers[i]) for i in c.dirty_volunteers]

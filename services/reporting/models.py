@@ -36,6 +36,10 @@ FIGURES: tuple[str, ...] = (
     "activity_reports",
     "over_capacity",
 )
+# The figures every event's contribution is indexed for (/v1/provenance): those counted per fact
+# at a service point. Active teams and volunteers are states (formed, moved, withdrawn), not sums
+# of facts at a place and day, and have no provenance.
+TRACED: tuple[str, ...] = FIGURES[2:]
 
 
 class _Counts(SQLModel):
@@ -150,6 +154,21 @@ class Coverage(SQLModel, table=True):
     over_capacity: int = 0
 
 
+class Provenance(SQLModel, table=True):
+    """What one event added to one counted figure at a place on a day: the index behind
+    ``/v1/provenance``, written in the same transaction as the counters it explains. Positions
+    only (the stream sequence): the event itself is the log's. Its key order serves the lookups
+    by figure, province (commune) and day range."""
+
+    __tablename__ = "rpt_provenance"
+    figure: str = Field(primary_key=True)
+    province_code: str = Field(primary_key=True)
+    commune_code: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    contribution: int = 0
+
+
 class BorderCommune(SQLModel, table=True):
     __tablename__ = "rpt_border_commune"
     commune_code: str = Field(primary_key=True)
@@ -203,6 +222,7 @@ SHAPES: dict[str, Table] = {
         "coverage": Coverage,
         "border": BorderCommune,
         "duplicate": PossibleDuplicate,
+        "provenance": Provenance,
     }.items()
 }
 CONTROL_TABLES: list[Table] = [

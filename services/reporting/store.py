@@ -2,7 +2,8 @@
 
 Per batch: lock the colour's checkpoint row, drop events at or below it (redeliveries), read the
 entity rows the batch touches (a few ``IN`` queries), fold (pure), then write every change as a
-multi-row upsert (counters added, entity rows replaced) and move the checkpoint. A crash anywhere
+multi-row upsert (counters added, entity rows replaced, the provenance index rows of every counted
+contribution inserted) and move the checkpoint. A crash anywhere
 rolls all of it back together; the consumer redelivers from the last ack.
 """
 
@@ -48,9 +49,12 @@ class RebuildSupersededError(RuntimeError):
 
 
 class ReportingStore:
-    def __init__(self, engine: AsyncEngine, projection: str = m.PROJECTION) -> None:
+    def __init__(
+        self, engine: AsyncEngine, projection: str = m.PROJECTION, *, provenance: bool = True
+    ) -> None:
         self.engine = engine
         self.projection = projection
+        self.provenance = provenance  # index every counted contribution (off: to measure its cost)
         self._rows = BatchRows(postgres=engine.dialect.name == "postgresql")
 
     async def create_schema(self) -> None:
@@ -102,9 +106,10 @@ class ReportingStore:
             if not fresh:
                 return 0
             events = [i.event for i in fresh if i.event is not None]
+            seqs = [i.seq for i in fresh if i.event is not None] if self.provenance else None
             tables = m.TABLES[colour]
             loaded = memory if memory is not None else await self._rows.load(conn, tables, events)
-            changes = fold(events, loaded)
+            changes = fold(events, loaded, seqs)
             await self._rows.write(conn, tables, changes)
             stamps = [i.recorded_at for i in fresh if i.recorded_at is not None]
             await conn.execute(

@@ -7,7 +7,7 @@ applies every event to an accumulator of counter deltas and replaced rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from services.reporting.projections.rows import (
@@ -42,13 +42,22 @@ def wanted(events: Iterable[Event]) -> Wanted:
     return out
 
 
-def fold(events: Iterable[Event], loaded: Loaded) -> Changes:
-    """Apply ``events`` in order on top of ``loaded``; events no figure depends on are skipped."""
+def fold(events: Iterable[Event], loaded: Loaded, seqs: Sequence[int] | None = None) -> Changes:
+    """Apply ``events`` in order on top of ``loaded``; events no figure depends on are skipped.
+    With ``seqs`` (each event's stream sequence), the changes also hold the provenance ``trail``."""
     changes = Changes(state=loaded)
     handlers = HANDLERS
-    for e in events:
+    if seqs is None:
+        for e in events:
+            handler = handlers.get(type(e))
+            if handler is not None:
+                handler(changes, e)
+        return changes.settle()
+    changes.trail = []
+    for seq, e in zip(seqs, events, strict=True):
         handler = handlers.get(type(e))
         if handler is not None:
+            changes.seq = seq
             handler(changes, e)
     return changes.settle()
 

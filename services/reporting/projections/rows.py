@@ -116,6 +116,11 @@ class Changes:
     dirty_memberships: set[tuple[str, str]] = field(default_factory=set)
     dirty_duplicates: set[str] = field(default_factory=set)
 
+    # Provenance: with ``trail`` set, every counted contribution of the event at ``seq`` is noted
+    # as (figure, province, commune, day, seq, n): the index rows, from the very calls that count.
+    seq: int = 0
+    trail: list[tuple[str, str, str, date, int, int]] | None = None
+
     # Counted facts are kept per place (and day) while folding and spread over the campaign,
     # province and commune rows once, in settle(): a third of the work per event.
     at_place: defaultdict[tuple[str | None, str | None], Counter[str]] = field(
@@ -132,6 +137,8 @@ class Changes:
         self.at_place[(province, commune)][figure] += n
         if day is not None:
             self.at_place_daily[(day, province, commune)][figure] += n
+            if self.trail is not None and n:
+                self.trail.append((figure, province or "", commune or "", day, self.seq, n))
 
     def count_many(
         self, province: str | None, commune: str | None, figures: dict[str, int], day: date | None = None
@@ -139,6 +146,9 @@ class Changes:
         self.at_place[(province, commune)].update(figures)
         if day is not None:
             self.at_place_daily[(day, province, commune)].update(figures)
+            if self.trail is not None:
+                p, c, seq = province or "", commune or "", self.seq
+                self.trail.extend((figure, p, c, day, seq, n) for figure, n in figures.items() if n)
 
     def settle(self) -> Changes:
         """Spread the per-place counts over their areas (into ``figures`` and ``daily``)."""

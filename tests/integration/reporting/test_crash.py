@@ -15,6 +15,7 @@ import httpx
 import pytest
 from nats.aio.client import Client
 
+from services.reporting import models as m
 from services.reporting.app import ReportingApp
 from services.reporting.db import make_engine
 from services.reporting.store import ReportingStore
@@ -99,14 +100,24 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
             await eventually(caught_up, "the last restart to catch up", 60)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
                 observed = await observed_view(http, PROVINCES, DAYS)
+                drilled = [await _drilled(http, f, p) for p in PROVINCES for f in m.TRACED]
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0, logfile.read_text()[-2_000:]
     finally:
         await engine.dispose()
     assert observed == expected_view(log, PROVINCES, DAYS)
+    assert all(summed == served for summed, served in drilled), drilled  # provenance: same transactions
     assert len(backlogs) == KILLS
     assert min(backlogs) > 0, backlogs  # every kill hit a process that was still consuming
+
+
+async def _drilled(http: httpx.AsyncClient, figure: str, province: str) -> tuple[int, int]:
+    """The sum of a figure's indexed contributions in a province, and the figure served."""
+    got = (
+        await http.get("/v1/provenance", params={"figure": figure, "province": province, "page_size": 1})
+    ).json()
+    return int(got["sum"]), int(got["served"])
 
 
 async def _position(probe: ReportingStore) -> int:
