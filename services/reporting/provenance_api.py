@@ -16,15 +16,18 @@ from services.reporting import models as m
 from services.reporting.http import answer, commune_or_404, province_or_404
 from services.reporting.provenance import LogLookup, explain
 from services.reporting.queries import ReadModel
+from services.reporting.routers.common import ONE_OR_404
 from shared.refdata import communes
+
+TRACED = f"^({'|'.join(m.TRACED)})$"  # the schema says which figures have provenance
 
 
 def provenance_router(read: ReadModel, log: LogLookup) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reporting"])
 
-    @router.get("/provenance")
+    @router.get("/provenance", responses=ONE_OR_404)
     async def provenance(
-        figure: Annotated[str, Query(description=f"one of {', '.join(m.TRACED)}")],
+        figure: Annotated[str, Query(pattern=TRACED, description=f"one of {', '.join(m.TRACED)}")],
         province: Annotated[str | None, Query(pattern=r"^[0-9]{1,2}$")] = None,
         commune: Annotated[str | None, Query(pattern=r"^[0-9]{5}$")] = None,
         start: Annotated[date | None, Query(alias="from")] = None,
@@ -34,17 +37,18 @@ def provenance_router(read: ReadModel, log: LogLookup) -> APIRouter:
     ) -> Response:
         """The events that contributed to ``figure`` for the place (campaign, province or commune)
         and the days (``from``/``to``, local dates; none: the whole campaign), in log order, with
-        ``sum`` of every contribution, equal to ``served``, the figure served at this position."""
+        ``sum`` of every contribution, equal to ``served``, the figure served at this position. A
+        period whose ``from`` is after its ``to`` holds no day: nothing contributes."""
         if figure not in m.TRACED:
             raise HTTPException(
                 422, detail={"reason": "untraced_figure", "message": f"one of {', '.join(m.TRACED)}"}
             )
-        if start and end and start > end:
-            raise HTTPException(422, detail={"reason": "bad_range", "message": "from > to"})
         code = province_or_404(province)
         place = commune_or_404(commune) if commune else None
         if place and code and communes()[place].province_code != code:
-            raise HTTPException(422, detail={"reason": "commune_outside_province", "message": place})
+            raise HTTPException(
+                404, detail={"reason": "unknown_commune", "message": f"{place} is not in {code}"}
+            )
         async with read.snapshot() as snap:
             ex = await explain(
                 snap,
