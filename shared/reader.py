@@ -26,6 +26,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from shared.delivery import pending_after
 
@@ -48,6 +49,7 @@ class StreamReader:
         batch: int = 1_000,
         depth: int = 2,
         expires_s: float = 5.0,
+        name: str | None = None,
     ) -> None:
         self._nc: Client = js._nc  # nats-py has no public accessor for the context's client
         self._js = js
@@ -64,11 +66,17 @@ class StreamReader:
         self._error: str | None = None
         self._sub: Subscription | None = None
         self.consumer = ""
+        # a named reader (what a permission can list, vhub/natsaccounts.py) or a server-named one
+        self._name = name
         self._next = ""
         self._inbox = ""
 
     async def start(self) -> None:
+        if self._name:  # a dead predecessor's reader would hand us its position: start afresh
+            with contextlib.suppress(NotFoundError):
+                await self._js.delete_consumer(self.stream, self._name)
         config = ConsumerConfig(
+            name=self._name,
             ack_policy=AckPolicy.NONE,
             deliver_policy=DeliverPolicy.ALL,
             filter_subject=self._filter,

@@ -4,7 +4,6 @@ hosted by :mod:`shared.hosting`, which makes the connection."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -49,9 +48,10 @@ class RegistryApp:
         self.registry = Registry(store, settings, writer=Writer(store, retries=settings.occ_retries))
         self.bus = CommandBus(nc, CONTEXT, clock=clock, concurrency=settings.command_concurrency)
         self.bus.serve(c.COMMANDS, self.registry)
-        # one consumer per replica and start (the index lives in this process): the server drops
-        # it an hour after the process is gone, and a clean stop deletes it at once
-        durable = f"registry_identities_{instance_name(settings)}_{secrets.token_hex(3)}"
+        # one consumer per replica (the index lives in this process), named by its slot so the
+        # accounts file can list it (vhub/natsaccounts.py); a restart replays it from the start
+        # (ensure(0) recreates it), the server drops it an hour after the process is gone
+        durable = f"registry_identities_{instance_name(settings)}"
         self.identities = IdentityFeed(
             self.registry.identities,
             nc.jetstream(),

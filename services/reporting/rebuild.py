@@ -27,6 +27,8 @@ from shared.delivery import pending_after
 from shared.envelope import utcnow
 from shared.reader import StreamReader
 
+REBUILD_CONSUMER = "reporting_rebuild"  # the name deploy/nats/accounts-<hub>.conf lets reporting use
+
 log = structlog.get_logger(__name__)
 
 
@@ -63,7 +65,9 @@ async def rebuild(
     colour = await store.begin_rebuild(owner)
     total = (await js.stream_info(stream)).state.last_seq
     log.info("rebuild_started", projection=store.projection, colour=colour, total=total)
-    reader = StreamReader(js, stream=stream, filter_subject=filter_subject, batch=batch_size)
+    reader = StreamReader(
+        js, stream=stream, filter_subject=filter_subject, batch=batch_size, name=REBUILD_CONSUMER
+    )
     await reader.start()
     started, applied, last = time.perf_counter(), 0, 0
     skipped = 0

@@ -94,7 +94,9 @@ async def topology(tmp_path: Path) -> AsyncIterator[tuple[Topology, LinkCut]]:
 @contextlib.asynccontextmanager
 async def registry_at(url: str) -> AsyncIterator[None]:
     """A registry replica at the hub, as the ``registry`` user of accounts.conf."""
-    settings = load_settings(env="test", hub=HUB, nats_url=url, log_format="console", http_port=0)
+    settings = load_settings(
+        env="test", hub=HUB, nats_url=url, log_format="console", http_port=0, instance="1"
+    )
     conn = await connect(url, "registry")
     app = RegistryApp(conn, settings, catch_up_s=30.0)
     await app.start()

@@ -13,7 +13,11 @@ through the public subjects only:
   ``vhub.ingest.<hub>.activity_reported`` published as the ``ingest`` user lands in the DLQ stream
   with its reason (dispatch's DLQ permission);
 * reporting: a poison event published on the event stream by the operator is dead-lettered with
-  its reason, and ``/v1/summary`` shows the registered and dispatched figures.
+  its reason, ``/v1/summary`` shows the registered and dispatched figures, and a rebuild runs
+  under the reporting user (its named reader consumer).
+
+Each service runs as replica slot 1 (``VHUB_INSTANCE=1``): its per-replica consumers carry the
+slot, which the rendered accounts file lists (vhub/natsaccounts.py).
 
 Finally the server's log must hold no permissions violation at all: a denied publish or subscribe
 is only an async error at the client, which a retrying service could otherwise hide.
@@ -42,6 +46,7 @@ from services.dispatch.domain.model import LOCAL_TZ
 from services.registry import app as registry_app
 from services.reporting import app as reporting_app
 from services.reporting.consumer import DURABLE as REPORTING_DURABLE
+from services.reporting.rebuild import rebuild
 from shared.envelope import H_DLQ_REASON, H_DLQ_SOURCE, dlq_subject, event_subject, ingest_subject
 from shared.hosting import hosted
 from shared.natsserver import NatsServer
@@ -178,7 +183,7 @@ async def dispatch_running(hub: Hub) -> AsyncIterator[DispatchApp]:
     def build(nc: Client, settings: Settings) -> DispatchApp:
         return DispatchApp(nc, settings, clock=ManualClock(NOW), catch_up_s=10.0)
 
-    async with hosted(hub.settings("dispatch", instance="perm"), "dispatch-perm", build) as app:
+    async with hosted(hub.settings("dispatch", instance="1"), "dispatch-perm", build) as app:
         yield app
 
 
@@ -196,7 +201,8 @@ async def reporting_running(hub: Hub) -> AsyncIterator[reporting_app.ReportingAp
 async def test_each_service_runs_under_its_own_user(hub: Hub) -> None:
     js = hub.operator.jetstream()
     settings = hub.settings("operator")
-    hub.tasks.append(asyncio.create_task(registry_app.run(hub.settings("registry"), stop=hub.stop)))
+    registry = hub.settings("registry", instance="1")  # replica slot 1 (vhub/natsaccounts.py)
+    hub.tasks.append(asyncio.create_task(registry_app.run(registry, stop=hub.stop)))
     async with dispatch_running(hub) as dispatch, reporting_running(hub) as reporting:
         # registry
         volunteer = (await hub.ask("registry", "register_volunteer", VOLUNTEER))["aggregate_id"]
@@ -223,8 +229,8 @@ async def test_each_service_runs_under_its_own_user(hub: Hub) -> None:
         checkout = {"dispatch_id": did, "at": "2025-07-10T11:55:00+07:00", "command_id": "perm-out"}
         await hub.ask("dispatch", "check_out", checkout)
 
-        # an outside system's malformed fact, as the ingest user (its default inbox prefix)
-        ingest = await connect(hub.server.url, "ingest", "_INBOX")
+        # an outside system's malformed fact, as the ingest user (on its own inbox prefix)
+        ingest = await connect(hub.server.url, "ingest", "_INBOX_ingest")
         try:
             subject = ingest_subject(HUB, "activity_reported")
             await ingest.jetstream().publish(subject, b"{not json", stream=settings.ingest_stream)
@@ -280,6 +286,10 @@ async def test_each_service_runs_under_its_own_user(hub: Hub) -> None:
             await eventually(figures_shown, explained(what, hub.server), 10)
             ready = await http.get("/readyz")
             assert ready.status_code == 200, ready.text
+
+        # a rebuild under the reporting user: its reader is the named reporting_rebuild consumer
+        at = await rebuild(reporting.nc.jetstream(), reporting.store, stream=settings.read_stream)
+        assert at.position == await hub.last_seq(settings.read_stream)
 
     hub.died()
     assert violations(hub.server) == []

@@ -56,10 +56,12 @@ def leaf_url(port: int) -> str:
 def start_configured_server(
     workdir: Path, config: str, env: dict[str, str], *, timeout: float = 15.0
 ) -> NatsServer:
-    """Start the wheel's nats-server on ``config`` (accounts.conf beside it); wait for its ports file.
+    """Start the wheel's nats-server on ``config`` (the shipped accounts-<hub>.conf files beside it,
+    one of which it includes); wait for its ports file.
     A single ``VHUB_CENTRAL_LEAF_URL`` (the former one-hub config's variable) becomes the list."""
     workdir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(DEPLOY / "accounts.conf", workdir / "accounts.conf")
+    for accounts in DEPLOY.glob("accounts-*.conf"):
+        shutil.copyfile(accounts, workdir / accounts.name)
     if LEAF_URLS_VAR not in env and "VHUB_CENTRAL_LEAF_URL" in env:
         env = {**env, LEAF_URLS_VAR: leaf_urls_value([env["VHUB_CENTRAL_LEAF_URL"]])}
     return run_nats_server(workdir, config, env=env, timeout=timeout)

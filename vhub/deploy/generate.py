@@ -8,13 +8,17 @@ from vhub.deploy.compose import compose_text
 from vhub.deploy.hublist import REPO, HubList, load_hub_list
 from vhub.deploy.hubmap import hubmap_text
 from vhub.deploy.monitoring import prometheus_text
-from vhub.deploy.natsconf import production_files
+from vhub.deploy.natsconf import accounts_file, production_files
+from vhub.natsaccounts import CENTRAL_STREAM, render_accounts
 
 
 def generated_files(hubs: HubList | None = None) -> dict[Path, str]:
     """Repository-relative path -> the text the hub list generates there."""
     hubs = hubs or load_hub_list()
     out = {Path("deploy/nats") / name: text for name, text in production_files(hubs).items()}
+    for hub in hubs.hubs:  # central's reporting reads the central stream
+        accounts = render_accounts(hub.code, read_stream=CENTRAL_STREAM if hub.central else None)
+        out[Path("deploy/nats") / accounts_file(hub)] = accounts
     out[Path("docker-compose.yml")] = compose_text(hubs)
     out[Path("shared/hubmap.py")] = hubmap_text(hubs)
     out[Path("deploy/prometheus/prometheus.yml")] = prometheus_text(hubs)

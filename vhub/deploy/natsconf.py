@@ -46,8 +46,9 @@ def hub_server_name(hub: Hub) -> str:
 
 
 def accounts_file(hub: Hub) -> str:
-    """The accounts file a server of ``hub`` includes (beside it in deploy/nats)."""
-    return "accounts.conf"
+    """The accounts file a server of ``hub`` includes (beside it in deploy/nats): rendered for that
+    hub by vhub/natsaccounts.py, since the hub code is in every permission."""
+    return f"accounts-{hub.code}.conf"
 
 
 def _common(name: str, listen: Listen, hub: Hub) -> list[str]:

@@ -1,0 +1,235 @@
+"""Least privilege, proven by the server: every forbidden action of every shipped user is refused.
+
+One nats-server from the wheel on the shipped hub.conf with the hub's rendered accounts file
+(deploy/nats/accounts-hcm.conf). The operator provisions the streams and creates the victims as the
+services name them: registry's and dispatch's per-replica consumers, reporting's durable, dispatch's
+ingest consumer on the work-queue stream with one fact waiting on it, and a volunteer event. Then
+each user, connected as its service connects (its own inbox prefix), tries what an outside test of
+the stack did (and its neighbours): delete, create, pull from or ack on another's consumer; create a
+consumer on a stream it has no business with; read volunteer events; read another client's replies;
+publish into another hub's or another service's subjects. For each the server must answer with a
+permissions violation (the client's error callback gets it; the server logs it), and afterwards the
+victims are untouched: same consumers, the fact still waiting for dispatch.
+
+The allowed traffic under the same file is tests/integration/test_permissions.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from shared.envelope import ingest_subject
+from shared.natsserver import NatsServer
+from shared.settings import load_settings
+from shared.streams import provision
+from tests.support.leafnodes import hub_config, secrets, start_configured_server
+from tests.support.waiting import eventually, free_port
+
+HUB, OTHER = "hcm", "ct"
+SECRETS = secrets()
+S = load_settings(env="test", hub=HUB)
+EVT, ING = S.event_stream, S.ingest_stream
+VOLUNTEER = f"vhub.evt.{HUB}.registry.volunteer.v1"
+# the victims, named as the services name them (replica slot 1)
+VICTIMS = {
+    (EVT, "registry_identities_1"): f"vhub.evt.{HUB}.registry.volunteer.*",
+    (EVT, "dispatch_facts_1"): f"vhub.evt.{HUB}.dispatch.>",
+    (EVT, "reporting"): ">",
+    (ING, "dispatch_ingest_activity"): f"vhub.ingest.{HUB}.>",
+}
+
+
+def create(stream: str, name: str, filter_subject: str) -> bytes:
+    """A consumer create request as nats-py sends it: granted, it would create (or overwrite)."""
+    config = {"name": name, "durable_name": name, "filter_subject": filter_subject, "ack_policy": "explicit"}
+    return json.dumps({"stream_name": stream, "config": config}).encode()
+
+
+API = "$JS.API"
+C = f"{API}.CONSUMER"
+SPY = create(EVT, "spy", f"vhub.evt.{HUB}.registry.volunteer.>")
+ACK_FACT = f"$JS.ACK.{ING}.dispatch_ingest_activity.1.1.1.0.0"
+ACK_IDENTITY = f"$JS.ACK.{EVT}.registry_identities_1.1.1.1.0.0"
+
+# (op, subject, payload) per user: "pub" publishes (an API call is a publish), "sub" subscribes
+Action = tuple[str, str, bytes]
+FORBIDDEN: dict[str, list[Action]] = {
+    "dispatch": [
+        ("pub", f"{C}.DELETE.{EVT}.registry_identities_1", b""),  # seen: dispatch deleted it
+        ("pub", f"{C}.DELETE.{EVT}.reporting", b""),
+        ("pub", f"{C}.CREATE.{EVT}.registry_identities_1", create(EVT, "registry_identities_1", ">")),
+        ("pub", f"{C}.DURABLE.CREATE.{EVT}.reporting", create(EVT, "reporting", ">")),
+        ("pub", f"{C}.MSG.NEXT.{EVT}.registry_identities_1", b'{"batch":10}'),
+        ("pub", f"{C}.INFO.{EVT}.registry_identities_1", b""),
+        ("pub", ACK_IDENTITY, b""),
+        ("pub", f"{C}.CREATE.{EVT}", SPY),  # a server-named consumer, any filter
+        ("pub", f"{C}.CREATE.{EVT}.spy.vhub.evt.{HUB}.registry.volunteer.>", SPY),
+        ("pub", f"{C}.LIST.{EVT}", b""),
+        ("pub", f"{C}.NAMES.{EVT}", b""),
+        ("pub", f"{API}.DIRECT.GET.{EVT}.{VOLUNTEER}", b""),  # seen: dispatch read volunteer events
+        ("pub", f"{API}.STREAM.MSG.GET.{EVT}", json.dumps({"last_by_subj": VOLUNTEER}).encode()),
+        ("pub", f"{API}.STREAM.DELETE.{EVT}", b""),
+        ("pub", f"{API}.STREAM.PURGE.{ING}", b""),
+        ("pub", f"vhub.evt.{OTHER}.dispatch.dispatch.d1", b"{}"),  # seen: another hub's subjects
+        ("pub", f"vhub.evt.{HUB}.registry.volunteer.v2", b"{}"),  # another service's
+        ("pub", f"vhub.dlq.{OTHER}.dispatch_ingest", b"{}"),
+        ("pub", f"vhub.dlq.{HUB}.reporting", b"{}"),
+        ("pub", "_INBOX_registry.x", b"{}"),  # a forged reply to another service
+        ("sub", "vhub.evt.>", b""),  # live events, volunteers' among them
+        ("sub", "vhub.cmd.registry.>", b""),  # another service's commands
+        ("sub", "_INBOX.>", b""),
+        ("sub", "_INBOX_registry.>", b""),
+    ],
+    "registry": [
+        ("pub", f"{C}.DELETE.{EVT}.dispatch_facts_1", b""),
+        ("pub", f"{C}.DELETE.{ING}.dispatch_ingest_activity", b""),
+        ("pub", f"{C}.MSG.NEXT.{ING}.dispatch_ingest_activity", b'{"batch":10}'),
+        ("pub", f"{C}.CREATE.{ING}.registry_identities_1", create(ING, "registry_identities_1", ">")),
+        ("pub", f"{C}.MSG.NEXT.{EVT}.reporting", b'{"batch":10}'),
+        ("pub", ACK_FACT, b""),
+        ("pub", f"{API}.DIRECT.GET.{ING}", b'{"seq":1}'),
+        ("pub", f"vhub.evt.{OTHER}.registry.volunteer.v3", b"{}"),
+        ("pub", f"vhub.evt.{HUB}.dispatch.dispatch.d1", b"{}"),
+        ("pub", f"vhub.dlq.{HUB}.dispatch_ingest", b"{}"),
+        ("pub", "_INBOX_dispatch.x", b"{}"),
+        ("sub", "vhub.cmd.dispatch.>", b""),
+        ("sub", "vhub.ingest.>", b""),
+        ("sub", "_INBOX.>", b""),
+    ],
+    "reporting": [
+        ("pub", f"{C}.DELETE.{ING}.dispatch_ingest_activity", b""),  # seen: reporting deleted it
+        ("pub", f"{C}.CREATE.{ING}.reporting", create(ING, "reporting", ">")),  # seen: its own there
+        ("pub", f"{C}.DURABLE.CREATE.{ING}.reporting", create(ING, "reporting", ">")),
+        ("pub", f"{C}.CREATE.{ING}", create(ING, "", ">")),
+        ("pub", f"{C}.MSG.NEXT.{ING}.dispatch_ingest_activity", b'{"batch":10}'),
+        ("pub", ACK_FACT, b""),  # seen: it acked five facts, which vanished
+        ("pub", f"{C}.DELETE.{EVT}.dispatch_facts_1", b""),
+        ("pub", f"{C}.DELETE.{EVT}.registry_identities_1", b""),
+        ("pub", f"{C}.MSG.NEXT.{EVT}.dispatch_facts_1", b'{"batch":10}'),
+        ("pub", f"{C}.CREATE.{EVT}", create(EVT, "", ">")),
+        ("pub", f"{API}.DIRECT.GET.{EVT}", b'{"seq":1}'),
+        ("pub", f"vhub.evt.{HUB}.registry.volunteer.v4", b"{}"),
+        ("pub", f"vhub.dlq.{OTHER}.reporting", b"{}"),
+        ("pub", f"vhub.dlq.{HUB}.dispatch_ingest", b"{}"),
+        ("pub", f"vhub.ingest.{HUB}.activity_reported", b"{}"),
+        ("sub", "vhub.cmd.>", b""),
+        ("sub", "vhub.evt.>", b""),
+        ("sub", "_INBOX.>", b""),
+    ],
+    "ingest": [
+        ("sub", "_INBOX.>", b""),  # seen: it read every client's replies, personal data among them
+        ("sub", "_INBOX_registry.>", b""),
+        ("sub", "_INBOX_dispatch.>", b""),
+        ("sub", "vhub.evt.>", b""),
+        ("pub", ingest_subject(OTHER, "activity_reported"), b"{}"),  # another hub's intake
+        ("pub", "vhub.cmd.registry.register_volunteer", b"{}"),
+        ("pub", f"vhub.evt.{HUB}.registry.volunteer.v5", b"{}"),
+        ("pub", "_INBOX_registry.x", b"{}"),
+        ("pub", f"{API}.DIRECT.GET.{EVT}", b'{"seq":1}'),
+        ("pub", f"{API}.DIRECT.GET.{EVT}.{VOLUNTEER}", b""),
+        ("pub", f"{C}.CREATE.{ING}", create(ING, "", ">")),
+        ("pub", f"{C}.MSG.NEXT.{ING}.dispatch_ingest_activity", b'{"batch":10}'),
+        ("pub", f"{API}.STREAM.INFO.{EVT}", b""),
+    ],
+}
+
+
+@dataclass
+class User:
+    """One user's connection and the permission errors the server sent it (lower-cased)."""
+
+    name: str
+    errors: list[str] = field(default_factory=list)
+    nc: Client | None = None
+
+    async def connect(self, url: str) -> Client:
+        async def on_error(err: Exception) -> None:
+            self.errors.append(str(err).lower())
+
+        self.nc = await nats.connect(
+            url,
+            user=self.name,
+            password=SECRETS[f"VHUB_{self.name.upper()}_PASSWORD"],
+            inbox_prefix=f"_INBOX_{self.name}",  # as shared.runtime.connect_nats (and outside systems)
+            error_cb=on_error,
+            allow_reconnect=False,
+        )
+        return self.nc
+
+    def refused(self, op: str, subject: str) -> bool:
+        kind = "publish" if op == "pub" else "subscription"
+        wanted = f'permissions violation for {kind} to "{subject}"'.lower()
+        return any(wanted in e for e in self.errors)
+
+
+@dataclass
+class Hub:
+    server: NatsServer
+    operator: Client
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    leaf_url = f"nats-leaf://leaf:{SECRETS['VHUB_LEAF_PASSWORD']}@127.0.0.1:{free_port()}"
+    env = {**SECRETS, "VHUB_HUB": HUB, "VHUB_CENTRAL_LEAF_URL": leaf_url}
+    server = start_configured_server(tmp_path, hub_config(tmp_path / "jetstream"), env)
+    try:
+        operator = await nats.connect(server.url, user="operator", password=SECRETS["VHUB_OPERATOR_PASSWORD"])
+        js = operator.jetstream()
+        await provision(js, S)
+        await js.publish(VOLUNTEER, b'{"name": "personal data"}', stream=EVT)
+        await js.publish(ingest_subject(HUB, "activity_reported"), b'{"fact": 1}', stream=ING)
+        for (stream, name), filt in VICTIMS.items():
+            await js.add_consumer(
+                stream, ConsumerConfig(durable_name=name, filter_subject=filt, ack_policy=AckPolicy.EXPLICIT)
+            )
+        yield Hub(server, operator)
+        await operator.close()
+    finally:
+        server.kill()  # the only process this test starts
+
+
+async def victims_untouched(hub: Hub) -> None:
+    js = hub.operator.jetstream()
+    for (stream, name), filt in VICTIMS.items():
+        info = await js.consumer_info(stream, name)  # raises NotFoundError if it was deleted
+        assert info.config.filter_subject == filt, (name, info.config)
+        assert info.num_ack_pending == 0, (name, "someone pulled from it")
+    fact = await js.consumer_info(ING, "dispatch_ingest_activity")
+    assert fact.num_pending == 1, "the fact left the work queue"
+    assert (await js.stream_info(ING)).state.messages == 1
+    names = {c.name for c in await js.consumers_info(EVT)} | {c.name for c in await js.consumers_info(ING)}
+    assert names == {name for _, name in VICTIMS}, names
+
+
+@pytest.mark.parametrize("user", sorted(FORBIDDEN))
+async def test_the_server_refuses_every_forbidden_action(hub: Hub, user: str) -> None:
+    who = User(user)
+    nc = await who.connect(hub.server.url)
+    try:
+        for op, subject, payload in FORBIDDEN[user]:
+            if op == "pub":
+                await nc.publish(subject, payload, reply=nc.new_inbox())
+            else:
+                await nc.subscribe(subject)
+        await nc.flush()
+
+        def missing() -> list[str]:
+            return [f"{op} {subject}" for op, subject, _ in FORBIDDEN[user] if not who.refused(op, subject)]
+
+        await eventually(lambda: not missing(), lambda: f"{user} was not refused: {missing()}", within=10)
+        assert nc.is_connected  # a refusal is reported, the connection stays
+    finally:
+        await nc.close()
+    await victims_untouched(hub)
+    log = hub.server.log_path.read_text()
+    for op, subject, _ in FORBIDDEN[user]:
+        assert f'"{subject}"' in log, f"the server logged no violation for {op} {subject}"

@@ -1,0 +1,174 @@
+"""The NATS accounts file of one hub, rendered: every service user gets exactly what it needs.
+
+Least privilege is decided by the server, so it has to be written in subjects the server matches:
+
+* a service publishes only its own hub's subjects (``vhub.evt.<hub>.<context>.>``, its own DLQ
+  subject), never another hub's (no ``*`` in the hub token: hence one file per hub);
+* the JetStream API carries the stream and the consumer as whole tokens
+  (``$JS.API.CONSUMER.<verb>.<stream>.<consumer>``, ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>``,
+  ``$JS.ACK.<stream>.<consumer>.>``), and a wildcard matches whole tokens only, so every consumer a
+  service owns is LISTED by name (:data:`CONSUMERS`); per-replica consumers carry the replica's
+  ``VHUB_INSTANCE``, one of the rendered slots. A service can neither see, pull from, ack on, nor
+  delete another's consumers, nor touch a stream it does not read;
+* replies travel on a per-user inbox prefix (``_INBOX_<user>``, shared/runtime.connect_nats), so no
+  user reads another client's replies; outside systems connect as ``ingest`` with the prefix
+  ``_INBOX_ingest``.
+
+Known limit: the payload form of direct get (``$JS.API.DIRECT.GET.<stream>``, what aggregate loads
+use to read a subject's history) names no subject the server could check, so registry and dispatch
+may read any subject of their hub's event stream by sequence. The subject form
+(``$JS.API.DIRECT.GET.<stream>.<subject>``) is scoped; it answers the last message only (a payload
+gets ``408 Bad Request``, checked on 2.15.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+INSTANCES = ("1", "2", "3", "4")  # replica slots: VHUB_INSTANCE of each service replica
+API = "$JS.API"
+
+
+@dataclass(frozen=True)
+class Streams:
+    """The hub's stream names (as shared.settings derives them) and what reporting reads."""
+
+    hub: str
+    read: str
+
+    @property
+    def events(self) -> str:
+        return f"VHUB_EVT_{self.hub.upper()}"
+
+    @property
+    def ingest(self) -> str:
+        return f"VHUB_INGEST_{self.hub.upper()}"
+
+
+def consumers(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> list[tuple[str, str]]:
+    """(stream, consumer name) of every consumer ``service`` may own. The names are the services'
+    own constants (registry/app.py, dispatch/app.py + ingest.py, reporting/consumer.py + rebuild)."""
+    if service == "registry":
+        return [(streams.events, f"registry_identities_{i}") for i in instances]
+    if service == "dispatch":
+        own = [(streams.events, f"dispatch_facts_{i}") for i in instances]
+        return [*own, (streams.ingest, "dispatch_ingest_activity")]
+    if service == "reporting":
+        return [(streams.read, "reporting"), (streams.read, "reporting_rebuild")]
+    raise ValueError(f"unknown service {service!r}")
+
+
+def consumer_rights(stream: str, name: str) -> list[str]:
+    """Create (both API forms, with or without a filter token), look at, pull from, ack on and
+    delete ONE consumer. ``$JS.ACK`` has two forms: plain, and with domain + account hash."""
+    c = f"{API}.CONSUMER"
+    return [
+        f"{c}.CREATE.{stream}.{name}",
+        f"{c}.CREATE.{stream}.{name}.>",
+        f"{c}.DURABLE.CREATE.{stream}.{name}",
+        f"{c}.INFO.{stream}.{name}",
+        f"{c}.DELETE.{stream}.{name}",
+        f"{c}.MSG.NEXT.{stream}.{name}",
+        f"$JS.ACK.{stream}.{name}.>",
+        f"$JS.ACK.*.*.{stream}.{name}.>",
+    ]
+
+
+def service_permissions(
+    service: str, streams: Streams, instances: Sequence[str] = INSTANCES
+) -> tuple[list[str], list[str]]:
+    """(publish allow, subscribe allow) of one service user."""
+    hub, evt = streams.hub, streams.events
+    owned = [
+        r for stream, name in consumers(service, streams, instances) for r in consumer_rights(stream, name)
+    ]
+    inbox = f"_INBOX_{service}.>"
+    # every service answers the NATS micro-service protocol (shared/discovery.py)
+    subscribe = [inbox, "$SRV.>"]
+    if service == "registry":
+        publish = [
+            f"vhub.evt.{hub}.registry.>",
+            f"{API}.DIRECT.GET.{evt}",  # its aggregates' history (see the module's known limit)
+            f"{API}.DIRECT.GET.{evt}.vhub.evt.{hub}.registry.>",
+            f"{API}.STREAM.INFO.{evt}",
+        ]
+        subscribe.insert(0, "vhub.cmd.registry.>")
+    elif service == "dispatch":
+        publish = [
+            f"vhub.evt.{hub}.dispatch.>",
+            f"vhub.dlq.{hub}.dispatch_ingest",  # shared/deadletter.py, source dispatch_ingest
+            f"{API}.DIRECT.GET.{evt}",  # its aggregates' history (see the module's known limit)
+            f"{API}.DIRECT.GET.{evt}.vhub.evt.{hub}.dispatch.>",
+            f"{API}.STREAM.INFO.{evt}",
+            f"{API}.STREAM.INFO.{streams.ingest}",
+        ]
+        subscribe.insert(0, "vhub.cmd.dispatch.>")
+    elif service == "reporting":
+        publish = [f"vhub.dlq.{hub}.reporting", f"{API}.STREAM.INFO.{streams.read}"]
+    else:
+        raise ValueError(f"unknown service {service!r}")
+    # command services publish on their own inbox too (shared/runtime.barrier)
+    return [*publish, *owned, inbox], subscribe
+
+
+def _list(subjects: Sequence[str], indent: str) -> str:
+    return ("\n" + indent).join(f'"{s}",' for s in subjects).rstrip(",")
+
+
+def _user(
+    name: str, publish: Sequence[str], subscribe: Sequence[str], comment: str, *, responds: bool
+) -> str:
+    pad = " " * 20
+    # a responder answers on the requester's reply subject, once, through allow_responses
+    answers = "          allow_responses: true\n" if responds else ""
+    return (
+        f"      # {comment}\n"
+        f"      {{ user: {name}, password: $VHUB_{name.upper()}_PASSWORD,\n"
+        f"        permissions: {{\n"
+        f"          publish: {{ allow: [\n{pad}{_list(publish, pad)}\n          ] }}\n"
+        f"          subscribe: {{ allow: [\n{pad}{_list(subscribe, pad)}\n          ] }}\n"
+        f"{answers}"
+        f"        }} }}\n"
+    )
+
+
+def render_accounts(hub: str, *, read_stream: str | None = None, instances: Sequence[str] = INSTANCES) -> str:
+    """The accounts file for ``hub`` (central: the central hub's code, ``read_stream="VHUB_CENTRAL"``)."""
+    streams = Streams(hub, read_stream or f"VHUB_EVT_{hub.upper()}")
+    slots = ", ".join(instances)
+    users = [
+        _user(
+            s,
+            *service_permissions(s, streams, instances),
+            f"{s}: its own subjects at hub {hub}, its own consumers (replica slots {slots}) only",
+            responds=True,
+        )
+        for s in ("registry", "dispatch", "reporting")
+    ]
+    ingest = _user(
+        "ingest",
+        [f"vhub.ingest.{hub}.>"],
+        ["_INBOX_ingest.>"],
+        f"outside systems: facts for hub {hub} only; replies on the inbox prefix _INBOX_ingest only",
+        responds=False,
+    )
+    return (
+        f"# Generated for hub {hub} by vhub/natsaccounts.py (python -m vhub.deploy): do not edit.\n"
+        "# Accounts and per-service permissions: the module docstring says what each rule is for.\n"
+        "# Passwords come from the environment (deploy/.env; never commit real ones).\n"
+        "accounts {\n"
+        "  VHUB {\n"
+        "    jetstream: enabled\n"
+        "    users = [\n"
+        f"{''.join(users)}{ingest}"
+        "      { user: operator, password: $VHUB_OPERATOR_PASSWORD }\n"
+        "    ]\n"
+        "  }\n"
+        "  SYS { users = [ { user: sys, password: $VHUB_SYS_PASSWORD } ] }\n"
+        "}\n"
+        "system_account: SYS\n"
+    )
+
+
+CENTRAL_STREAM = "VHUB_CENTRAL"  # what reporting reads at the central hub
