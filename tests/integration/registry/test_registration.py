@@ -110,7 +110,8 @@ async def test_possible_duplicates_are_seen_across_replicas_and_restarts(
 ) -> None:
     """A replica's index follows the log: another replica's registration, and, after a start,
     every earlier one (replayed before the first command is served)."""
-    other = RegistryApp(nc, provisioned)  # a second replica whose index we can watch
+    # a second replica whose index we can watch: another slot, so a consumer of its own
+    other = RegistryApp(nc, provisioned.model_copy(update={"instance": "2"}))
     await other.start()
     try:
         await start_registry()
