@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo demo-once dev test test-fast fuzz lint fmt bench docs clean
+.PHONY: install demo demo-once dev test test-fast fuzz chaos lint fmt bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ lint: $(STAMP)          ## ruff, formatting, mypy --strict, and the architecture
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+chaos: $(STAMP)         ## the chaos test at full size: a larger campaign, every process SIGKILLed more often
+	VHUB_CHAOS=full $(BIN)/python -m pytest -q -s -p no:cacheprovider -m chaos --timeout=3600
 
 bench: $(STAMP)         ## benchmarks as ratios to baselines measured in the same run
 	$(BIN)/python -m bench

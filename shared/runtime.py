@@ -29,6 +29,8 @@ from pydantic import BaseModel, ConfigDict
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
+HEALTH_GRACE_S = 5.0  # seconds without NATS before /healthz fails
+
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
@@ -200,8 +202,14 @@ def ops_router(nc: Client, readiness: Readiness) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", response_model=Alive)
-    async def healthz() -> dict[str, str]:
-        return {"status": "alive"}
+    async def healthz() -> JSONResponse:
+        # 503 once the link has been down HEALTH_GRACE_S or nats-py closed it, so compose or
+        # Kubernetes restart the process (a reconnect after a server restart takes about a second)
+        down_s = link_of(nc).down_for()
+        if down_s > HEALTH_GRACE_S:
+            body = {"status": "nats_down", "down_s": round(min(down_s, 1e9), 1)}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "alive"})
 
     @router.get(
         "/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "not ready"}}

@@ -1,5 +1,9 @@
 """The embedded stack: a nats-server from the wheel, streams provisioned, every service built so far
-as its own process. Used by ``vhub dev``, ``vhub demo``, end-to-end tests and benchmarks."""
+as its own process. Used by ``vhub dev``, ``vhub demo``, end-to-end tests and benchmarks.
+
+Supervised (the default): a service or the nats-server that dies is restarted with back-off and
+logged (vhub/supervisor.py); its state goes to ``<data_dir>/supervisor.json`` (the ready file
+names it as ``status_file``). Only :meth:`DevStack.stop` ends the stack."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +25,7 @@ import nats
 from shared.natsserver import NatsServer, die_with_parent, free_port, port_is_free, start_nats_server
 from shared.settings import Settings, load_settings
 from shared.streams import provision
+from vhub.supervisor import Supervisor
 
 SERVICES = ("registry", "dispatch", "reporting")
 
@@ -59,8 +65,10 @@ class DevStack:
     hub: str = "hn"
     services: list[str] = field(default_factory=available_services)
     extra_env: dict[str, str] = field(default_factory=dict)
+    supervise: bool = True
     nats: NatsServer | None = None
     procs: dict[str, ServiceProcess] = field(default_factory=dict)
+    supervisor: Supervisor | None = None
 
     @property
     def nats_url(self) -> str:
@@ -82,7 +90,28 @@ class DevStack:
         for offset, name in enumerate(self.services):
             wanted = first_http + offset
             self.start_service(name, wanted if port_is_free(wanted) else free_port())
+        if self.supervise:
+            self.supervisor = Supervisor(self.status_path)
+            self.supervisor.watch("nats-server", self.nats.process, self._restart_nats)
+            for name, sp in self.procs.items():
+                self.supervisor.watch(name, sp.process, self._respawn(name))
         self.wait_ready(timeout)
+
+    @property
+    def status_path(self) -> Path:
+        return self.data_dir / "supervisor.json"
+
+    def _restart_nats(self) -> subprocess.Popen[bytes]:
+        """The same port and store: clients reconnect to where they were (the supervisor calls it)."""
+        assert self.nats is not None
+        self.nats = start_nats_server(self.nats.workdir, port=self.nats.port, sync_always=self.sync_always)
+        return self.nats.process
+
+    def _respawn(self, name: str) -> Callable[[], subprocess.Popen[bytes]]:
+        def start() -> subprocess.Popen[bytes]:
+            return self.start_service(name, int(self.procs[name].env["VHUB_HTTP_PORT"])).process
+
+        return start
 
     async def _provision(self) -> None:
         nc = await nats.connect(self.nats_url)
@@ -121,15 +150,30 @@ class DevStack:
         return sp
 
     def restart(self, name: str, timeout: float = 30.0) -> None:
+        """Bring a dead service back and wait until it is healthy: supervised, the supervisor does
+        it (this waits for a new process); unsupervised, start it here."""
         old = self.procs[name]
-        self.start_service(name, int(old.env["VHUB_HTTP_PORT"]))
-        self.wait_ready(timeout, only=[name])
+        if self.supervisor is None:
+            self.start_service(name, int(old.env["VHUB_HTTP_PORT"]))
+        else:
+            deadline = time.monotonic() + timeout
+            while self.procs[name] is old or not self.procs[name].alive():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not restarted within {timeout}s")
+                time.sleep(0.05)  # waiting for the supervisor's restart; bounded by the deadline
+        self.wait_ready(max(1.0, timeout), only=[name])
 
     def kill(self, name: str) -> None:
-        """SIGKILL one service (fault tests)."""
+        """SIGKILL one service (fault tests); supervised, it comes back after its back-off."""
         proc = self.procs[name].process
         proc.kill()
         proc.wait(10)
+
+    def kill_nats(self) -> None:
+        """SIGKILL the nats-server (fault tests); supervised, it comes back on the same port."""
+        assert self.nats is not None
+        self.nats.process.kill()
+        self.nats.process.wait(10)
 
     def wait_ready(self, timeout: float, only: list[str] | None = None) -> None:
         deadline = time.monotonic() + timeout
@@ -157,6 +201,7 @@ class DevStack:
             "hub": self.hub,
             "data_dir": str(self.data_dir),
             "services": {name: sp.url for name, sp in self.procs.items()},
+            "status_file": str(self.status_path) if self.supervisor else None,
         }
 
     def write_ready_file(self, path: Path) -> None:
@@ -165,6 +210,8 @@ class DevStack:
         tmp.replace(path)  # readers never see half a file
 
     def stop(self, timeout: float = 15.0) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()  # first: a child stopped below is not restarted
         for sp in self.procs.values():
             if sp.alive():
                 sp.process.send_signal(signal.SIGTERM)
