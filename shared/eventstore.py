@@ -33,6 +33,7 @@ from shared.envelope import (
     msg_id,
 )
 from shared.metrics import count_appended
+from shared.subjectread import read_subject
 
 log = structlog.get_logger(__name__)
 
@@ -83,8 +84,12 @@ class EventStore:
         hub: str,
         publish_timeout: float = 5.0,
         publish_attempts: int = 3,
+        scoped_reads: str | None = None,
     ) -> None:
         self._nc = nc
+        # a consumer-name prefix: read with subject-scoped rights only (shared/subjectread.py), for a
+        # user that may not direct-get the whole stream (dispatch: never volunteers' subjects)
+        self._scoped = scoped_reads
         self._js = nc.jetstream(timeout=publish_timeout)
         self.stream = stream
         self.hub = hub
@@ -99,6 +104,16 @@ class EventStore:
 
     async def read(self, subject: str, after_seq: int = 0) -> list[Recorded]:
         """Every event on ``subject`` with a stream sequence above ``after_seq``, in order."""
+        if self._scoped:
+            return await read_subject(
+                self._nc,
+                self._js,
+                self.stream,
+                subject,
+                after_seq,
+                prefix=self._scoped,
+                wait_s=self._timeout,
+            )
         out: list[Recorded] = []
         seq = after_seq + 1
         while True:

@@ -14,11 +14,19 @@ Least privilege is decided by the server, so it has to be written in subjects th
   user reads another client's replies; outside systems connect as ``ingest`` with the prefix
   ``_INBOX_ingest``.
 
-Known limit: the payload form of direct get (``$JS.API.DIRECT.GET.<stream>``, what aggregate loads
-use to read a subject's history) names no subject the server could check, so registry and dispatch
-may read any subject of their hub's event stream by sequence. The subject form
-(``$JS.API.DIRECT.GET.<stream>.<subject>``) is scoped; it answers the last message only (a payload
-gets ``408 Bad Request``, checked on 2.15.1).
+Direct gets: the payload form (``$JS.API.DIRECT.GET.<stream>`` + ``{"seq", "next_by_subj"}``)
+names no subject the server could check: whoever has it reads any subject of the stream. Only the
+registry (which owns the personal data) keeps it; dispatch reads its aggregates with subject-scoped
+requests (shared/subjectread.py): the subject form (``$JS.API.DIRECT.GET.<stream>.<subject>``, last
+message only: a payload gets ``408 Bad Request``, checked on 2.15.1) and short-lived consumers
+created through ``$JS.API.CONSUMER.CREATE.<stream>.<name>.<subject>`` on its own subjects (the
+server refuses a config whose filter is not the subject's; other services' names are denied).
+
+Known limits: a consumer created without a filter token (a durable with several filters, like
+``dispatch_facts_<slot>``) can be given any filter by its owner; and the server delivers a push
+consumer to any ``deliver_subject``, whatever its creator may publish (checked on 2.15.1). So a
+service's own consumer names remain a read (and push) capability on their stream; closing that
+needs the consumers provisioned by the operator and only bound by the services.
 """
 
 from __future__ import annotations
@@ -77,8 +85,8 @@ def consumer_rights(stream: str, name: str) -> list[str]:
 
 def service_permissions(
     service: str, streams: Streams, instances: Sequence[str] = INSTANCES
-) -> tuple[list[str], list[str]]:
-    """(publish allow, subscribe allow) of one service user."""
+) -> tuple[list[str], list[str], list[str]]:
+    """(publish allow, publish deny, subscribe allow) of one service user."""
     hub, evt = streams.hub, streams.events
     owned = [
         r for stream, name in consumers(service, streams, instances) for r in consumer_rights(stream, name)
@@ -86,6 +94,7 @@ def service_permissions(
     inbox = f"_INBOX_{service}.>"
     # every service answers the NATS micro-service protocol (shared/discovery.py)
     subscribe = [inbox, "$SRV.>"]
+    deny: list[str] = []
     if service == "registry":
         publish = [
             f"vhub.evt.{hub}.registry.>",
@@ -98,18 +107,25 @@ def service_permissions(
         publish = [
             f"vhub.evt.{hub}.dispatch.>",
             f"vhub.dlq.{hub}.dispatch_ingest",  # shared/deadletter.py, source dispatch_ingest
-            f"{API}.DIRECT.GET.{evt}",  # its aggregates' history (see the module's known limit)
+            # its aggregates' history through subject-scoped requests only (shared/subjectread.py):
+            # the last message, else a short-lived consumer filtered on that one subject
             f"{API}.DIRECT.GET.{evt}.vhub.evt.{hub}.dispatch.>",
+            f"{API}.CONSUMER.CREATE.{evt}.*.vhub.evt.{hub}.dispatch.>",
+            f"{API}.CONSUMER.DELETE.{evt}.*",
             f"{API}.STREAM.INFO.{evt}",
             f"{API}.STREAM.INFO.{streams.ingest}",
         ]
         subscribe.insert(0, "vhub.cmd.dispatch.>")
+        # ... but never under another service's consumer name (a create would update that one)
+        others = [n for svc in ("registry", "reporting") for _, n in consumers(svc, streams, instances)]
+        c = f"{API}.CONSUMER"
+        deny = [r for n in others for r in (f"{c}.CREATE.{evt}.{n}.>", f"{c}.DELETE.{evt}.{n}")]
     elif service == "reporting":
         publish = [f"vhub.dlq.{hub}.reporting", f"{API}.STREAM.INFO.{streams.read}"]
     else:
         raise ValueError(f"unknown service {service!r}")
     # command services publish on their own inbox too (shared/runtime.barrier)
-    return [*publish, *owned, inbox], subscribe
+    return [*publish, *owned, inbox], deny, subscribe
 
 
 def _list(subjects: Sequence[str], indent: str) -> str:
@@ -117,16 +133,23 @@ def _list(subjects: Sequence[str], indent: str) -> str:
 
 
 def _user(
-    name: str, publish: Sequence[str], subscribe: Sequence[str], comment: str, *, responds: bool
+    name: str,
+    publish: Sequence[str],
+    deny: Sequence[str],
+    subscribe: Sequence[str],
+    comment: str,
+    *,
+    responds: bool,
 ) -> str:
     pad = " " * 20
     # a responder answers on the requester's reply subject, once, through allow_responses
     answers = "          allow_responses: true\n" if responds else ""
+    denied = f"\n            deny: [\n{pad}{_list(deny, pad)}\n            ]" if deny else ""
     return (
         f"      # {comment}\n"
         f"      {{ user: {name}, password: $VHUB_{name.upper()}_PASSWORD,\n"
         f"        permissions: {{\n"
-        f"          publish: {{ allow: [\n{pad}{_list(publish, pad)}\n          ] }}\n"
+        f"          publish: {{ allow: [\n{pad}{_list(publish, pad)}\n          ]{denied} }}\n"
         f"          subscribe: {{ allow: [\n{pad}{_list(subscribe, pad)}\n          ] }}\n"
         f"{answers}"
         f"        }} }}\n"
@@ -149,6 +172,7 @@ def render_accounts(hub: str, *, read_stream: str | None = None, instances: Sequ
     ingest = _user(
         "ingest",
         [f"vhub.ingest.{hub}.>"],
+        [],
         ["_INBOX_ingest.>"],
         f"outside systems: facts for hub {hub} only; replies on the inbox prefix _INBOX_ingest only",
         responds=False,

@@ -34,6 +34,8 @@ from shared.runtime import HttpServer, instance_name, ops_app
 from shared.settings import Settings
 from shared.transaction import Writer
 
+READ_CONSUMERS = "dispatch_read"  # prefix of the short-lived consumers its aggregate loads use
+
 log = structlog.get_logger(__name__)
 
 
@@ -67,7 +69,13 @@ class DispatchApp:
         self.caught_up = asyncio.Event()
         self.stopped = False
         js = nc.jetstream(timeout=s.publish_timeout_s)
-        store = EventStore(nc, stream=s.event_stream, hub=s.hub, publish_timeout=s.publish_timeout_s)
+        store = EventStore(
+            nc,
+            stream=s.event_stream,
+            hub=s.hub,
+            publish_timeout=s.publish_timeout_s,
+            scoped_reads=READ_CONSUMERS,  # no direct get of the whole stream (vhub/natsaccounts.py)
+        )
         self.service = DispatchService(
             Writer(store, retries=s.occ_retries),
             FactsView(),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -26,10 +27,11 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from shared.envelope import ingest_subject
+from shared.envelope import Envelope, ingest_subject
 from shared.natsserver import NatsServer
 from shared.settings import load_settings
 from shared.streams import provision
+from shared.subjectread import read_subject
 from tests.support.leafnodes import hub_config, secrets, start_configured_server
 from tests.support.waiting import eventually, free_port
 
@@ -38,6 +40,7 @@ SECRETS = secrets()
 S = load_settings(env="test", hub=HUB)
 EVT, ING = S.event_stream, S.ingest_stream
 VOLUNTEER = f"vhub.evt.{HUB}.registry.volunteer.v1"
+OWN = f"vhub.evt.{HUB}.dispatch.dispatch.d1"  # a dispatch subject
 # the victims, named as the services name them (replica slot 1)
 VICTIMS = {
     (EVT, "registry_identities_1"): f"vhub.evt.{HUB}.registry.volunteer.*",
@@ -75,6 +78,10 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("pub", f"{C}.LIST.{EVT}", b""),
         ("pub", f"{C}.NAMES.{EVT}", b""),
         ("pub", f"{API}.DIRECT.GET.{EVT}.{VOLUNTEER}", b""),  # seen: dispatch read volunteer events
+        ("pub", f"{API}.DIRECT.GET.{EVT}", json.dumps({"seq": 1, "next_by_subj": VOLUNTEER}).encode()),
+        # its scoped reads' create, under another's name: it would retarget that consumer
+        ("pub", f"{C}.CREATE.{EVT}.registry_identities_1.{OWN}", create(EVT, "registry_identities_1", OWN)),
+        ("pub", f"{C}.CREATE.{EVT}.reporting.{OWN}", create(EVT, "reporting", OWN)),
         ("pub", f"{API}.STREAM.MSG.GET.{EVT}", json.dumps({"last_by_subj": VOLUNTEER}).encode()),
         ("pub", f"{API}.STREAM.DELETE.{EVT}", b""),
         ("pub", f"{API}.STREAM.PURGE.{ING}", b""),
@@ -233,3 +240,44 @@ async def test_the_server_refuses_every_forbidden_action(hub: Hub, user: str) ->
     log = hub.server.log_path.read_text()
     for op, subject, _ in FORBIDDEN[user]:
         assert f'"{subject}"' in log, f"the server logged no violation for {op} {subject}"
+
+
+def event(n: int) -> Envelope:
+    now = datetime.now(UTC)
+    return Envelope(
+        event_id=f"e{n}",
+        event_type="dispatch.test",
+        schema_version=1,
+        aggregate_id="d1",
+        hub=HUB,
+        occurred_at=now,
+        recorded_at=now,
+        command_id=f"c{n}",
+        correlation_id="perm",
+        data={"n": n},
+    )
+
+
+async def test_dispatch_reads_its_own_subjects_only(hub: Hub) -> None:
+    """Dispatch's aggregate loads go through subject-scoped requests (shared/subjectread.py): they
+    work on its own subjects, and the server will not let the same right read a volunteer."""
+    js = hub.operator.jetstream()
+    for n in range(3):
+        await js.publish(OWN, event(n).to_bytes(), stream=EVT)
+    who = User("dispatch")
+    nc = await who.connect(hub.server.url)
+    try:
+        js_d = nc.jetstream()
+        mine = await read_subject(nc, js_d, EVT, OWN, 0, prefix="dispatch_read", wait_s=5)
+        assert [r.envelope.data["n"] for r in mine] == [0, 1, 2]
+        after = await read_subject(nc, js_d, EVT, OWN, mine[0].seq, prefix="dispatch_read", wait_s=5)
+        assert [r.seq for r in after] == [r.seq for r in mine[1:]]
+        assert await read_subject(nc, js_d, EVT, OWN, mine[-1].seq, prefix="dispatch_read", wait_s=5) == []
+        # the right to create a consumer filtered on its own subject, with a volunteer filter inside
+        spy = create(EVT, "dispatch_read_spy", VOLUNTEER)
+        reply = await nc.request(f"{C}.CREATE.{EVT}.dispatch_read_spy.{OWN}", spy, timeout=5)
+        assert json.loads(reply.data)["error"]["err_code"] == 10131, reply.data  # filter mismatch
+        assert who.errors == []
+    finally:
+        await nc.close()
+    assert {c.name for c in await js.consumers_info(EVT)} == {n for s, n in VICTIMS if s == EVT}
