@@ -281,6 +281,7 @@ async def test_status_at_central_finds_the_instances_of_a_hub_behind_its_leaf_li
                     nats_password=secret["VHUB_REGISTRY_PASSWORD"],
                     log_format="console",
                     http_port=0,
+                    instance="1",  # a replica slot the accounts file lists (vhub/natsaccounts.py)
                 ),
                 stop=stop,
             )
