@@ -30,9 +30,9 @@ from vhub.simulate import run_scenario
 
 pytestmark = pytest.mark.chaos
 FULL = os.environ.get("VHUB_CHAOS") == "full"
-SCALE = 0.02 if FULL else 0.004
+SCALE = 0.05 if FULL else 0.004
 KILLS_EACH = 5 if FULL else 3  # per service; the nats-server once
-GAP_S = (2.0, 6.0) if FULL else (0.5, 2.0)  # between one victim's recovery and the next kill
+GAP_S = (1.0, 3.0) if FULL else (0.5, 2.0)  # between one victim's recovery and the next kill
 SEED = int(os.environ.get("VHUB_CHAOS_SEED", "20261201"))
 
 
