@@ -30,9 +30,9 @@ from vhub.simulate import run_scenario
 
 pytestmark = pytest.mark.chaos
 FULL = os.environ.get("VHUB_CHAOS") == "full"
-SCALE = 0.05 if FULL else 0.004
+SCALE = 0.05 if FULL else 0.01  # the campaign must outlast every kill, on a quiet machine too
 KILLS_EACH = 5 if FULL else 3  # per service; the nats-server once
-GAP_S = (1.0, 3.0) if FULL else (0.5, 2.0)  # between one victim's recovery and the next kill
+GAP_S = (1.0, 3.0) if FULL else (0.3, 1.2)  # between one victim's recovery and the next kill
 SEED = int(os.environ.get("VHUB_CHAOS_SEED", "20261201"))
 
 
@@ -132,4 +132,7 @@ async def test_ground_truth_is_exact_through_random_kills(stack: DevStack) -> No
     assert kills == {**dict.fromkeys(stack.services, KILLS_EACH), "nats-server": 1}, (
         f"the campaign ended before every kill: {chaos.done}"
     )
-    assert restarts == dict(kills)  # the supervisor brought back each one, once per kill
+    # the supervisor brought back each one after every kill; a service may also die by itself while
+    # the nats-server is down (it cannot start without it) and be brought back again: that is more
+    # restarts than kills, never fewer
+    assert all(restarts[name] >= n for name, n in kills.items()), (restarts, dict(kills))
