@@ -23,8 +23,8 @@ demo-once: $(STAMP)     ## the same, exiting after the figures table
 dev: $(STAMP)           ## the embedded stack in the foreground (Ctrl-C stops it)
 	$(BIN)/vhub dev
 
-test: $(STAMP)          ## the whole suite: real nats-server, SQLite and PostgreSQL
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+test: $(STAMP)          ## the whole suite: real nats-server, SQLite and PostgreSQL (the chaos run: make chaos)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not chaos"
 
 fuzz: $(STAMP)          ## the property tests (marker "property") with the large hypothesis profile
 	VHUB_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider -m property --timeout=3600
