@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +16,7 @@ from nats.aio.client import Client
 from shared.deadletter import DeadLetters
 from shared.envelope import event_subject, ingest_subject
 from shared.settings import Settings
+from tests.support.cli import vhub_dlq
 from vhub.dlq import H_REPLAY_OF, TRUNCATED, DeadLetterStore, ReplayRefused
 
 GOOD_FACT = {"fact_id": "f-1", "dispatch_id": "t1:abc", "people_supported": 4}
@@ -78,25 +77,6 @@ async def test_events_and_truncated_letters_are_never_replayed(nc: Client, provi
     with pytest.raises(ReplayRefused, match="truncated"):
         await store.replay(cut)
     assert await ingest_copies(nc, provisioned) == []
-
-
-def vhub_dlq(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vhub.cli",
-            "dlq",
-            *args,
-            "--nats-url",
-            settings.nats_url,
-            "--hub",
-            settings.hub,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def test_replay_all_fixed_takes_only_letters_the_current_code_accepts(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from typing import Any
 
 from nats.aio.client import Client
@@ -21,26 +20,8 @@ from shared.eventstore import EventStore
 from shared.settings import Settings
 from tests.integration.dispatch.conftest import Ask, Registry, known
 from tests.integration.dispatch.test_ingest import first_of
+from tests.support.cli import vhub_dlq
 from tests.support.waiting import eventually
-
-
-def vhub_dlq(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vhub.cli",
-            "dlq",
-            *args,
-            "--nats-url",
-            settings.nats_url,
-            "--hub",
-            settings.hub,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def dlq(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
