@@ -41,19 +41,33 @@ A = TypeVar("A", bound=App)
 @contextlib.asynccontextmanager
 async def hosted(settings: Settings, name: str, build: Callable[[Client, Settings], A]) -> AsyncIterator[A]:
     """Connect (the one place a service's NATS connection is made), provision the hub's streams
-    if the settings ask for it (dev only), build the app, start it; stop and drain on the way out."""
+    if the settings ask for it (dev only), build the app, start it; stop and drain on the way out,
+    also when ``start()`` fails partway."""
     nc = await connect_nats(settings, f"vhub-{name}")
     try:
         if settings.provision_streams:
             await provision(nc.jetstream(), settings)
         app = build(nc, settings)
-        await app.start()
+        try:
+            await app.start()
+        except BaseException:
+            await _undo(app, name)
+            raise
         try:
             yield app
         finally:
             await app.stop()
     finally:
         await nc.drain()
+
+
+async def _undo(app: App, name: str) -> None:
+    """Stop an app whose ``start()`` failed partway, so what it did start (consumer tasks, an HTTP
+    port, a queue subscription) does not outlive it; the start failure is the one raised."""
+    try:
+        await app.stop()
+    except Exception:
+        log.exception("service_stop_after_failed_start_failed", service=name)
 
 
 async def serve(
