@@ -20,7 +20,7 @@ docs/operating.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -44,11 +44,10 @@ from nats.nuid import NUID
 from shared.commands import CommandBus
 from shared.envelope import command_subject
 from shared.metrics import command_outcomes, command_seconds, consumer_gauges, dead_letter_counts
-from shared.runtime import instance_name
+from shared.runtime import Readiness, instance_name
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
-Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 # outcomes that are the service's fault; refusals (invalid input, business rules) are answers
 ERROR_OUTCOMES = frozenset({"internal_error"})
 

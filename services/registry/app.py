@@ -20,7 +20,8 @@ from shared.envelope import utcnow
 from shared.events.registry import CONTEXT
 from shared.eventstore import EventStore
 from shared.hosting import serve
-from shared.runtime import HttpServer, instance_name, ops_app
+from shared.ops import HttpServer, ops_app
+from shared.runtime import instance_name
 from shared.settings import Settings
 from shared.transaction import Writer
 

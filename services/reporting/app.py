@@ -27,7 +27,7 @@ from shared.deadletter import DeadLetters
 from shared.discovery import discovery_for
 from shared.envelope import EVT_PREFIX
 from shared.hosting import serve
-from shared.runtime import HttpServer, ops_router
+from shared.ops import HttpServer, ops_router
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)

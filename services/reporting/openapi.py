@@ -15,7 +15,7 @@ from services.reporting.api import build_api
 from services.reporting.consumer import PositionWatch
 from services.reporting.db import make_engine
 from services.reporting.queries import ReadModel
-from shared.runtime import ops_router
+from shared.ops import ops_router
 
 
 async def _never_asked() -> tuple[bool, dict[str, Any]]:
