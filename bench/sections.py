@@ -73,7 +73,7 @@ async def dispatch(ctx: Context) -> list[Row]:
 async def visibility(ctx: Context) -> list[Row]:
     if _service_missing(ctx, "services.reporting") or _service_missing(ctx, "services.registry"):
         return [missing(ctx.label, "command → visible in API at 1,000 cmd/s offered", "ms", TARGET_VISIBLE)]
-    from bench.reads import visibility_rows
+    from bench.visibility import visibility_rows
 
     return await visibility_rows(ctx)
 

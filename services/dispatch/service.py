@@ -4,6 +4,9 @@ Each team's schedule (``vhub.evt.<hub>.dispatch.schedule.<team_id>``) is the agg
 its shifts, so "never two overlapping shifts" is decided against the schedule's version and holds
 across any number of instances. Registry facts come from the in-memory projection; the facts a
 decision needs are looked up first and handed to the pure ``decide`` functions.
+
+One module past the ~250-line guide on purpose: it is the table of dispatch's command handlers,
+each a few lines of load → decide → write, and reads best as one list beside the command table.
 """
 
 from __future__ import annotations
