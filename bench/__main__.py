@@ -18,13 +18,14 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import baselines, report, sections
+from bench.peer_rows import versus_peer
 from bench.report import Row
 from bench.stack import RssWatch, nats_server
 
-SECTIONS = ("baselines", "registry", "dispatch", "visibility", "rebuild", "read_api", "campaign")
+SECTIONS = ("baselines", "registry", "dispatch", "visibility", "rebuild", "read_api", "campaign", "peer")
 # Reads do not fsync: the read-side sections run once, under the server default when both
 # settings are measured; the campaign runs once, under the shipped setting.
-ONCE = {"rebuild": "default", "read_api": "default", "campaign": "always"}
+ONCE = {"rebuild": "default", "read_api": "default", "campaign": "always", "peer": "always"}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -127,6 +128,7 @@ async def main_async(args: argparse.Namespace) -> int:
             rows += await run_mode(mode, args, only, rss, console, modes)
     finally:
         rss.close()
+    rows += versus_peer(rows)
     rows += sections.rss_rows(rss.peaks)
     title = f"vhub bench {started:%Y-%m-%d %H:%M} UTC{' (quick)' if args.quick else ''}"
     report.print_table(rows, title, console)

@@ -54,12 +54,13 @@ async def registry_rows(ctx: Context) -> list[Row]:
                     in_flight=n,
                     seconds=ctx.seconds,
                     check=payloads.refusal_code,
+                    cpu_of=proc.process.pid,
                 )
-            row = _command_row(ctx, "registry register_volunteer", n, r, extra)
+            row, *cpu = _command_rows(ctx, "registry register_volunteer", n, r, extra)
             if n == 100:
                 row.target = TARGET_REGISTRY
                 row.met = bool(row.ratio and row.ratio >= 0.5 and r.p99 <= 50)
-            rows.append(row)
+            rows += [row, *cpu]
             if n in ctx.base.atomic_batch:  # the same figure beside the ceiling of its shape
                 rows.append(
                     Row(
@@ -156,8 +157,9 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
                     in_flight=n,
                     seconds=ctx.seconds,
                     check=payloads.refusal_code,
+                    cpu_of=dispatch.process.pid,
                 )
-            rows.append(_command_row(ctx, "dispatch dispatch_team", n, r, extra))
+            rows += _command_rows(ctx, "dispatch dispatch_team", n, r, extra)
     finally:
         await nc.close()
         dispatch.stop()
@@ -186,16 +188,33 @@ async def _until_known(nc: nats.aio.client.Client, team: str, point: str, within
     raise RuntimeError("dispatch did not learn the registry's teams in time")
 
 
-def _command_row(ctx: Context, name: str, n: int, r: LoadResult, extra: dict[str, Any]) -> Row:
-    """One command-rate row beside the bare handler at the same number in flight."""
-    return Row(
-        ctx.label,
-        f"{name}, {n} in flight",
-        r.rate,
-        "cmd/s",
-        baseline=ctx.base.handler[n].rate,
-        baseline_name=f"bare handler @{n}",
-        p50_ms=r.p50,
-        p99_ms=r.p99,
-        extra={"refused": r.refused, "codes": r.codes, "errors": r.errors, **extra},
-    )
+def _command_rows(ctx: Context, name: str, n: int, r: LoadResult, extra: dict[str, Any]) -> list[Row]:
+    """A command-rate row beside the bare handler at the same number in flight, then the
+    service's CPU per command beside the bare handler's (when both were measured)."""
+    bare = ctx.base.handler[n]
+    rows = [
+        Row(
+            ctx.label,
+            f"{name}, {n} in flight",
+            r.rate,
+            "cmd/s",
+            baseline=bare.rate,
+            baseline_name=f"bare handler @{n}",
+            p50_ms=r.p50,
+            p99_ms=r.p99,
+            extra={"refused": r.refused, "codes": r.codes, "errors": r.errors, **extra},
+        )
+    ]
+    if r.cpu_us_per_cmd is not None and bare.cpu_us_per_cmd is not None:
+        rows.append(
+            Row(
+                ctx.label,
+                f"  … CPU per command @{n}",
+                r.cpu_us_per_cmd,
+                "µs",
+                baseline=bare.cpu_us_per_cmd,
+                baseline_name=f"bare handler @{n}",
+                higher_is_better=False,
+            )
+        )
+    return rows

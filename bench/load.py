@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import psutil
 from nats.aio.client import Client
 
 
@@ -20,6 +21,14 @@ class LoadResult:
     refused: int = 0
     errors: int = 0
     codes: dict[str, int] = field(default_factory=dict)
+    cpu_s: float | None = None  # CPU time (user + system) of the process under test in the window
+
+    @property
+    def cpu_us_per_cmd(self) -> float | None:
+        """The server side's CPU per answered command: steadier than rates on a shared machine."""
+        if self.cpu_s is None or not self.completed:
+            return None
+        return self.cpu_s * 1e6 / self.completed
 
     @property
     def rate(self) -> float:
@@ -52,10 +61,12 @@ async def closed_loop(
     warmup: float = 0.5,
     request_timeout: float = 10.0,
     check: Callable[[bytes], str | None] | None = None,
+    cpu_of: int | None = None,
 ) -> LoadResult:
     """``in_flight`` workers, each sending its next request when the last is answered.
 
     ``check`` returns a refusal code for a reply that was not accepted (counted, not timed as ok).
+    ``cpu_of``: the pid of the process under test, whose CPU time in the window is recorded.
     """
     counter = iter(range(10**12))
     latencies: list[float] = []
@@ -87,7 +98,21 @@ async def closed_loop(
     await asyncio.sleep(warmup)  # a timed warm-up window, not synchronisation
     measuring = True
     t_start = time.perf_counter()
+    cpu_start = _cpu_seconds(cpu_of)
     await asyncio.gather(*tasks)
     result.seconds = time.perf_counter() - t_start
+    if cpu_start is not None:
+        cpu_end = _cpu_seconds(cpu_of)
+        result.cpu_s = None if cpu_end is None else cpu_end - cpu_start
     result.completed = len(latencies)
     return result
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return float(times.user + times.system)

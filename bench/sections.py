@@ -115,6 +115,12 @@ async def campaign(ctx: Context) -> list[Row]:
     return await campaign_rows(ctx)
 
 
+async def peer(ctx: Context) -> list[Row]:
+    from bench.peer_rows import peer_rows
+
+    return await peer_rows(ctx)
+
+
 def rss_rows(peaks: dict[str, int]) -> list[Row]:
     rows = []
     for name, peak in sorted(peaks.items()):
