@@ -97,6 +97,7 @@ async def run_mode(
             rebuild_events=args.rebuild_events or (50_000 if quick else 1_000_000),
             campaign_scale=args.campaign_scale or (0.01 if quick else 1.0),
             profile=args.profile,
+            nats_pid=server.process.pid,
         )
         for name in SECTIONS[1:]:
             home = ONCE.get(name)

@@ -83,7 +83,7 @@ async def bare_handler(
                     in_flight=n,
                     seconds=seconds,
                     check=payloads.refusal_code,
-                    cpu_of=proc.pid,
+                    cpu_of={"bare": proc.pid},
                 )
         finally:
             await nc.close()

@@ -15,10 +15,11 @@ import nats.aio.client
 
 from bench import payloads
 from bench.baselines import provision_hub
-from bench.load import LoadResult, closed_loop
+from bench.command_rows import command_rows, watched
+from bench.load import closed_loop
 from bench.profiles import profiled
 from bench.report import Row
-from bench.sections_base import TARGET_REGISTRY, Context
+from bench.sections_base import TARGET_DISPATCH, TARGET_REGISTRY, Context
 from bench.stack import (
     ServiceProcess,
     bench_env,
@@ -28,9 +29,14 @@ from bench.stack import (
 )
 from shared.refdata import communes_of
 
+# (in flight, replicas): the closed-loop steps; the last shares the same load across two replicas
+# (on 2 cores this shows contention rather than scaling, and is reported as it is)
+STEPS = ((1, 1), (10, 1), (100, 1), (100, 2))
+
 
 async def start_registry(ctx: Context, hub: str) -> ServiceProcess:
-    proc = start_service("services.registry", bench_env(ctx.url, hub, VHUB_HTTP_PORT="0"), ctx.logdir)
+    env = bench_env(ctx.url, hub, VHUB_HTTP_PORT="0", VHUB_INSTANCE="1")
+    proc = start_service("services.registry", env, ctx.logdir)
     ctx.rss.watch("services.registry", proc.process.pid)
     await wait_for_command_subject(ctx.url, "vhub.cmd.registry.register_volunteer", proc)
     return proc
@@ -39,27 +45,32 @@ async def start_registry(ctx: Context, hub: str) -> ServiceProcess:
 async def registry_rows(ctx: Context) -> list[Row]:
     hub = "br" + uuid.uuid4().hex[:6]
     await provision_hub(ctx.url, hub)
-    proc = await start_registry(ctx, hub)
+    procs = [await start_registry(ctx, hub)]
     run = str(uuid.uuid4())
     rows: list[Row] = []
     nc = await nats.connect(ctx.url)
     try:
-        for n in (1, 10, 100):
+        for n, replicas in STEPS:
+            if replicas > len(procs):  # the same load shared by one more replica (its queue group)
+                env = bench_env(ctx.url, hub, VHUB_INSTANCE=str(replicas))
+                # its HTTP port opens after its index has replayed and its commands are served
+                proc, _ = await start_http_service("services.registry", env, ctx.logdir, ctx.rss)
+                procs.append(proc)
             extra: dict[str, Any] = {}
-            async with profiled(ctx.profile and n == 100, "registry", proc.process.pid, extra):
+            async with profiled(ctx.profile and n == 100, "registry", procs[0].process.pid, extra):
                 r = await closed_loop(
                     nc,
                     "vhub.cmd.registry.register_volunteer",
-                    payloads.register_factory(run, offset=len(str(n)) * 10**7),  # 8-digit phones: no wrap
+                    payloads.register_factory(run, offset=(len(str(n)) + replicas) * 10**7),  # no wrap
                     in_flight=n,
                     seconds=ctx.seconds,
                     check=payloads.refusal_code,
-                    cpu_of=proc.process.pid,
+                    cpu_of=watched(ctx, procs),
                 )
-            row, *cpu = _command_rows(ctx, "registry register_volunteer", n, r, extra)
-            if n == 100:
+            row, *cpu = command_rows(ctx, "registry register_volunteer", n, r, extra, replicas)
+            if (n, replicas) == (100, 1):
                 row.target = TARGET_REGISTRY
-                row.met = bool(row.ratio and row.ratio >= 0.5 and r.p99 <= 50)
+                row.met = bool(row.ratio and row.ratio >= 0.6 and r.p99 <= 1.5 * ctx.base.handler[n].p99)
             rows += [row, *cpu]
             if n in ctx.base.atomic_batch:  # the same figure beside the ceiling of its shape
                 rows.append(
@@ -74,7 +85,8 @@ async def registry_rows(ctx: Context) -> list[Row]:
                 )
     finally:
         await nc.close()
-        proc.stop()
+        for proc in procs:
+            proc.stop()
     return rows
 
 
@@ -105,7 +117,10 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
     await provision_hub(ctx.url, hub)
     env = bench_env(ctx.url, hub)
     registry = await start_registry(ctx, hub)
-    dispatch, _ = await start_http_service("services.dispatch", env, ctx.logdir, ctx.rss)
+    dispatch, _ = await start_http_service(
+        "services.dispatch", {**env, "VHUB_INSTANCE": "1"}, ctx.logdir, ctx.rss
+    )
+    procs = [dispatch]
     n_teams = 300 if ctx.quick else 1_000
     rows: list[Row] = []
     nc = await nats.connect(ctx.url)
@@ -147,7 +162,11 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
                 }
             ).encode()
 
-        for n in (1, 10, 100):
+        for n, replicas in STEPS:
+            if replicas > len(procs):
+                second = {**env, "VHUB_INSTANCE": str(replicas)}
+                proc, _ = await start_http_service("services.dispatch", second, ctx.logdir, ctx.rss)
+                procs.append(proc)  # it serves once its facts have caught up (DispatchApp.start)
             extra: dict[str, Any] = {}
             async with profiled(ctx.profile and n == 100, "dispatch", dispatch.process.pid, extra):
                 r = await closed_loop(
@@ -157,12 +176,17 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
                     in_flight=n,
                     seconds=ctx.seconds,
                     check=payloads.refusal_code,
-                    cpu_of=dispatch.process.pid,
+                    cpu_of=watched(ctx, procs),
                 )
-            rows += _command_rows(ctx, "dispatch dispatch_team", n, r, extra)
+            row, *cpu = command_rows(ctx, "dispatch dispatch_team", n, r, extra, replicas)
+            if (n, replicas) == (100, 1):
+                row.target = TARGET_DISPATCH
+                row.met = bool(row.ratio and row.ratio >= 0.75)
+            rows += [row, *cpu]
     finally:
         await nc.close()
-        dispatch.stop()
+        for proc in procs:
+            proc.stop()
         registry.stop()
     return rows
 
@@ -186,35 +210,3 @@ async def _until_known(nc: nats.aio.client.Client, team: str, point: str, within
             raise RuntimeError(f"dispatch probe refused: {reply}")
         await asyncio.sleep(0.1)  # polling another process's projection, bounded
     raise RuntimeError("dispatch did not learn the registry's teams in time")
-
-
-def _command_rows(ctx: Context, name: str, n: int, r: LoadResult, extra: dict[str, Any]) -> list[Row]:
-    """A command-rate row beside the bare handler at the same number in flight, then the
-    service's CPU per command beside the bare handler's (when both were measured)."""
-    bare = ctx.base.handler[n]
-    rows = [
-        Row(
-            ctx.label,
-            f"{name}, {n} in flight",
-            r.rate,
-            "cmd/s",
-            baseline=bare.rate,
-            baseline_name=f"bare handler @{n}",
-            p50_ms=r.p50,
-            p99_ms=r.p99,
-            extra={"refused": r.refused, "codes": r.codes, "errors": r.errors, **extra},
-        )
-    ]
-    if r.cpu_us_per_cmd is not None and bare.cpu_us_per_cmd is not None:
-        rows.append(
-            Row(
-                ctx.label,
-                f"  … CPU per command @{n}",
-                r.cpu_us_per_cmd,
-                "µs",
-                baseline=bare.cpu_us_per_cmd,
-                baseline_name=f"bare handler @{n}",
-                higher_is_better=False,
-            )
-        )
-    return rows

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -17,15 +16,15 @@ from typing import Any
 
 import nats
 
+from bench.reporting_bench import backends
 from services.reporting.app import ReportingApp
 from shared.envelope import H_MSG_ID
 from shared.hosting import hosted
 from shared.logging import configure_logging
 from shared.natsserver import start_nats_server
-from shared.settings import Settings, load_settings
+from shared.settings import Settings
 from shared.streams import provision
 from tests.integration.reporting.campaign import generate
-from tests.support.postgres import create_database
 
 
 async def live_delay(
@@ -87,18 +86,7 @@ async def run_live_delay(results: dict[str, Any], rate: float, seconds: float) -
     nc = await nats.connect(server.url)
     out: dict[str, Any] = {}
     try:
-        backends = {"sqlite": f"sqlite+aiosqlite:///{workdir / 'live.db'}"}
-        pg = os.environ.get("VHUB_TEST_DATABASE_URL")
-        if pg:
-            backends["postgres"] = await create_database(pg)
-        for name, url in backends.items():
-            settings = load_settings(
-                hub=f"l{name[:2]}{os.getpid() % 10_000}",
-                nats_url=server.url,
-                database_url=url,
-                http_port=0,
-                log_level="warning",
-            )
+        for name, settings in (await backends(workdir, server.url, "l")).items():
             await provision(nc.jetstream(), settings)
             out[name] = await live_delay(settings, rate, seconds)
     finally:

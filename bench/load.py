@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import psutil
@@ -21,14 +21,15 @@ class LoadResult:
     refused: int = 0
     errors: int = 0
     codes: dict[str, int] = field(default_factory=dict)
-    cpu_s: float | None = None  # CPU time (user + system) of the process under test in the window
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU (user + system) in the window, by process
 
-    @property
-    def cpu_us_per_cmd(self) -> float | None:
-        """The server side's CPU per answered command: steadier than rates on a shared machine."""
-        if self.cpu_s is None or not self.completed:
+    def cpu_us_per_cmd(self, *names: str) -> float | None:
+        """CPU per answered command of the named processes (all watched when none is named):
+        steadier than rates on a shared machine, and what a per-core estimate is made from."""
+        picked = [v for k, v in self.cpu_s.items() if not names or k in names]
+        if not picked or not self.completed:
             return None
-        return self.cpu_s * 1e6 / self.completed
+        return sum(picked) * 1e6 / self.completed
 
     @property
     def rate(self) -> float:
@@ -61,12 +62,12 @@ async def closed_loop(
     warmup: float = 0.5,
     request_timeout: float = 10.0,
     check: Callable[[bytes], str | None] | None = None,
-    cpu_of: int | None = None,
+    cpu_of: Mapping[str, int] | None = None,
 ) -> LoadResult:
     """``in_flight`` workers, each sending its next request when the last is answered.
 
     ``check`` returns a refusal code for a reply that was not accepted (counted, not timed as ok).
-    ``cpu_of``: the pid of the process under test, whose CPU time in the window is recorded.
+    ``cpu_of``: the processes (name → pid) whose CPU time in the window is recorded.
     """
     counter = iter(range(10**12))
     latencies: list[float] = []
@@ -98,19 +99,18 @@ async def closed_loop(
     await asyncio.sleep(warmup)  # a timed warm-up window, not synchronisation
     measuring = True
     t_start = time.perf_counter()
-    cpu_start = _cpu_seconds(cpu_of)
+    cpu_start = {name: _cpu_seconds(pid) for name, pid in (cpu_of or {}).items()}
     await asyncio.gather(*tasks)
     result.seconds = time.perf_counter() - t_start
-    if cpu_start is not None:
-        cpu_end = _cpu_seconds(cpu_of)
-        result.cpu_s = None if cpu_end is None else cpu_end - cpu_start
+    for name, before in cpu_start.items():
+        after = _cpu_seconds((cpu_of or {})[name])
+        if before is not None and after is not None:
+            result.cpu_s[name] = after - before
     result.completed = len(latencies)
     return result
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    if pid is None:
-        return None
+def _cpu_seconds(pid: int) -> float | None:
     try:
         times = psutil.Process(pid).cpu_times()
     except psutil.Error:

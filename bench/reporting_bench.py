@@ -42,6 +42,25 @@ ROOT = Path(__file__).resolve().parents[1]
 READERS = 20
 
 
+async def backends(workdir: Path, nats_url: str, prefix: str) -> dict[str, Settings]:
+    """Reporting settings on SQLite, and on PostgreSQL when ``VHUB_TEST_DATABASE_URL`` is set
+    (a fresh database), each on a hub of its own."""
+    urls = {"sqlite": f"sqlite+aiosqlite:///{workdir / f'{prefix}rpt.db'}"}
+    pg = os.environ.get("VHUB_TEST_DATABASE_URL")
+    if pg:
+        urls["postgres"] = await create_database(pg)
+    return {
+        name: load_settings(
+            hub=f"{prefix}{name[:2]}{os.getpid() % 10_000}",
+            nats_url=nats_url,
+            database_url=url,
+            http_port=0,
+            log_level="warning",
+        )
+        for name, url in urls.items()
+    }
+
+
 async def _fill(js: JetStreamContext, settings: Settings, events: int) -> int:
     log = generate(settings.hub, volunteers=events * 6 // 34, teams=events * 6 // 340, days=6)
     log = log[:events]
@@ -158,18 +177,7 @@ async def run(
     js = nc.jetstream(timeout=30)
     out: dict[str, Any] = {"events": events, "batch": 1_000, "machine_cpus": os.cpu_count()}
     try:
-        backends = {"sqlite": f"sqlite+aiosqlite:///{workdir / 'rpt.db'}"}
-        pg = os.environ.get("VHUB_TEST_DATABASE_URL")
-        if pg:
-            backends["postgres"] = await create_database(pg)
-        for name, url in backends.items():
-            settings = load_settings(
-                hub=f"b{name[:2]}{os.getpid() % 10_000}",
-                nats_url=server.url,
-                database_url=url,
-                http_port=0,
-                log_level="warning",
-            )
+        for name, settings in (await backends(workdir, server.url, "b")).items():
             await provision(js, settings)
             total = await _fill(js, settings, events)
             # The machine is shared and noisy: interleave baseline and projection, keep medians.

@@ -5,7 +5,10 @@ from __future__ import annotations
 from bench.baselines import Baselines
 from bench.report import NOT_YET_BUILT, Row, missing
 from bench.sections_base import (
+    RSS_LIMIT_MB,
     TARGET_CAMPAIGN,
+    TARGET_DISPATCH,
+    TARGET_READ,
     TARGET_REBUILD,
     TARGET_REGISTRY,
     TARGET_RSS,
@@ -64,7 +67,15 @@ async def registry(ctx: Context) -> list[Row]:
 
 async def dispatch(ctx: Context) -> list[Row]:
     if _service_missing(ctx, "services.dispatch") or _service_missing(ctx, "services.registry"):
-        return [missing(ctx.label, f"dispatch dispatch_team, {n} in flight", "cmd/s") for n in (1, 10, 100)]
+        return [
+            missing(
+                ctx.label,
+                f"dispatch dispatch_team, {n} in flight",
+                "cmd/s",
+                TARGET_DISPATCH if n == 100 else "",
+            )
+            for n in (1, 10, 100)
+        ]
     from bench.commands import dispatch_rows
 
     return await dispatch_rows(ctx)
@@ -94,7 +105,7 @@ async def rebuild(ctx: Context) -> list[Row]:
 async def read_api(ctx: Context) -> list[Row]:
     if _service_missing(ctx, "services.reporting"):
         return [
-            missing(ctx.label, f"read API {path}, 50 concurrent readers", "req/s")
+            missing(ctx.label, f"read API {path}, 50 concurrent readers", "req/s", TARGET_READ)
             for path in ("/v1/summary", "/v1/provinces")
         ]
     from bench.reads import read_api_rows
@@ -134,7 +145,7 @@ def rss_rows(peaks: dict[str, int]) -> list[Row]:
                 "MB",
                 target=TARGET_RSS if is_service else "",
                 higher_is_better=False,
-                met=(mb < 300) if is_service else None,
+                met=(mb < RSS_LIMIT_MB) if is_service else None,
             )
         )
     for module in ("services.registry", "services.dispatch", "services.reporting"):
