@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from shared.decider import EvolveFn, fold
 from shared.envelope import Envelope, derive_id, event_subject
@@ -79,6 +79,26 @@ def plain_index(hub: str, aggregate_id: str) -> CommandIndex:
     return PlainIndex()
 
 
+class Codec(Protocol):
+    """How a repository turns events into logged payloads and back: the plain codec by default;
+    the registry seals personal fields with one of its own (services/registry/sealing.py)."""
+
+    def data(self, aggregate_id: str, ev: Event) -> dict[str, Any]: ...
+
+    async def open(self, envelope: Envelope) -> Event: ...
+
+
+class PlainCodec:
+    def data(self, aggregate_id: str, ev: Event) -> dict[str, Any]:
+        return ev.model_dump(mode="json")
+
+    async def open(self, envelope: Envelope) -> Event:
+        return decode(envelope)
+
+
+PLAIN = PlainCodec()
+
+
 @dataclass(frozen=True)
 class Snapshot(Generic[S]):
     state: S
@@ -109,6 +129,7 @@ class Aggregates(Generic[S]):
         evolve: EvolveFn[S],
         cache_size: int = 10_000,
         index: IndexFactory = plain_index,
+        codec: Codec = PLAIN,
     ) -> None:
         self._store = store
         self.context = context
@@ -116,6 +137,7 @@ class Aggregates(Generic[S]):
         self._initial = initial
         self._evolve = evolve
         self._index = index
+        self._codec = codec
         self._cache: OrderedDict[str, Snapshot[S]] = OrderedDict()
         self._cache_size = cache_size
 
@@ -144,7 +166,10 @@ class Aggregates(Generic[S]):
                     *added.get(env.command_id, ()),
                     EventRef(rec.seq, env.event_type, env.event_id),
                 )
-            state = fold(self._evolve, snap.state, (decode(rec.envelope) for rec in newer))
+            if self._codec is PLAIN:
+                state = fold(self._evolve, snap.state, (decode(rec.envelope) for rec in newer))
+            else:
+                state = fold(self._evolve, snap.state, [await self._codec.open(r.envelope) for r in newer])
             snap = Snapshot(state, newer[-1].seq, snap.commands.with_commands(added, append=True))
         self._remember(subject, snap)
         return snap
@@ -184,7 +209,7 @@ class Aggregates(Generic[S]):
             correlation_id=ctx.correlation_id,
             causation_id=ctx.causation_id,
             actor=ctx.actor,
-            data=ev.model_dump(mode="json"),
+            data=self._codec.data(aggregate_id, ev),
         )
 
     def _remember(self, subject: str, snap: Snapshot[S]) -> None:

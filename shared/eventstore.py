@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import nats.errors
 import structlog
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 from nats.nuid import NUID
@@ -102,6 +103,11 @@ class EventStore:
         # asked once (logging is configured before the composition root builds the store): even a
         # filtered structlog call costs about a microsecond through the module's lazy proxy
         self._trace = bool(log.is_enabled_for(logging.DEBUG))
+
+    @property
+    def jetstream(self) -> JetStreamContext:
+        """The store's JetStream context (the registry's key bucket lives beside its stream)."""
+        return self._js
 
     # -- reading -------------------------------------------------------------------------------
 

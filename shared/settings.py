@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PII_KEY = "vhub-dev-only-pseudonym-key"
+# 32 bytes, hex: the key-encryption key of the developer stack (production refuses it)
+DEV_PII_MASTER_KEY = "00" * 16 + "d5" * 16
 HUB_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 
 
@@ -37,7 +40,15 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # the keyed pseudonyms (phone claims, duplicate checks): the SAME secret at every hub, so
+    # central can compare pseudonyms across hubs without any key of its own
     pii_key: SecretStr = SecretStr(DEV_PII_KEY)
+    # the hub's key-encryption key: wraps each volunteer's data key in the key bucket (32 bytes
+    # as 64 hex digits), given inline or in a file (a mounted secret); see docs/architecture.md
+    # Only the registry asks for it (:meth:`master_key`): dispatch and reporting never hold one.
+    pii_master_key: SecretStr | None = None
+    pii_master_key_file: Path | None = None
+    keys_bucket: str = ""  # default derived from the hub: VHUB_KEYS_<HUB>
     command_concurrency: int = Field(default=256, ge=1, le=10_000)
     occ_retries: int = Field(default=5, ge=0, le=50)
     snapshot_cache_size: int = Field(default=20_000, ge=0)  # per aggregate kind
@@ -71,14 +82,35 @@ class Settings(BaseSettings):
             object.__setattr__(self, "dlq_stream", f"VHUB_DLQ_{hub_upper}")
         if not self.ingest_stream:
             object.__setattr__(self, "ingest_stream", f"VHUB_INGEST_{hub_upper}")
+        if not self.keys_bucket:
+            object.__setattr__(self, "keys_bucket", f"VHUB_KEYS_{hub_upper}")
         if self.campaign_end < self.campaign_start:
             raise ValueError("campaign_end is before campaign_start")
         if self.env == "production":
             if self.pii_key.get_secret_value() == DEV_PII_KEY:
                 raise ValueError("VHUB_PII_KEY must be set to a secret in production")
+            if self.pii_master_key and self.pii_master_key.get_secret_value() == DEV_PII_MASTER_KEY:
+                raise ValueError("VHUB_PII_MASTER_KEY must be set to a secret in production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs VHUB_DATABASE_URL pointing at PostgreSQL")
         return self
+
+    def master_key(self) -> bytes:
+        """The key-encryption key (32 bytes): inline, from the file, or the developer key outside
+        production (where it is refused: the registry cannot start without a real one)."""
+        if self.pii_master_key_file is not None:
+            text = self.pii_master_key_file.read_text().strip()
+        elif self.pii_master_key is not None:
+            text = self.pii_master_key.get_secret_value()
+        elif self.env != "production":
+            text = DEV_PII_MASTER_KEY
+        else:
+            raise ValueError("production needs VHUB_PII_MASTER_KEY or VHUB_PII_MASTER_KEY_FILE")
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+            raise ValueError("the PII master key must be 32 bytes written as 64 hex digits")
+        if self.env == "production" and text == DEV_PII_MASTER_KEY:
+            raise ValueError("the developer PII master key is refused in production")
+        return bytes.fromhex(text)
 
 
 def load_settings(**overrides: object) -> Settings:

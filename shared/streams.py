@@ -5,6 +5,8 @@
 * ``VHUB_INGEST_<HUB>``: facts published by outside systems on ``vhub.ingest.<hub>.>``, kept until a
   consumer has validated them (work queue).
 * ``VHUB_DLQ_<HUB>``: dead letters with the reason in headers, ``vhub.dlq.<hub>.>``.
+* ``KV_VHUB_KEYS_<HUB>``: the registry's key bucket (one data key per volunteer, history 1; a
+  purge removes a key for good). Hub-local: never sourced to central, never in the event log.
 * ``VHUB_CENTRAL``: at the central hub only, a stream with no subjects of its own that sources every
   hub's stream across JetStream domains.
 """
@@ -15,12 +17,13 @@ from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
     ExternalStream,
+    KeyValueConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
     StreamSource,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from shared.envelope import DLQ_PREFIX, INGEST_PREFIX, hub_events_filter
 from shared.settings import Settings
@@ -86,6 +89,25 @@ def central_stream_config(
     )
 
 
+def keys_bucket_config(settings: Settings) -> KeyValueConfig:
+    return KeyValueConfig(
+        bucket=settings.keys_bucket,
+        description=f"vhub data keys of hub {settings.hub}'s volunteers (wrapped); erasure purges",
+        history=1,
+        storage=StorageType.FILE,
+        replicas=settings.stream_replicas,
+        direct=True,
+    )
+
+
+async def ensure_keys_bucket(js: JetStreamContext, settings: Settings) -> None:
+    """Create the key bucket when it is missing (an existing one is left as it is)."""
+    try:
+        await js.key_value(settings.keys_bucket)
+    except (NotFoundError, BucketNotFoundError):
+        await js.create_key_value(keys_bucket_config(settings))
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create the stream, or update it to ``config`` when it exists."""
     assert config.name is not None
@@ -105,3 +127,4 @@ async def provision(js: JetStreamContext, settings: Settings) -> None:
         dlq_stream_config(settings),
     ):
         await ensure_stream(js, config)
+    await ensure_keys_bucket(js, settings)

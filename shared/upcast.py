@@ -103,3 +103,16 @@ def describe(err: ValidationError) -> str:
 def _volunteer_registered_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     """v1 had no ``skills``; a volunteer recorded then had declared none."""
     return {**data, "skills": data.get("skills", [])}
+
+
+@upcaster("registry.volunteer_registered", 2)
+def _volunteer_registered_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 held personal fields in plaintext, unsealed and without pseudonyms (the registry
+    derives them from the plaintext); consent then was the adult's own."""
+    return data
+
+
+@upcaster("registry.volunteer_updated", 1)
+def _volunteer_updated_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 held changed personal fields in plaintext; v2's new fields default to unsealed."""
+    return data

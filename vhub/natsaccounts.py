@@ -53,6 +53,11 @@ class Streams:
     def ingest(self) -> str:
         return f"VHUB_INGEST_{self.hub.upper()}"
 
+    @property
+    def keys(self) -> str:
+        """The registry's key bucket (shared.settings: keys_bucket); its stream is KV_<bucket>."""
+        return f"VHUB_KEYS_{self.hub.upper()}"
+
 
 def consumers(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> list[tuple[str, str]]:
     """(stream, consumer name) of every consumer ``service`` may own. The names are the services'
@@ -101,6 +106,11 @@ def service_permissions(
             f"{API}.DIRECT.GET.{evt}",  # its aggregates' history (see the module's known limit)
             f"{API}.DIRECT.GET.{evt}.vhub.evt.{hub}.registry.>",
             f"{API}.STREAM.INFO.{evt}",
+            # the data keys (services/registry/keystore.py): only the registry, on no other
+            # service's list, so dispatch and reporting can neither read nor delete one
+            f"$KV.{streams.keys}.>",
+            f"{API}.DIRECT.GET.KV_{streams.keys}.$KV.{streams.keys}.>",
+            f"{API}.STREAM.INFO.KV_{streams.keys}",
         ]
         subscribe.insert(0, "vhub.cmd.registry.>")
     elif service == "dispatch":

@@ -11,8 +11,10 @@ from typing import Any
 import structlog
 from nats.aio.client import Client
 
+from services.registry.campaign import Campaign
 from services.registry.domain import commands as c
 from services.registry.identities import IdentityFeed
+from services.registry.privacy import Privacy
 from services.registry.service import Registry
 from shared.commands import CommandBus
 from shared.discovery import discovery_for
@@ -47,8 +49,9 @@ class RegistryApp:
             nc, stream=settings.event_stream, hub=settings.hub, publish_timeout=settings.publish_timeout_s
         )
         self.registry = Registry(store, settings, writer=Writer(store, retries=settings.occ_retries))
+        self.privacy = Privacy(self.registry)
         self.bus = CommandBus(nc, CONTEXT, clock=clock, concurrency=settings.command_concurrency)
-        self.bus.serve(c.COMMANDS, self.registry)
+        self.bus.serve(c.COMMANDS, self.registry, self.privacy, Campaign(self.registry))
         # one consumer per replica (the index lives in this process), named by its slot so the
         # accounts file can list it (vhub/natsaccounts.py); a restart replays it from the start
         # (ensure(0) recreates it), the server drops it an hour after the process is gone

@@ -5,36 +5,48 @@ start, then live) and by the replica's own registrations the moment they are rec
 *flags* (a warning and a PossibleDuplicateFlagged fact), never refuses, so a registration racing
 another one on a different replica within the consumer's delay may go unflagged; that is the price
 of keeping it off the write path (one append fewer per registration; see docs/architecture.md §2).
-Keys are keyed pseudonyms (``Registry.pseudonym``): no personal value is held as a key.
+Keys are keyed pseudonyms (services/registry/sealing.py): no personal value is held as a key.
+Sealed registrations carry their pseudonym, so the index never decrypts; older plaintext ones are
+keyed from their fields. An erasure takes the volunteer out of the index, and (``on_erased``)
+makes sure their data key is gone here too: the key cache of this replica, and the key itself
+should a restored backup of the key bucket have brought it back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from nats.js import JetStreamContext
 
 from shared.envelope import event_subject
 from shared.events import Event
-from shared.events.registry import CONTEXT, VolunteerRegistered
+from shared.events.registry import CONTEXT, VolunteerErased, VolunteerRegistered
 from shared.projection import Batch, ProjectionRunner, decode_event
 
-IdentityKey = Callable[[str, str, str], str]  # (full_name, birth_date ISO, province) -> key
+IdentityPseudonym = Callable[[str, str], str]  # (full_name, birth_date ISO) -> keyed pseudonym
+OnErased = Callable[[str], Awaitable[None]]
 Fact = tuple[int, Event]
 
 
 class IdentityIndex:
-    """identity key → the volunteer ids registered with it (in log order)."""
+    """identity key (province + pseudonym of name and birth date) → the volunteer ids registered
+    with it (in log order)."""
 
-    def __init__(self, key: IdentityKey) -> None:
-        self._key = key
+    def __init__(self, pseudonym: IdentityPseudonym, on_erased: OnErased | None = None) -> None:
+        self._pseudonym = pseudonym
+        self._on_erased = on_erased
         self._holders: dict[str, tuple[str, ...]] = {}
+        self._key_of: dict[str, str] = {}  # volunteer id -> its key (to take an erased one out)
         self.position = 0  # the last stream sequence applied from the log
 
-    def key(self, full_name: str, birth_date: str, province_code: str) -> str:
-        return self._key(full_name, birth_date, province_code)
+    def key_of(self, full_name: str, birth_date: str, province_code: str) -> str:
+        return self.key(self._pseudonym(full_name, birth_date), province_code)
+
+    @staticmethod
+    def key(identity_pseudonym: str, province_code: str) -> str:
+        return f"{province_code}:{identity_pseudonym}"
 
     def holders(self, key: str) -> tuple[str, ...]:
         return self._holders.get(key, ())
@@ -43,6 +55,17 @@ class IdentityIndex:
         held = self._holders.get(key, ())
         if volunteer_id not in held:
             self._holders[key] = (*held, volunteer_id)
+            self._key_of[volunteer_id] = key
+
+    def remove(self, volunteer_id: str) -> None:
+        key = self._key_of.pop(volunteer_id, None)
+        if key is None:
+            return
+        held = tuple(v for v in self._holders.get(key, ()) if v != volunteer_id)
+        if held:
+            self._holders[key] = held
+        else:
+            self._holders.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._holders)
@@ -51,8 +74,15 @@ class IdentityIndex:
         """A batch from the log (the runner passes registrations only)."""
         for _, ev in batch.items:
             if isinstance(ev, VolunteerRegistered):
-                key = self.key(ev.full_name, ev.birth_date.isoformat(), ev.province_code)
-                self.add(key, ev.volunteer_id)
+                if ev.identity_pseudonym is not None:
+                    self.add(self.key(ev.identity_pseudonym, ev.province_code), ev.volunteer_id)
+                elif ev.full_name is not None and ev.birth_date is not None:  # plaintext, v2 or older
+                    key = self.key_of(ev.full_name, ev.birth_date.isoformat(), ev.province_code)
+                    self.add(key, ev.volunteer_id)
+            elif isinstance(ev, VolunteerErased):
+                self.remove(ev.volunteer_id)
+                if self._on_erased is not None:
+                    await self._on_erased(ev.volunteer_id)
         self.position = batch.last_seq
 
 
@@ -74,7 +104,7 @@ class IdentityFeed:
             stream=stream,
             durable=durable,
             filter_subjects=[event_subject(hub, CONTEXT, "volunteer", "*")],
-            event_types=[VolunteerRegistered.event_type],
+            event_types=[VolunteerRegistered.event_type, VolunteerErased.event_type],
             inactive_threshold=3600.0,
             pace=0.02,
         )

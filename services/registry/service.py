@@ -21,10 +21,8 @@ from services.registry.domain import places, team, values, volunteer
 from services.registry.domain.commands import (
     AddTeamMember,
     AppointTeamLeader,
-    DesignateBorderCommunes,
     DisbandTeam,
     FormTeam,
-    RegisterServicePoint,
     RegisterVolunteer,
     RemoveTeamMember,
     TeamMember,
@@ -32,8 +30,11 @@ from services.registry.domain.commands import (
     WithdrawVolunteer,
 )
 from services.registry.identities import IdentityIndex
+from services.registry.keystore import KeyStore, MasterKey
 from services.registry.phones import PhoneClaims
-from shared.aggregates import Aggregates, CommandContext, Outcome
+from services.registry.privacy import keep_erased
+from services.registry.sealing import PersonalCodec, identity_pseudonym, phone_pseudonym
+from shared.aggregates import PLAIN, Aggregates, CommandContext, Outcome
 from shared.commands import Accepted
 from shared.decider import EvolveFn, Rejected
 from shared.envelope import derive_id
@@ -44,24 +45,44 @@ from shared.settings import Settings
 from shared.transaction import Target, Writer
 
 TZ_OFFSET = timedelta(hours=7)  # Asia/Ho_Chi_Minh has no daylight saving
-BORDER_ID = "border_communes"
 MemberRule = Callable[[team.Team, str, str], list[Event]]
 
 
 class Registry:
     """One replica's use cases. ``writer``: the write path (tests substitute one here)."""
 
-    def __init__(self, store: EventStore, settings: Settings, *, writer: Writer | None = None) -> None:
-        self._store = store
-        self._writer = writer or Writer(store, retries=settings.occ_retries)
+    def __init__(
+        self,
+        store: EventStore,
+        settings: Settings,
+        *,
+        writer: Writer | None = None,
+        keys: KeyStore | None = None,
+    ) -> None:
+        self._store = self.store = store
+        self._writer = self.writer = writer or Writer(store, retries=settings.occ_retries)
         self._key = settings.pii_key.get_secret_value().encode()
+        self.keys = keys or KeyStore(
+            store.jetstream,
+            settings.keys_bucket,
+            MasterKey(settings.master_key()),
+            cache_size=settings.snapshot_cache_size,
+        )
+        self.codec = PersonalCodec(self.keys, self.pseudonym)
 
         def repo(
             aggregate: str, initial: Callable[[], Any], evolve: EvolveFn[Any], cached: bool = True
         ) -> Any:
             size = settings.snapshot_cache_size if cached else 0
+            codec = self.codec if aggregate == "volunteer" else PLAIN
             return Aggregates(
-                store, context=CONTEXT, aggregate=aggregate, initial=initial, evolve=evolve, cache_size=size
+                store,
+                context=CONTEXT,
+                aggregate=aggregate,
+                initial=initial,
+                evolve=evolve,
+                cache_size=size,
+                codec=codec,
             )
 
         self.volunteers: Aggregates[volunteer.Volunteer] = repo(
@@ -78,7 +99,7 @@ class Registry:
         )
         self.claims = PhoneClaims(self._writer, self.phones, self.volunteers)
         self.identities = IdentityIndex(
-            lambda name, birth, province: self.pseudonym(values.identity_name(name), birth, province)
+            lambda name, birth: identity_pseudonym(self.pseudonym, name, birth), keep_erased(self.keys)
         )
 
     def pseudonym(self, *parts: str) -> str:
@@ -91,8 +112,9 @@ class Registry:
         volunteer_id = derive_id(self._store.hub, "volunteer", ctx.command_id)
         today = (ctx.received_at + TZ_OFFSET).date()
         fields = volunteer.validate_registration(cmd, today)  # refuse before reading anything
-        await self.claims.claim(self.pseudonym("phone", str(fields["phone"])), volunteer_id, ctx)
-        identity = self.identities.key(
+        await self.claims.claim(phone_pseudonym(self.pseudonym, str(fields["phone"])), volunteer_id, ctx)
+        await self.keys.create(volunteer_id)  # before the event it seals (sealing.py)
+        identity = self.identities.key_of(
             str(fields["full_name"]), str(fields["birth_date"]), str(fields["province_code"])
         )
         dupes = [v for v in self.identities.holders(identity) if v != volunteer_id]
@@ -122,14 +144,19 @@ class Registry:
         """A new phone is claimed and the old one released in the same batch as the change."""
         current = await self.volunteers.load(cmd.volunteer_id)
         volunteer.require_active(current.state, cmd.volunteer_id)
+        personal = cmd.full_name is not None or cmd.phone is not None
+        if personal and await self.keys.get(cmd.volunteer_id) is None:
+            raise Rejected(
+                "personal_data_key_missing", "this volunteer's data key is gone (docs/operating.md)"
+            )
         phone = values.normalise_phone(cmd.phone) if cmd.phone is not None else None
         old = current.state.phone
         targets = [Target(self.volunteers, cmd.volunteer_id)]
         moving = phone is not None and old is not None and phone != old
         if moving:
             targets += [
-                Target(self.phones, self.pseudonym("phone", str(phone))),
-                Target(self.phones, self.pseudonym("phone", str(old))),
+                Target(self.phones, phone_pseudonym(self.pseudonym, str(phone))),
+                Target(self.phones, phone_pseudonym(self.pseudonym, str(old))),
             ]
 
         def decide(states: list[Any]) -> list[list[Event]]:
@@ -225,20 +252,6 @@ class Registry:
 
         outcome, *_ = await self._writer.transact(ctx, targets, decide)
         return Accepted.of(outcome)
-
-    async def register_service_point(self, cmd: RegisterServicePoint, ctx: CommandContext) -> Accepted:
-        point_id = derive_id(self._store.hub, "service_point", ctx.command_id)
-        outcome = await self._writer.write(
-            ctx, Target(self.points, point_id), lambda s: places.register_point(s, cmd, point_id=point_id)
-        )
-        return Accepted.of(outcome)
-
-    async def designate_border_communes(self, cmd: DesignateBorderCommunes, ctx: CommandContext) -> Accepted:
-        outcome = await self._writer.write(
-            ctx, Target(self.campaign, BORDER_ID), lambda s: places.designate(s, cmd)
-        )
-        total = len((await self.campaign.load(BORDER_ID)).state.codes)
-        return Accepted.of(outcome, result={"border_communes": total})
 
 
 def _unchanged(same: bool) -> None:

@@ -2,6 +2,13 @@
 
 Personal data (full_name, phone, birth_date) lives only in these payload fields: never in subjects,
 headers or logs. Other services read the non-personal fields and ignore the rest.
+
+Since issue 12 the log holds personal fields sealed (:class:`Sealed`: AES-GCM under the volunteer's
+own data key, which the registry keeps in its key bucket and deletes on erasure): in the log the
+plaintext fields are ``None`` and only the registry, holding the key, fills them on read. Events
+written before are plaintext and upcast as they are (shared/upcast.py). The keyed pseudonyms
+(``phone_pseudonym``, ``identity_pseudonym``: HMAC under ``VHUB_PII_KEY``) let duplicate checks
+compare without decrypting; without that key they reveal nothing.
 """
 
 from __future__ import annotations
@@ -9,27 +16,49 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.events import Event, event
 
 CONTEXT = "registry"
 Affiliation = Literal["youth_union", "student_association", "public_security_youth", "other"]
 Focus = Literal["admin_support", "online_public_services", "digital_skills"]
 PointKind = Literal["provincial_service_centre", "commune_one_stop", "community_site"]
+ErasureReason = Literal["consent_withdrawn", "subject_request", "legal_order"]
+# every personal field of any event: the registry seals exactly these (services/registry/sealing.py)
+PERSONAL_FIELDS = ("full_name", "phone", "birth_date")
+
+
+class Sealed(BaseModel):
+    """Personal fields encrypted: AES-256-GCM under the data key ``key_id`` (base64 nonce and
+    ciphertext of their JSON; the event type and volunteer id are the associated data)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: str
+    nonce: str
+    ciphertext: str
 
 
 @event
 class VolunteerRegistered(Event):
+    """Personal fields are ``None`` when sealed and unopened, or erased (the key deleted)."""
+
     event_type = "registry.volunteer_registered"
-    schema_version = 2  # v1 had no skills (see shared.upcast)
+    schema_version = 3  # v1 had no skills, v2 held personal fields in plaintext (see shared.upcast)
 
     volunteer_id: str
-    full_name: str  # personal
-    phone: str  # personal, normalised +84…
-    birth_date: date  # personal
+    full_name: str | None = None  # personal
+    phone: str | None = None  # personal, normalised +84…
+    birth_date: date | None = None  # personal
     province_code: str
     commune_code: str
     affiliation: Affiliation
     skills: list[str]
+    guardian_consent: bool = False  # a legal representative consented (required under 16)
+    sealed: Sealed | None = None
+    phone_pseudonym: str | None = None
+    identity_pseudonym: str | None = None  # of normalised name + birth date (no province)
 
 
 @event
@@ -37,6 +66,7 @@ class VolunteerUpdated(Event):
     """Only the fields that changed are set."""
 
     event_type = "registry.volunteer_updated"
+    schema_version = 2  # v1 held personal fields in plaintext
 
     volunteer_id: str
     full_name: str | None = None  # personal
@@ -45,6 +75,20 @@ class VolunteerUpdated(Event):
     commune_code: str | None = None
     affiliation: Affiliation | None = None
     skills: list[str] | None = None
+    sealed: Sealed | None = None
+    phone_pseudonym: str | None = None  # of the new phone
+
+
+@event
+class VolunteerErased(Event):
+    """The volunteer's data key is deleted: their personal fields can no longer be read anywhere
+    (every replica, every backup of the log). Carries no personal data."""
+
+    event_type = "registry.volunteer_erased"
+
+    volunteer_id: str
+    reason: ErasureReason
+    key_id: str | None  # the deleted key (None: the volunteer's events were plaintext, v2 or older)
 
 
 @event

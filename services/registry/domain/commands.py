@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from shared.contract import Command
-from shared.events.registry import Affiliation, Focus, PointKind
+from shared.events.registry import Affiliation, ErasureReason, Focus, PointKind
 from shared.fields import BirthDate, CampaignDate, Text
 
 Code = Field(min_length=1, max_length=10)
@@ -28,6 +28,7 @@ class RegisterVolunteer(Command):
     affiliation: Affiliation
     skills: list[Skill] = Field(default_factory=list, max_length=20)
     consent: bool
+    guardian_consent: bool = False  # required under 16 on the registration date
 
 
 class UpdateVolunteer(Command):
@@ -47,6 +48,20 @@ class WithdrawVolunteer(Command):
 
     volunteer_id: str = Id
     reason: Text = Field(default="withdrawn", max_length=500)
+
+
+class EraseVolunteer(Command):
+    """Erase a volunteer's personal data (their key is deleted): consent withdrawn, the data
+    subject's request, or a legal order. They leave their team and release their phone."""
+
+    volunteer_id: str = Id
+    reason: ErasureReason
+
+
+class ExportVolunteer(Command):
+    """One volunteer's personal data and history (teams, shifts) as JSON: the right of access."""
+
+    volunteer_id: str = Id
 
 
 class FormTeam(Command):
@@ -105,6 +120,8 @@ COMMANDS: dict[str, type[Command]] = {
     "register_volunteer": RegisterVolunteer,
     "update_volunteer": UpdateVolunteer,
     "withdraw_volunteer": WithdrawVolunteer,
+    "erase_volunteer": EraseVolunteer,
+    "export_volunteer": ExportVolunteer,
     "form_team": FormTeam,
     "add_team_member": AddTeamMember,
     "remove_team_member": RemoveTeamMember,

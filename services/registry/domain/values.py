@@ -60,8 +60,15 @@ def identity_name(name: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
+GUARDIAN_BELOW = 16  # Law 91/2025/QH15: a child's data needs a legal representative's consent
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
 def check_birth_date(born: date, today: date) -> date:
-    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    age = age_on(born, today)
     if born > today:
         raise Rejected("invalid_birth_date", "birth date is in the future")
     if not 10 <= age <= 100:

@@ -12,8 +12,10 @@ from shared.decider import Rejected
 from shared.events import Event
 from shared.events.registry import (
     Affiliation,
+    ErasureReason,
     PossibleDuplicateFlagged,
     RegistrationVoided,
+    VolunteerErased,
     VolunteerJoinedTeam,
     VolunteerLeftTeam,
     VolunteerRegistered,
@@ -28,6 +30,7 @@ class Volunteer(BaseModel):
     registered: bool = False
     voided: bool = False
     withdrawn: bool = False
+    erased: bool = False
     phone: str | None = None
     full_name: str | None = None
     birth_date: date | None = None
@@ -35,6 +38,9 @@ class Volunteer(BaseModel):
     commune_code: str | None = None
     affiliation: Affiliation | None = None
     team_id: str | None = None
+
+
+ERASED = {"full_name": None, "phone": None, "birth_date": None}  # what erasure removes from a state
 
 
 def initial() -> Volunteer:
@@ -58,6 +64,8 @@ def evolve(state: Volunteer, event: Event) -> Volunteer:
             return state.model_copy(update=changes)
         case VolunteerWithdrawn():
             return state.model_copy(update={"withdrawn": True})
+        case VolunteerErased():
+            return state.model_copy(update={**ERASED, "erased": True, "withdrawn": True, "team_id": None})
         case VolunteerJoinedTeam():
             return state.model_copy(update={"team_id": event.team_id})
         case RegistrationVoided():
@@ -101,15 +109,22 @@ def validate_registration(cmd: RegisterVolunteer, today: date) -> dict[str, obje
     """Every rule a registration must pass; the normalised fields of the event."""
     if not cmd.consent:
         raise Rejected("consent_required", "the volunteer must consent to the use of their data")
+    born = values.check_birth_date(cmd.birth_date, today)
+    if values.age_on(born, today) < values.GUARDIAN_BELOW and not cmd.guardian_consent:
+        raise Rejected(
+            "guardian_consent_required",
+            f"a volunteer under {values.GUARDIAN_BELOW} needs a legal representative's consent",
+        )
     province, commune = values.check_place(cmd.province_code, cmd.commune_code)
     return {
         "full_name": values.normalise_name(cmd.full_name, field="full_name"),
         "phone": values.normalise_phone(cmd.phone),
-        "birth_date": values.check_birth_date(cmd.birth_date, today),
+        "birth_date": born,
         "province_code": province,
         "commune_code": commune,
         "affiliation": cmd.affiliation,
         "skills": values.normalise_skills(cmd.skills),
+        "guardian_consent": cmd.guardian_consent,
     }
 
 
@@ -148,6 +163,19 @@ def withdraw(state: Volunteer, volunteer_id: str, reason: str) -> list[Event]:
         events.append(VolunteerLeftTeam(volunteer_id=volunteer_id, team_id=state.team_id))
     events.append(VolunteerWithdrawn(volunteer_id=volunteer_id, reason=reason))
     return events
+
+
+def erase(state: Volunteer, volunteer_id: str, reason: ErasureReason, key_id: str | None) -> list[Event]:
+    """Leave the team and withdraw (as a withdrawal would: figures count it so), then the erasure
+    itself. Erasing twice records nothing more; an unknown or voided volunteer has nothing."""
+    if state.erased:
+        return []
+    if not state.registered:
+        raise Rejected("unknown_volunteer", f"no volunteer {volunteer_id}")
+    events: list[Event] = []
+    if not state.withdrawn:
+        events = withdraw(state, volunteer_id, f"erased: {reason}")
+    return [*events, VolunteerErased(volunteer_id=volunteer_id, reason=reason, key_id=key_id)]
 
 
 def join(state: Volunteer, volunteer_id: str, team_id: str) -> list[Event]:

@@ -121,7 +121,7 @@ async def test_possible_duplicates_are_seen_across_replicas_and_restarts(
         await eventually(
             lambda: other.registry.identities.position >= position, "the other replica's index", 10
         )
-        key = other.registry.identities.key("Tình nguyện viên 0001", "2002-03-04", "01")
+        key = other.registry.identities.key_of("Tình nguyện viên 0001", "2002-03-04", "01")
         assert other.registry.identities.holders(key) == (first["aggregate_id"],)
     finally:
         await other.stop()

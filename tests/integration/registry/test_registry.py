@@ -44,7 +44,8 @@ async def test_register_volunteer_is_accepted_with_its_version(
     subject = event_subject(provisioned.hub, "registry", "volunteer", reply["aggregate_id"])
     [rec] = await store.read(subject)
     assert reply["version"] == rec.seq
-    assert rec.envelope.data["phone"] == "+84987654321"
+    assert rec.envelope.data["phone"] is None  # sealed (services/registry/sealing.py)
+    assert rec.envelope.data["sealed"]["key_id"] == reply["aggregate_id"]
     assert "+84987654321" not in subject  # personal data never in subjects
 
 

@@ -57,10 +57,10 @@ def test_poison_gets_a_reason() -> None:
         b"{not json": "undecodable envelope",
         unknown.to_bytes(): "unknown event type",
         future.to_bytes(): "newer than this code",
-        bad.to_bytes(): "invalid registry.volunteer_registered v2",
+        bad.to_bytes(): "invalid registry.volunteer_registered v3",
     }
     for raw, expected in cases.items():
-        item, reason = decode_msg(message(raw, {H_SCHEMA_VERSION: "2"}))
+        item, reason = decode_msg(message(raw, {H_SCHEMA_VERSION: "3"}))
         assert item.event is None
         assert reason is not None
         assert expected in reason
@@ -97,7 +97,7 @@ def test_malformed_events_still_get_a_reason_on_the_fast_path() -> None:
     raw_registered = registered.model_dump(mode="json")
     cases = {
         Envelope(**{**registered.model_dump(), "data": {**registered.data, "province_code": 7}}).to_bytes(): (
-            "invalid registry.volunteer_registered v2: province_code"
+            "invalid registry.volunteer_registered v3: province_code"
         ),
         Envelope(**{**bad_date.model_dump(), "data": {**bad_date.data, "date": "tomorrow"}}).to_bytes(): (
             f"invalid {bad_date.event_type}"

@@ -1,0 +1,126 @@
+"""The volunteers' data keys: one AES-256 key per volunteer, in the hub's NATS KV bucket
+(``VHUB_KEYS_<HUB>``, history 1), wrapped by the hub's master key.
+
+Why a KV bucket of the owning hub, not a PostgreSQL table: the registry runs at the hub with NATS
+and nothing else (PostgreSQL is reporting's, and not guaranteed at a hub), it must keep working
+while the hub is cut off, and a bucket with history 1 really forgets: a purge removes the key's
+only message and leaves a marker naming no one (docs/architecture.md, "Personal data").
+
+A key is created before the registration that uses it (``update(last=0)``, so a purged key is
+never created again: an erased volunteer stays erased), read through a bounded cache, and purged
+on erasure. Every replica drops an erased key from its cache when the erasure reaches its
+duplicate-index feed (services/registry/identities.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections import OrderedDict
+from hashlib import sha256
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nats.js import JetStreamContext
+from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from shared.decider import Rejected
+
+
+class MasterKey:
+    """The key-encryption key: wraps and unwraps data keys (AES-256-GCM, the key id as associated
+    data, so a wrapped key cannot be moved to another volunteer)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+        # names the master key in each wrapped value (rotation: which key wrapped this one)
+        self.key_id = sha256(b"vhub-kek-id" + key).hexdigest()[:12]
+
+    def wrap(self, key_id: str, data_key: bytes) -> bytes:
+        nonce = os.urandom(12)
+        wrapped = self._aead.encrypt(nonce, data_key, key_id.encode())
+        doc = {"v": 1, "kek": self.key_id, "nonce": _b64(nonce), "wrapped": _b64(wrapped)}
+        return json.dumps(doc).encode()
+
+    def unwrap(self, key_id: str, value: bytes) -> bytes:
+        doc = json.loads(value)
+        if doc.get("kek") != self.key_id:
+            raise ValueError(f"data key {key_id} is wrapped by master key {doc.get('kek')}")
+        return self._aead.decrypt(
+            base64.b64decode(doc["nonce"]), base64.b64decode(doc["wrapped"]), key_id.encode()
+        )
+
+
+class KeyStore:
+    """Data keys of one hub's volunteers; ``cache_size`` unwrapped keys kept in memory."""
+
+    def __init__(
+        self, js: JetStreamContext, bucket: str, master: MasterKey, *, cache_size: int = 20_000
+    ) -> None:
+        self._js = js
+        self.bucket = bucket
+        self._master = master
+        self._kv: KeyValue | None = None
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_size = max(cache_size, 1)
+
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            self._kv = await self._js.key_value(self.bucket)
+        return self._kv
+
+    async def create(self, key_id: str) -> bytes:
+        """A new data key for ``key_id``, or the one it already has (a resent registration);
+        Rejected(volunteer_erased) when it was purged."""
+        kv = await self._bucket()
+        data_key = AESGCM.generate_key(bit_length=256)
+        try:
+            await kv.update(key_id, self._master.wrap(key_id, data_key), last=0)
+        except KeyWrongLastSequenceError:
+            found = await self.get(key_id)
+            if found is None:
+                raise Rejected("volunteer_erased", "this volunteer was erased; register anew") from None
+            return found
+        self._remember(key_id, data_key)
+        return data_key
+
+    async def get(self, key_id: str) -> bytes | None:
+        """The data key, or None once it is deleted (or never existed)."""
+        cached = self._cache.get(key_id)
+        if cached is not None:
+            self._cache.move_to_end(key_id)
+            return cached
+        kv = await self._bucket()
+        try:
+            entry = await kv.get(key_id)
+        except (KeyDeletedError, KeyNotFoundError):
+            return None
+        if entry.value is None:
+            return None
+        data_key = self._master.unwrap(key_id, entry.value)
+        self._remember(key_id, data_key)
+        return data_key
+
+    def cached(self, key_id: str) -> bytes | None:
+        """The data key if this process holds it (sealing is synchronous: see sealing.py)."""
+        return self._cache.get(key_id)
+
+    async def delete(self, key_id: str) -> None:
+        """Purge the key: its message is removed, a marker naming only ``key_id`` stays."""
+        self.forget(key_id)
+        kv = await self._bucket()
+        await kv.purge(key_id)
+
+    def forget(self, key_id: str) -> None:
+        self._cache.pop(key_id, None)
+
+    def _remember(self, key_id: str, data_key: bytes) -> None:
+        self._cache[key_id] = data_key
+        self._cache.move_to_end(key_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()

@@ -1,0 +1,130 @@
+"""The data subject's rights at the registry: erasure (crypto-shredding) and access (export).
+
+Erasure deletes the volunteer's data key first, then records, in one atomic batch, the team's
+release of them, their withdrawal and ``VolunteerErased``, and the phone claim's release (so the
+number can register again). Key first: should the batch fail, the person is unreadable already and
+the command, sent again, finishes the record; a resend after success is answered from the log and
+deletes the (gone) key once more. Decided at the owning hub only: its key bucket and its log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from services.registry.domain import places, team, volunteer
+from services.registry.domain.commands import EraseVolunteer, ExportVolunteer
+from services.registry.keystore import KeyStore
+from services.registry.sealing import phone_pseudonym
+from shared.aggregates import CommandContext
+from shared.commands import Accepted
+from shared.decider import Rejected
+from shared.events import Event
+from shared.events.registry import (
+    PERSONAL_FIELDS,
+    VolunteerJoinedTeam,
+    VolunteerLeftTeam,
+    VolunteerRegistered,
+    VolunteerUpdated,
+)
+from shared.transaction import Target
+
+log = structlog.get_logger(__name__)
+
+
+def keep_erased(keys: KeyStore) -> Callable[[str], Awaitable[None]]:
+    """What every replica does when an erasure reaches its feed: drop the key from its cache, and
+    delete it again if it is back (a key bucket restored from a backup older than the erasure)."""
+
+    async def erased(volunteer_id: str) -> None:
+        keys.forget(volunteer_id)
+        if await keys.get(volunteer_id) is not None:
+            log.warning("erased_key_deleted_again", volunteer_id=volunteer_id)
+            await keys.delete(volunteer_id)
+
+    return erased
+
+
+class Privacy:
+    """``erase_volunteer`` and ``export_volunteer`` over a registry's repositories and key store."""
+
+    def __init__(self, registry: Any) -> None:  # services.registry.service.Registry (no cycle)
+        self._r = registry
+
+    async def erase_volunteer(self, cmd: EraseVolunteer, ctx: CommandContext) -> Accepted:
+        r, vid = self._r, cmd.volunteer_id
+        snap = await r.volunteers.load(vid)
+        recorded = ctx.command_id in snap.commands
+        state = snap.state
+        if not recorded:
+            volunteer.erase(state, vid, cmd.reason, vid)  # refuse an unknown volunteer first
+        await r.keys.delete(vid)
+        team_id = state.team_id
+        phone_key = phone_pseudonym(r.pseudonym, state.phone) if state.phone else None
+        targets = [Target(r.volunteers, vid)]
+        if team_id:
+            targets.append(Target(r.teams, team_id))
+        if phone_key:
+            targets.append(Target(r.phones, phone_key))
+
+        def decide(states: list[Any]) -> list[list[Event]]:
+            if states[0].team_id != team_id or states[0].phone != state.phone:
+                raise Rejected("concurrency_conflict", "the volunteer changed meanwhile; send again")
+            events: list[list[Event]] = [volunteer.erase(states[0], vid, cmd.reason, vid)]
+            if team_id:
+                events.append(team.drop_member(states[1], team_id, vid))
+            if phone_key:
+                events.append(places.release_phone(states[-1], vid))
+            return events
+
+        outcome, *_ = await r.writer.transact(ctx, targets, decide)
+        r.identities.remove(vid)
+        log.info("volunteer_erased", volunteer_id=vid, reason=cmd.reason, duplicate=outcome.duplicate)
+        return Accepted.of(outcome, result={"volunteer_id": vid, "reason": cmd.reason, "key_deleted": True})
+
+    async def export_volunteer(self, cmd: ExportVolunteer, ctx: CommandContext) -> Accepted:
+        """Personal data (as far as the key still opens it) and the volunteer's history: their
+        events in log order, with their team memberships. Shifts are dispatch's: the CLI adds them
+        (``vhub export``)."""
+        r, vid = self._r, cmd.volunteer_id
+        records = await r.store.read(r.volunteers.subject(vid))
+        if not records:
+            raise Rejected("unknown_volunteer", f"no volunteer {vid}")
+        history: list[dict[str, Any]] = []
+        teams: list[dict[str, Any]] = []
+        for rec in records:
+            ev = await r.codec.open(rec.envelope)
+            at = rec.envelope.recorded_at.isoformat()
+            history.append({"seq": rec.seq, "event_type": ev.event_type, "recorded_at": at, **_facts(ev)})
+            if isinstance(ev, VolunteerJoinedTeam):
+                teams.append({"team_id": ev.team_id, "joined_at": at, "left_at": None})
+            elif isinstance(ev, VolunteerLeftTeam):
+                for t in teams:
+                    if t["team_id"] == ev.team_id and t["left_at"] is None:
+                        t["left_at"] = at
+        state = (await r.volunteers.load(vid)).state
+        personal = {f: _json(getattr(state, f)) for f in PERSONAL_FIELDS}
+        result = {
+            "volunteer_id": vid,
+            "erased": state.erased,
+            "personal_data": personal,
+            "province_code": state.province_code,
+            "commune_code": state.commune_code,
+            "affiliation": state.affiliation,
+            "teams": teams,
+            "history": history,
+        }
+        return Accepted(aggregate_id=vid, version=records[-1].seq, result=result)
+
+
+def _facts(ev: Event) -> dict[str, Any]:
+    """What the event says, opened (never the sealed blob: the subject reads their data here)."""
+    if isinstance(ev, VolunteerRegistered | VolunteerUpdated):
+        return ev.model_dump(mode="json", exclude={"sealed", "volunteer_id"}, exclude_none=True)
+    return ev.model_dump(mode="json", exclude={"volunteer_id"})
+
+
+def _json(value: object) -> object:
+    return value.isoformat() if hasattr(value, "isoformat") else value
