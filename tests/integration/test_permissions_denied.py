@@ -64,8 +64,22 @@ ACK_IDENTITY = f"$JS.ACK.{EVT}.registry_identities_1.1.1.1.0.0"
 
 # (op, subject, payload) per user: "pub" publishes (an API call is a publish), "sub" subscribes
 Action = tuple[str, str, bytes]
+# the registry's key bucket (issue 12): no one but the registry reads, writes, watches or purges it
+KEYS = S.keys_bucket
+KEY = f"$KV.{KEYS}.v1"  # volunteer v1's data key
+KEY_BUCKET: list[Action] = [
+    ("pub", f"{API}.DIRECT.GET.KV_{KEYS}.{KEY}", b""),
+    ("pub", f"{API}.DIRECT.GET.KV_{KEYS}", json.dumps({"last_by_subj": KEY}).encode()),
+    ("pub", f"{API}.STREAM.MSG.GET.KV_{KEYS}", json.dumps({"last_by_subj": KEY}).encode()),
+    ("pub", f"{API}.STREAM.INFO.KV_{KEYS}", b""),
+    ("pub", f"{API}.STREAM.PURGE.KV_{KEYS}", b""),
+    ("pub", f"{C}.CREATE.KV_{KEYS}", create(f"KV_{KEYS}", "", f"$KV.{KEYS}.>")),  # a watcher
+    ("pub", KEY, b"not your key"),  # overwrite (or, with a purge header, erase) a key
+    ("sub", f"$KV.{KEYS}.>", b""),
+]
 FORBIDDEN: dict[str, list[Action]] = {
     "dispatch": [
+        *KEY_BUCKET,
         ("pub", f"{C}.DELETE.{EVT}.registry_identities_1", b""),  # seen: dispatch deleted it
         ("pub", f"{C}.DELETE.{EVT}.reporting", b""),
         ("pub", f"{C}.CREATE.{EVT}.registry_identities_1", create(EVT, "registry_identities_1", ">")),
@@ -112,6 +126,7 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("sub", "_INBOX.>", b""),
     ],
     "reporting": [
+        *KEY_BUCKET,
         ("pub", f"{C}.DELETE.{ING}.dispatch_ingest_activity", b""),  # seen: reporting deleted it
         ("pub", f"{C}.CREATE.{ING}.reporting", create(ING, "reporting", ">")),  # seen: its own there
         ("pub", f"{C}.DURABLE.CREATE.{ING}.reporting", create(ING, "reporting", ">")),
@@ -132,6 +147,7 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("sub", "_INBOX.>", b""),
     ],
     "ingest": [
+        *KEY_BUCKET,
         ("sub", "_INBOX.>", b""),  # seen: it read every client's replies, personal data among them
         ("sub", "_INBOX_registry.>", b""),
         ("sub", "_INBOX_dispatch.>", b""),
@@ -193,6 +209,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
         js = operator.jetstream()
         await provision(js, S)
         await js.publish(VOLUNTEER, b'{"name": "personal data"}', stream=EVT)
+        await (await js.key_value(KEYS)).put("v1", b"wrapped data key")
         await js.publish(ingest_subject(HUB, "activity_reported"), b'{"fact": 1}', stream=ING)
         for (stream, name), filt in VICTIMS.items():
             await js.add_consumer(
@@ -215,6 +232,10 @@ async def victims_untouched(hub: Hub) -> None:
     assert (await js.stream_info(ING)).state.messages == 1
     names = {c.name for c in await js.consumers_info(EVT)} | {c.name for c in await js.consumers_info(ING)}
     assert names == {name for _, name in VICTIMS}, names
+    key = await (await js.key_value(KEYS)).get("v1")
+    assert key.value == b"wrapped data key", "the data key was touched"
+    assert key.revision == 1, "the data key was rewritten"
+    assert not await js.consumers_info(f"KV_{KEYS}"), "someone watches the key bucket"
 
 
 @pytest.mark.parametrize("user", sorted(FORBIDDEN))
