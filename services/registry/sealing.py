@@ -13,6 +13,8 @@ versions are read as they are (an erased volunteer's plaintext is dropped by the
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 from collections.abc import Callable
@@ -32,6 +34,15 @@ from shared.upcast import decode
 log = structlog.get_logger(__name__)
 Pseudonym = Callable[..., str]
 SEALED_TYPES = (VolunteerRegistered, VolunteerUpdated)
+
+
+def keyed(key: bytes) -> Pseudonym:
+    """A keyed, one-way pseudonym of personal values (HMAC-SHA256 under ``VHUB_PII_KEY``, 128 bits)."""
+
+    def pseudonym(*parts: str) -> str:
+        return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
+
+    return pseudonym
 
 
 def phone_pseudonym(pseudonym: Pseudonym, phone: str) -> str:

@@ -10,8 +10,6 @@ team together, or move a phone, use one atomic batch (``transact``).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -33,7 +31,7 @@ from services.registry.identities import IdentityIndex
 from services.registry.keystore import KeyStore, MasterKey
 from services.registry.phones import PhoneClaims
 from services.registry.privacy import keep_erased
-from services.registry.sealing import PersonalCodec, identity_pseudonym, phone_pseudonym
+from services.registry.sealing import PersonalCodec, identity_pseudonym, keyed, phone_pseudonym
 from shared.aggregates import PLAIN, Aggregates, CommandContext, Outcome
 from shared.commands import Accepted
 from shared.decider import EvolveFn, Rejected
@@ -61,7 +59,7 @@ class Registry:
     ) -> None:
         self._store = self.store = store
         self._writer = self.writer = writer or Writer(store, retries=settings.occ_retries)
-        self._key = settings.pii_key.get_secret_value().encode()
+        self._pseudonym = keyed(settings.pii_key.get_secret_value().encode())
         self.keys = keys or KeyStore(
             store.jetstream,
             settings.keys_bucket,
@@ -104,7 +102,7 @@ class Registry:
 
     def pseudonym(self, *parts: str) -> str:
         """A keyed, one-way key for personal values (subjects must never carry them)."""
-        return hmac.new(self._key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
+        return self._pseudonym(*parts)
 
     async def register_volunteer(self, cmd: RegisterVolunteer, ctx: CommandContext) -> Accepted:
         """Claim the phone, then record the volunteer: two single appends, each guarded by its
