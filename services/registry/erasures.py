@@ -16,9 +16,11 @@ from shared.envelope import H_EVENT_TYPE, Envelope, event_subject
 from shared.events.registry import CONTEXT, VolunteerErased
 
 
-async def scan(js: JetStreamContext, stream: str, subject: str = ">") -> AsyncIterator[RawStreamMsg]:
-    """Every message of ``stream`` on ``subject`` (wildcards allowed), in order."""
-    seq = 1
+async def scan(
+    js: JetStreamContext, stream: str, subject: str = ">", after: int = 0
+) -> AsyncIterator[RawStreamMsg]:
+    """Every message of ``stream`` on ``subject`` (wildcards allowed) after sequence ``after``, in order."""
+    seq = after + 1
     while True:
         try:
             msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
