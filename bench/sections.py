@@ -61,8 +61,9 @@ async def registry(ctx: Context) -> list[Row]:
             for n in (1, 10, 100)
         ]
     from bench.commands import registry_rows
+    from bench.sealing import sealing_rows
 
-    return await registry_rows(ctx)
+    return [*await registry_rows(ctx), *await sealing_rows(ctx)]
 
 
 async def dispatch(ctx: Context) -> list[Row]:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     pii_master_key: SecretStr | None = None
     pii_master_key_file: Path | None = None
     keys_bucket: str = ""  # default derived from the hub: VHUB_KEYS_<HUB>
+    # off only to measure what sealing costs (bench/commands.py): personal fields then go to the
+    # log in plaintext, as before issue 12; production refuses it
+    pii_sealing: bool = True
     command_concurrency: int = Field(default=256, ge=1, le=10_000)
     occ_retries: int = Field(default=5, ge=0, le=50)
     snapshot_cache_size: int = Field(default=20_000, ge=0)  # per aggregate kind
@@ -91,6 +94,8 @@ class Settings(BaseSettings):
                 raise ValueError("VHUB_PII_KEY must be set to a secret in production")
             if self.pii_master_key and self.pii_master_key.get_secret_value() == DEV_PII_MASTER_KEY:
                 raise ValueError("VHUB_PII_MASTER_KEY must be set to a secret in production")
+            if not self.pii_sealing:
+                raise ValueError("production seals personal data: VHUB_PII_SEALING cannot be off")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs VHUB_DATABASE_URL pointing at PostgreSQL")
         return self

@@ -72,9 +72,10 @@ def open_fields(data_key: bytes, event_type: str, volunteer_id: str, sealed: Sea
 class PersonalCodec:
     """Seals what the registry writes, opens what it reads (keys from its :class:`KeyStore`)."""
 
-    def __init__(self, keys: KeyStore, pseudonym: Pseudonym) -> None:
+    def __init__(self, keys: KeyStore, pseudonym: Pseudonym, *, seal: bool = True) -> None:
         self.keys = keys
         self._pseudonym = pseudonym
+        self.seal = seal  # off: plaintext, as before sealing (a benchmark's baseline only)
 
     def data(self, aggregate_id: str, ev: Event) -> dict[str, Any]:
         """The payload as logged. The volunteer's key must be in the cache (the use case fetched
@@ -90,7 +91,7 @@ class PersonalCodec:
             )
         elif isinstance(ev, VolunteerUpdated) and ev.phone:
             data["phone_pseudonym"] = phone_pseudonym(self._pseudonym, ev.phone)
-        if not personal:
+        if not personal or not self.seal:
             return data
         key = self.keys.cached(ev.volunteer_id)
         if key is None:

@@ -66,7 +66,7 @@ class Registry:
             MasterKey(settings.master_key()),
             cache_size=settings.snapshot_cache_size,
         )
-        self.codec = PersonalCodec(self.keys, self.pseudonym)
+        self.codec = PersonalCodec(self.keys, self.pseudonym, seal=settings.pii_sealing)
 
         def repo(
             aggregate: str, initial: Callable[[], Any], evolve: EvolveFn[Any], cached: bool = True
@@ -111,7 +111,8 @@ class Registry:
         today = (ctx.received_at + TZ_OFFSET).date()
         fields = volunteer.validate_registration(cmd, today)  # refuse before reading anything
         await self.claims.claim(phone_pseudonym(self.pseudonym, str(fields["phone"])), volunteer_id, ctx)
-        await self.keys.create(volunteer_id)  # before the event it seals (sealing.py)
+        if self.codec.seal:
+            await self.keys.create(volunteer_id)  # before the event it seals (sealing.py)
         identity = self.identities.key_of(
             str(fields["full_name"]), str(fields["birth_date"]), str(fields["province_code"])
         )
@@ -143,7 +144,7 @@ class Registry:
         current = await self.volunteers.load(cmd.volunteer_id)
         volunteer.require_active(current.state, cmd.volunteer_id)
         personal = cmd.full_name is not None or cmd.phone is not None
-        if personal and await self.keys.get(cmd.volunteer_id) is None:
+        if personal and self.codec.seal and await self.keys.get(cmd.volunteer_id) is None:
             raise Rejected(
                 "personal_data_key_missing", "this volunteer's data key is gone (docs/operating.md)"
             )
