@@ -102,7 +102,18 @@ def test_every_env_var_of_a_vhub_service_is_a_real_setting() -> None:
         for key, value in service["environment"].items():
             assert key in settings, (name, key)
             assert env_refs(str(value)) <= ENV_EXAMPLE, (name, key, value)
-        assert service["env_file"] == "deploy/.env"
+        # the PII master key (deploy/registry.env) reaches the registry only (docs/architecture.md §3a)
+        registry = str(service["command"][-1]) == "services.registry"
+        assert service["env_file"] == (["deploy/.env", "deploy/registry.env"] if registry else "deploy/.env")
+
+
+def test_only_the_registry_is_given_the_pii_master_key() -> None:
+    """The registry env file exists as an example holding the master key, and no other service reads it."""
+    example = (REPO / "deploy" / "registry.env.example").read_text()
+    assert "VHUB_PII_MASTER_KEY=" in example
+    given = {n for n, s in BUILT.items() if "deploy/registry.env" in s["env_file"]}
+    assert given
+    assert given == {n for n in BUILT if n.startswith("registry-")}
 
 
 def test_every_variable_a_nats_config_reads_is_given() -> None:

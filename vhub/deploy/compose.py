@@ -139,7 +139,10 @@ def hub_services(hubs: HubList, hub: Hub) -> Services:
             name = f"{service}-{hub.code}" + (f"-{slot}" if replicas > 1 else "")
             out[name] = {
                 "build": ".",
-                "env_file": "deploy/.env",
+                # the hub's PII master key goes to its registry only (docs/architecture.md §3a)
+                "env_file": ["deploy/.env", "deploy/registry.env"]
+                if service == "registry"
+                else "deploy/.env",
                 "environment": _env(hubs, hub, service, VHUB_INSTANCE=str(slot)),
                 "command": ["python", "-m", f"services.{service}"],
                 "depends_on": ready,
