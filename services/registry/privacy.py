@@ -10,6 +10,7 @@ deletes the (gone) key once more. Decided at the owning hub only: its key bucket
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -21,7 +22,10 @@ from services.registry.sealing import phone_pseudonym
 from shared.aggregates import CommandContext
 from shared.commands import Accepted
 from shared.decider import Rejected
+from shared.envelope import event_subject
 from shared.events import Event
+from shared.events.dispatch import CONTEXT as DISPATCH
+from shared.events.dispatch import TeamDispatched
 from shared.events.registry import (
     PERSONAL_FIELDS,
     VolunteerJoinedTeam,
@@ -30,6 +34,7 @@ from shared.events.registry import (
     VolunteerUpdated,
 )
 from shared.transaction import Target
+from shared.upcast import decode
 
 log = structlog.get_logger(__name__)
 
@@ -86,8 +91,8 @@ class Privacy:
 
     async def export_volunteer(self, cmd: ExportVolunteer, ctx: CommandContext) -> Accepted:
         """Personal data (as far as the key still opens it) and the volunteer's history: their
-        events in log order, with their team memberships. Shifts are dispatch's: the CLI adds them
-        (``vhub export``)."""
+        events in log order, their team memberships, and the shifts of those teams that started
+        while they were members (read from the teams' schedules in the log: dispatch's facts)."""
         r, vid = self._r, cmd.volunteer_id
         records = await r.store.read(r.volunteers.subject(vid))
         if not records:
@@ -114,9 +119,38 @@ class Privacy:
             "commune_code": state.commune_code,
             "affiliation": state.affiliation,
             "teams": teams,
+            "shifts": [s for t in teams for s in await self._shifts(t)],
             "history": history,
         }
         return Accepted(aggregate_id=vid, version=records[-1].seq, result=result)
+
+    async def _shifts(self, membership: dict[str, Any]) -> list[dict[str, Any]]:
+        """The team's shifts starting within the membership, each with what became of it."""
+        r = self._r
+        start = datetime.fromisoformat(membership["joined_at"])
+        end = datetime.fromisoformat(membership["left_at"]) if membership["left_at"] else None
+        subject = event_subject(r.store.hub, DISPATCH, "schedule", membership["team_id"])
+        shifts: dict[str, dict[str, Any]] = {}
+        for rec in await r.store.read(subject):
+            ev = decode(rec.envelope)
+            if (
+                isinstance(ev, TeamDispatched)
+                and ev.starts_at >= start
+                and (end is None or ev.starts_at < end)
+            ):
+                shifts[ev.dispatch_id] = {
+                    "dispatch_id": ev.dispatch_id,
+                    "team_id": ev.team_id,
+                    **ev.model_dump(
+                        mode="json", include={"service_point_id", "date", "starts_at", "ends_at"}
+                    ),
+                    "events": [],
+                }
+            dispatch_id = getattr(ev, "dispatch_id", None)
+            if dispatch_id in shifts:
+                at = rec.envelope.recorded_at.isoformat()
+                shifts[dispatch_id]["events"].append({"event_type": ev.event_type, "recorded_at": at})
+        return list(shifts.values())
 
 
 def _facts(ev: Event) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nats.aio.client import Client
@@ -22,7 +22,7 @@ from shared.envelope import Envelope, event_subject
 from shared.eventstore import EventStore
 from shared.settings import Settings
 from tests.integration.registry.conftest import Send
-from tests.integration.registry.test_registry import VOLUNTEER
+from tests.integration.registry.test_registry import TEAM, VOLUNTEER
 
 T0 = datetime(2025, 7, 2, 8, 0, tzinfo=UTC)
 PLAIN_A = {"full_name": "Phạm Văn Long", "phone": "+84911000001", "birth_date": "2000-05-06"}
@@ -132,3 +132,61 @@ async def test_a_minor_needs_a_guardians_consent(send: Send, registry: CommandBu
     assert (await send("register_volunteer", {**child, "guardian_consent": True}))["accepted"]
     adult = {**VOLUNTEER, "birth_date": seventeen, "phone": "0911222444"}
     assert (await send("register_volunteer", adult))["accepted"]
+
+
+def shift(hub: str, team: str, n: int, starts: datetime, kind: str = "team_dispatched") -> Envelope:
+    """A fact on the team's schedule, as dispatch records it."""
+    where = {
+        "service_point_id": "sp1",
+        "province_code": "01",
+        "commune_code": "00070",
+        "date": str(starts.date()),
+    }
+    data: dict[str, Any] = {**where, "dispatch_id": f"d{n}", "team_id": team}
+    if kind == "team_dispatched":
+        data |= {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=4)).isoformat()}
+        data |= {"focus": "digital_skills"}
+    else:
+        data |= {"at": starts.isoformat()}
+    return Envelope(
+        event_id=f"shift-{n}-{kind}",
+        event_type=f"dispatch.{kind}",
+        schema_version=1,
+        aggregate_id=team,
+        hub=hub,
+        occurred_at=starts,
+        recorded_at=starts,
+        command_id=f"shift-{n}-{kind}",
+        correlation_id=f"shift-{n}",
+        data=data,
+    )
+
+
+async def test_the_export_holds_the_shifts_of_the_volunteers_teams_while_a_member(
+    send: Send, registry: CommandBus, store: EventStore, provisioned: Settings
+) -> None:
+    """`export_volunteer` lists the team membership and the team's shifts that started while the
+    volunteer was in it (with what became of each), not one that started before they joined."""
+    vid = (await send("register_volunteer", {**VOLUNTEER, "phone": "0911555666"}))["aggregate_id"]
+    team = (await send("form_team", TEAM))["aggregate_id"]
+    joined = datetime.now(UTC)
+    assert (await send("add_team_member", {"team_id": team, "volunteer_id": vid}))["accepted"]
+    subject = event_subject(provisioned.hub, "dispatch", "schedule", team)
+    before, during = joined - timedelta(days=1), joined + timedelta(days=1)
+    last = 0
+    for env in (shift(provisioned.hub, team, 1, before), shift(provisioned.hub, team, 2, during)):
+        last = (await store.append(subject, [env], last)).last_seq
+    checked_in = shift(provisioned.hub, team, 2, during, "team_checked_in")
+    await store.append(subject, [checked_in], last)
+
+    result = (await send("export_volunteer", {"volunteer_id": vid}))["result"]
+
+    assert [t["team_id"] for t in result["teams"]] == [team]
+    assert result["teams"][0]["left_at"] is None
+    [only] = result["shifts"]
+    assert (only["dispatch_id"], only["service_point_id"]) == ("d2", "sp1")
+    assert [e["event_type"] for e in only["events"]] == [
+        "dispatch.team_dispatched",
+        "dispatch.team_checked_in",
+    ]
+    assert result["personal_data"]["phone"] == "+84911555666"
