@@ -103,13 +103,13 @@ async def figures(nc: Client, reporting: ReportingApp, settings: Settings) -> di
 
 
 async def test_erased_person_leaves_no_trace_and_figures_stay(
-    nc: Client, hub: Settings, tmp_path: Path
+    nc: Client, hub: Settings, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """Given two volunteers (one in a team) and the reporting projection, when one is erased, then
     the registry reads no personal field of theirs, the phone registers again, the figures after a
     restart of every service and a rebuild from sequence 1 equal those served right after the
     erasure (registrations of the past unchanged, the erased one counted as withdrawn), and no
-    stream or read-model byte holds their name, phone or birth date."""
+    stream or read-model byte, reporting answer or log line holds their name, phone or birth date."""
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(hosted(hub, "registry", RegistryApp))
         reporting = await stack.enter_async_context(hosted(hub, "reporting", ReportingApp))
@@ -163,6 +163,11 @@ async def test_erased_person_leaves_no_trace_and_figures_stay(
     assert b"Nats-Stream-Source" in raw
     assert f"$KV.{hub.keys_bucket}.{gone}".encode() in raw
     assert db
+    answers = json.dumps(after, ensure_ascii=False).encode() + json.dumps(before).encode()
+    out, err = capfd.readouterr()  # every log line of the services run in this process
+    assert "volunteer_erased" in out + err
     for trace in traces():
         assert trace not in raw, trace
         assert trace not in db, trace
+        assert trace not in answers, trace
+        assert trace.decode() not in out + err, trace
