@@ -56,6 +56,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     },
     "registry.update_volunteer": {"volunteer_id": "fz-none", "full_name": "Thử Nghiệm"},
     "registry.withdraw_volunteer": {"volunteer_id": "fz-none", "reason": "fuzz"},
+    "registry.erase_volunteer": {"volunteer_id": "fz-none", "reason": "subject_request"},
+    "registry.export_volunteer": {"volunteer_id": "fz-none"},
     "registry.form_team": {
         "name": "Đội thử",
         "province_code": "99",  # unknown, and the commune is elsewhere
