@@ -97,10 +97,14 @@ class Privacy:
         records = await r.store.read(r.volunteers.subject(vid))
         if not records:
             raise Rejected("unknown_volunteer", f"no volunteer {vid}")
+        state = (await r.volunteers.load(vid)).state
+        # an erased volunteer's events are never opened, even by a replica whose cache still
+        # holds the key for the moment it takes the erasure to reach its feed
+        opener = (lambda env: _unopened(decode(env))) if state.erased else None
         history: list[dict[str, Any]] = []
         teams: list[dict[str, Any]] = []
         for rec in records:
-            ev = await r.codec.open(rec.envelope)
+            ev = opener(rec.envelope) if opener else await r.codec.open(rec.envelope)
             at = rec.envelope.recorded_at.isoformat()
             history.append({"seq": rec.seq, "event_type": ev.event_type, "recorded_at": at, **_facts(ev)})
             if isinstance(ev, VolunteerJoinedTeam):
@@ -109,7 +113,6 @@ class Privacy:
                 for t in teams:
                     if t["team_id"] == ev.team_id and t["left_at"] is None:
                         t["left_at"] = at
-        state = (await r.volunteers.load(vid)).state
         personal = {f: _json(getattr(state, f)) for f in PERSONAL_FIELDS}
         result = {
             "volunteer_id": vid,
@@ -151,6 +154,10 @@ class Privacy:
                 at = rec.envelope.recorded_at.isoformat()
                 shifts[dispatch_id]["events"].append({"event_type": ev.event_type, "recorded_at": at})
         return list(shifts.values())
+
+
+def _unopened(ev: Event) -> Event:
+    return ev.model_copy(update={"sealed": None}) if hasattr(ev, "sealed") else ev
 
 
 def _facts(ev: Event) -> dict[str, Any]:

@@ -12,17 +12,21 @@ from typing import Any
 
 from nats.aio.client import Client
 
+from services.registry.app import RegistryApp
+from services.registry.domain.commands import EraseVolunteer, ExportVolunteer, RegisterVolunteer
 from services.registry.erasures import erasure_report
 from services.registry.keystore import KeyStore, MasterKey
 from services.registry.migrate import migrate
 from services.registry.sealing import PersonalCodec, keyed
 from services.registry.service import Registry
+from shared.aggregates import CommandContext
 from shared.commands import CommandBus
 from shared.envelope import Envelope, event_subject
 from shared.eventstore import EventStore
 from shared.settings import Settings
 from tests.integration.registry.conftest import Send
 from tests.integration.registry.test_registry import TEAM, VOLUNTEER
+from tests.support.waiting import eventually
 
 T0 = datetime(2025, 7, 2, 8, 0, tzinfo=UTC)
 PLAIN_A = {"full_name": "Phạm Văn Long", "phone": "+84911000001", "birth_date": "2000-05-06"}
@@ -190,3 +194,54 @@ async def test_the_export_holds_the_shifts_of_the_volunteers_teams_while_a_membe
         "dispatch.team_checked_in",
     ]
     assert result["personal_data"]["phone"] == "+84911555666"
+
+
+async def test_an_erasure_at_one_replica_reaches_the_others_and_a_restart(
+    nc: Client, provisioned: Settings
+) -> None:
+    """Given two registry replicas, the second holding the volunteer (and their key) in its caches,
+    when the first erases them, then the second's feed drops the key and the duplicate index entry,
+    and an export at the second (or at a replica started afterwards) shows no personal field."""
+
+    def replica(slot: str) -> RegistryApp:  # each replica's feed is its own consumer, named by slot
+        return RegistryApp(nc, provisioned.model_copy(update={"instance": slot}), catch_up_s=30)
+
+    replicas = [replica("1"), replica("2")]
+    for app in replicas:
+        await app.start()
+    late: RegistryApp | None = None
+    try:
+        a, b = replicas
+        now = datetime.now(UTC)
+
+        def ctx(cid: str) -> CommandContext:
+            return CommandContext(command_id=cid, correlation_id=cid, actor="test", received_at=now)
+
+        body = {**VOLUNTEER, "phone": "0911777888"}
+        vid = (await a.registry.register_volunteer(RegisterVolunteer(**body), ctx("x-reg"))).aggregate_id
+        seen = await b.privacy.export_volunteer(ExportVolunteer(volunteer_id=vid), ctx("x-exp"))
+        assert seen.result is not None
+        assert seen.result["personal_data"]["full_name"] == VOLUNTEER["full_name"]
+        assert b.registry.keys.cached(vid) is not None
+
+        await a.privacy.erase_volunteer(
+            EraseVolunteer(volunteer_id=vid, reason="consent_withdrawn"), ctx("x-er")
+        )
+
+        async def forgotten() -> bool:
+            return b.registry.keys.cached(vid) is None
+
+        await eventually(forgotten, "the other replica dropped the key", 30)
+        key = b.registry.identities.key_of(str(VOLUNTEER["full_name"]), str(VOLUNTEER["birth_date"]), "01")
+        assert vid not in b.registry.identities.holders(key)
+        late = replica("3")
+        await late.start()
+        for app in (b, late):
+            out = await app.privacy.export_volunteer(ExportVolunteer(volunteer_id=vid), ctx("x-exp2"))
+            assert out.result is not None
+            assert out.result["erased"] is True
+            assert set(out.result["personal_data"].values()) == {None}
+            assert str(VOLUNTEER["full_name"]) not in json.dumps(out.result, ensure_ascii=False)
+    finally:
+        for app in [*replicas, *([late] if late else [])]:
+            await app.stop()
