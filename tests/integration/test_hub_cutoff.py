@@ -6,7 +6,8 @@ leaf-node listener) and the hub ``hcm`` (JetStream domain ``hcm``, a leaf node o
 streams are provisioned at the hub, ``VHUB_CENTRAL`` at central by ``vhub provision --central-hubs``.
 A registry (user ``registry`` of accounts.conf) serves at the hub. The leaf link runs through a relay
 (tests/support/linkcut.py) that is cut (both ends see the connection drop) and healed: the hub accepts
-every registration meanwhile, and afterwards central holds every hub event exactly once, in order
+every registration (and an erasure: decided at the owning hub) meanwhile, and afterwards central
+holds every hub event exactly once, in order
 (DESIGN.md §4).
 
 The 3-node central cluster, two hubs, cuts of 10,000 events, a central node SIGKILLed and central
@@ -194,14 +195,25 @@ async def test_a_cut_off_hub_keeps_registering_and_central_converges(
             during = await register(hub_nc, 100, 5)
             assert all(r["accepted"] for r in during), during
             assert await count(hub_nc, HUB_STREAM) == 20
+            # an erasure is decided at the owning hub (its key bucket, its log): cut off, too
+            gone = {"volunteer_id": before[0]["aggregate_id"], "reason": "subject_request"}
+            erased = await hub_nc.request(
+                "vhub.cmd.registry.erase_volunteer", json.dumps(gone).encode(), timeout=15
+            )
+            assert json.loads(erased.data)["accepted"], erased.data
+            assert await count(hub_nc, HUB_STREAM) == 23  # withdrawn + erased, the phone released
             assert await count(central_nc, CENTRAL_STREAM) == 10  # nothing crossed the cut
 
             await link.heal()
-            await eventually(lambda: central_has(20), "central converges after the link heals")
+            await eventually(lambda: central_has(23), "central converges after the link heals")
 
         hub_msgs = await messages(hub_nc, HUB_STREAM)
         central_msgs = await messages(central_nc, CENTRAL_STREAM)
-        assert len(central_msgs) == len(hub_msgs) == 20
+        assert len(central_msgs) == len(hub_msgs) == 23
+        erased_person = person(0)
+        for _, _, data in central_msgs:  # central's copy holds the erased person's data sealed only
+            assert erased_person["full_name"].encode() not in data
+            assert b"900000000" not in data
         for hub_seq, (hub_msg, copy) in enumerate(zip(hub_msgs, central_msgs, strict=True), start=1):
             subject, headers, data = copy
             assert (subject, data) == (hub_msg[0], hub_msg[2])
@@ -209,7 +221,7 @@ async def test_a_cut_off_hub_keeps_registering_and_central_converges(
             source = headers["Nats-Stream-Source"].split()
             assert source[0].split(":")[0] == HUB_STREAM, source
             assert int(source[1]) == hub_seq, source  # the origin's sequence: same order, no gap
-        assert len({h["Nats-Msg-Id"] for _, h, _ in central_msgs}) == 20  # no duplicates
+        assert len({h["Nats-Msg-Id"] for _, h, _ in central_msgs}) == 23  # no duplicates
     finally:
         await hub_nc.close()
         await central_nc.close()
