@@ -26,6 +26,7 @@ from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequen
 from nats.js.kv import KeyValue
 
 from shared.decider import Rejected
+from shared.settings import Settings
 
 
 class MasterKey:
@@ -64,6 +65,16 @@ class KeyStore:
         self._kv: KeyValue | None = None
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = max(cache_size, 1)
+
+    @classmethod
+    def of(cls, js: JetStreamContext, settings: Settings) -> KeyStore:
+        """The hub's key store as the settings name it (bucket, master key, cache size)."""
+        return cls(
+            js,
+            settings.keys_bucket,
+            MasterKey(settings.master_key()),
+            cache_size=settings.snapshot_cache_size,
+        )
 
     async def _bucket(self) -> KeyValue:
         if self._kv is None:

@@ -28,7 +28,7 @@ from services.registry.domain.commands import (
     WithdrawVolunteer,
 )
 from services.registry.identities import IdentityIndex
-from services.registry.keystore import KeyStore, MasterKey
+from services.registry.keystore import KeyStore
 from services.registry.phones import PhoneClaims
 from services.registry.privacy import keep_erased
 from services.registry.sealing import PersonalCodec, identity_pseudonym, keyed, phone_pseudonym
@@ -60,12 +60,7 @@ class Registry:
         self._store = self.store = store
         self._writer = self.writer = writer or Writer(store, retries=settings.occ_retries)
         self._pseudonym = keyed(settings.pii_key.get_secret_value().encode())
-        self.keys = keys or KeyStore(
-            store.jetstream,
-            settings.keys_bucket,
-            MasterKey(settings.master_key()),
-            cache_size=settings.snapshot_cache_size,
-        )
+        self.keys = keys or KeyStore.of(store.jetstream, settings)
         self.codec = PersonalCodec(self.keys, self.pseudonym, seal=settings.pii_sealing)
 
         def repo(

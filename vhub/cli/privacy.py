@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from rich.table import Table
 
 from services.registry.erasures import erasure_report
-from services.registry.keystore import KeyStore, MasterKey
+from services.registry.keystore import KeyStore
 from services.registry.migrate import migrate
 from services.registry.sealing import PersonalCodec, keyed
 from shared.settings import Settings, load_settings
@@ -55,7 +55,7 @@ def _command(nats_url: str | None, hub: str | None, name: str, body: dict[str, A
 
 
 def _keys(nc: Client, settings: Settings) -> KeyStore:
-    return KeyStore(nc.jetstream(), settings.keys_bucket, MasterKey(settings.master_key()))
+    return KeyStore.of(nc.jetstream(), settings)
 
 
 @app.command()
