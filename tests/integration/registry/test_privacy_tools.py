@@ -10,7 +10,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from nats.aio.client import Client
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
 
 from services.registry.app import RegistryApp
 from services.registry.domain.commands import EraseVolunteer, ExportVolunteer, RegisterVolunteer
@@ -245,3 +247,36 @@ async def test_an_erasure_at_one_replica_reaches_the_others_and_a_restart(
     finally:
         for app in [*replicas, *([late] if late else [])]:
             await app.stop()
+
+
+async def test_a_key_brought_back_by_a_restored_backup_is_deleted_again_at_start(
+    nc: Client, provisioned: Settings
+) -> None:
+    """Given an erased volunteer whose wrapped key a bucket backup older than the erasure still
+    holds, when that backup is restored and a registry starts, then its feed deletes the key again
+    and the volunteer stays unreadable."""
+    js = nc.jetstream()
+    kv = await js.key_value(provisioned.keys_bucket)
+    first = RegistryApp(nc, provisioned.model_copy(update={"instance": "1"}), catch_up_s=30)
+    await first.start()
+    try:
+        now = datetime.now(UTC)
+        ctx = CommandContext(command_id="bk-reg", correlation_id="bk", actor="test", received_at=now)
+        body = {**VOLUNTEER, "phone": "0911999000"}
+        vid = (await first.registry.register_volunteer(RegisterVolunteer(**body), ctx)).aggregate_id
+        backup = (await kv.get(vid)).value  # what a backup taken now holds
+        assert backup
+        erase = EraseVolunteer(volunteer_id=vid, reason="legal_order")
+        await first.privacy.erase_volunteer(erase, CommandContext("bk-er", "bk", "test", now))
+    finally:
+        await first.stop()
+    await kv.put(vid, backup)  # the restore
+    restarted = RegistryApp(nc, provisioned.model_copy(update={"instance": "2"}), catch_up_s=30)
+    await restarted.start()  # its feed catches up with the log before it serves
+    try:
+        with pytest.raises((KeyDeletedError, KeyNotFoundError)):
+            await kv.get(vid)
+        state = (await restarted.registry.volunteers.load(vid)).state
+        assert (state.full_name, state.phone, state.birth_date) == (None, None, None)
+    finally:
+        await restarted.stop()
