@@ -25,9 +25,10 @@ from pydantic import BaseModel, Field, ValidationError
 from shared.aggregates import CommandContext, Outcome
 from shared.contract import Command
 from shared.decider import Rejected
-from shared.envelope import command_subject
+from shared.envelope import command_subject, hub_command_subject
 from shared.jsonbody import BadBody, decode_object
 from shared.metrics import COMMAND_SECONDS, COMMANDS
+from shared.ownership import Ownership
 from shared.refusals import INTERNAL_REASON, describe, encode_reply
 from shared.runtime import barrier
 
@@ -88,7 +89,14 @@ def invalid(err: ValidationError, model: type[BaseModel]) -> Refused:
 
 
 class CommandBus:
-    """Serves ``vhub.cmd.<context>.<name>`` in queue group ``<context>``."""
+    """Serves ``vhub.cmd.<context>.<name>`` and, given its hub's ``ownership``,
+    ``vhub.cmd.<hub>.<context>.<name>``, in queue group ``<context>``. Then a command naming an
+    aggregate or a province that another hub owns is refused ``owned_by_other_hub`` before any
+    handler runs (shared.ownership).
+
+    The plain subject reaches the hub the client is connected to: a leaf node prefers its local
+    queue subscribers, and crosses to another hub's only when it has none (docs/architecture.md §7;
+    tests/integration/test_hub_routing.py)."""
 
     def __init__(
         self,
@@ -97,9 +105,11 @@ class CommandBus:
         *,
         clock: Callable[[], datetime],
         concurrency: int = 256,
+        ownership: Ownership | None = None,
     ) -> None:
         self._nc = nc
         self.context = context
+        self.ownership = ownership
         self._clock = clock
         self._routes: dict[str, Route[Any]] = {}
         self._subs: list[Subscription] = []
@@ -124,14 +134,21 @@ class CommandBus:
     def names(self) -> list[str]:
         return sorted(self._routes)
 
+    def subjects(self, name: str) -> list[str]:
+        """Where command ``name`` is served: the plain subject, and the hub-addressed one."""
+        plain = command_subject(self.context, name)
+        if self.ownership is None:
+            return [plain]
+        return [plain, hub_command_subject(self.ownership.hub, self.context, name)]
+
     async def start(self) -> None:
         for name in self._routes:
-            subject = command_subject(self.context, name)
-            self._subs.append(
-                await self._nc.subscribe(
-                    subject, queue=self.context, cb=self._receive, pending_msgs_limit=100_000
+            for subject in self.subjects(name):
+                self._subs.append(
+                    await self._nc.subscribe(
+                        subject, queue=self.context, cb=self._receive, pending_msgs_limit=100_000
+                    )
                 )
-            )
         await barrier(self._nc)  # the server knows our interest before start() returns
 
     async def stop(self) -> None:
@@ -191,6 +208,8 @@ class CommandBus:
         )
         structlog.contextvars.bind_contextvars(correlation_id=ctx.correlation_id)
         try:
+            if self.ownership is not None:
+                self.ownership.refuse_foreign(command, context=self.context, name=name)
             return await route.handler(command, ctx)
         except Rejected as rej:
             log.info("command_rejected", command=name, code=rej.code)

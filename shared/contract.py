@@ -6,6 +6,8 @@ is a frozen, strictly validated model of what a caller may ask; how it travels i
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.fields import Text
@@ -23,3 +25,8 @@ class Command(BaseModel):
     command_id: str | None = Field(default=None, pattern=ID_PATTERN)
     correlation_id: str | None = Field(default=None, pattern=ID_PATTERN)
     actor: Text | None = Field(default=None, max_length=128)  # no control or invisible characters
+
+    # Which fields name an aggregate by id, and which name a province: the hub that receives the
+    # command checks that it owns / serves them (shared.ownership, in the command bus).
+    owned_fields: ClassVar[tuple[str, ...]] = ()
+    province_fields: ClassVar[tuple[str, ...]] = ()

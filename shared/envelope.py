@@ -71,6 +71,12 @@ def command_subject(context: str, command: str) -> str:
     return f"{CMD_PREFIX}.{context}.{command}"
 
 
+def hub_command_subject(hub: str, context: str, command: str) -> str:
+    """``vhub.cmd.<hub>.<context>.<command>``: a command addressed to one hub, wherever the client is
+    connected (the plain :func:`command_subject` goes to the hub the client is connected to)."""
+    return f"{CMD_PREFIX}.{hub}.{context}.{command}"
+
+
 def ingest_subject(hub: str, fact_type: str) -> str:
     """``vhub.ingest.<hub>.<type>``: where outside systems publish facts."""
     return f"{INGEST_PREFIX}.{hub}.{fact_type}"

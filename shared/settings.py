@@ -26,6 +26,9 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "test", "production"] = "dev"
     hub: str = Field(default="hn", description="This deployment's hub code (owns its aggregates).")
+    # a hub of deploy/hubs.toml runs linked (refuses other hubs' provinces and pre-prefix ids are
+    # central's: shared/ownership.py) unless it is the only hub, as the single-hub `vhub dev` is
+    standalone: bool = False
     nats_url: str = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: SecretStr | None = None

@@ -28,8 +28,11 @@ from shared.events import CATALOGUE, Event, load_all
 TITLE = "vhub: youth-volunteer campaign hub"
 VERSION = "0.1.0"
 DESCRIPTION = (
-    "Commands are NATS request/reply on vhub.cmd.<context>.<command> (queue group <context>); "
-    "the reply is Accepted or Refused. Events are appended to JetStream on "
+    "Commands are NATS request/reply on vhub.cmd.<context>.<command> (queue group <context>), "
+    "served by the hub the client is connected to, or on vhub.cmd.<hub>.<context>.<command> for one "
+    "hub wherever the client is; the reply is Accepted or Refused (owned_by_other_hub, with the "
+    "owner in details, when another hub owns the aggregate or serves the province). Aggregate ids "
+    "start with their hub: <hub>-<uuid>. Events are appended to JetStream on "
     "vhub.evt.<hub>.<context>.<aggregate>.<id>, wrapped in an Envelope whose `data` is the "
     "event payload; the event type and schema version are also in headers. Outside systems publish "
     "facts on vhub.ingest.<hub>.<type>; refused messages land on vhub.dlq.<hub>.<source>."
@@ -133,6 +136,12 @@ def document() -> dict[str, Any]:
                 "description": f"queue group {context}",
                 "messages": {model.__name__: _ref("messages", model.__name__)},
             }
+            channels[f"{key}.at_hub"] = {
+                "address": e.hub_command_subject("{hub}", context, name),
+                "parameters": HUB,
+                "description": f"queue group {context} at that hub only",
+                "messages": {model.__name__: _ref("messages", model.__name__)},
+            }
             channels[f"{key}.reply"] = {
                 "address": None,
                 "description": "the requester's inbox",
@@ -150,6 +159,11 @@ def document() -> dict[str, Any]:
                         _ref("channels", f"{key}.reply/messages/Refused"),
                     ],
                 },
+            }
+            operations[f"{key}.at_hub"] = {
+                **operations[key],
+                "channel": _ref("channels", f"{key}.at_hub"),
+                "messages": [_ref("channels", f"{key}.at_hub/messages/{model.__name__}")],
             }
     fact = dispatch_commands.COMMANDS["report_activity"]
     messages["IngestActivityReported"] = {

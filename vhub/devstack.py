@@ -54,6 +54,21 @@ class ServiceProcess:
         return self.process.poll() is None
 
 
+def spawn_service(key: str, module: str, env: dict[str, str], log_path: Path) -> ServiceProcess:
+    """``python -m services.<module>`` with ``env`` (its ``VHUB_HTTP_PORT`` names its URL), output
+    appended to ``log_path``; it dies with its parent."""
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{module}"],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
+    return ServiceProcess(key, proc, f"http://127.0.0.1:{env['VHUB_HTTP_PORT']}", env, log_path)
+
+
 @dataclass
 class DevStack:
     """Start with :meth:`start`, stop with :meth:`stop` (SIGTERM to every process, then wait)."""
@@ -63,6 +78,8 @@ class DevStack:
     http_port: int | None = None
     sync_always: bool = True
     hub: str = "hn"
+    # the only hub: it serves every province (shared/ownership.py); `vhub dev --hubs` runs linked
+    standalone: bool = True
     services: list[str] = field(default_factory=available_services)
     extra_env: dict[str, str] = field(default_factory=dict)
     supervise: bool = True
@@ -125,6 +142,7 @@ class DevStack:
         return {
             **os.environ,
             "VHUB_HUB": self.hub,
+            "VHUB_STANDALONE": "true" if self.standalone else "false",
             "VHUB_NATS_URL": self.nats_url,
             "VHUB_HTTP_PORT": str(http_port),
             "VHUB_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
@@ -135,17 +153,7 @@ class DevStack:
     def start_service(self, name: str, http_port: int) -> ServiceProcess:
         """Start (or restart) one service process."""
         env = self.service_env(name, http_port)
-        log_path = self.data_dir / "logs" / f"{name}.log"
-        with log_path.open("ab") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"],
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent(),
-            )
-        sp = ServiceProcess(name, proc, f"http://127.0.0.1:{http_port}", env, log_path)
+        sp = spawn_service(name, name, env, self.data_dir / "logs" / f"{name}.log")
         self.procs[name] = sp
         return sp
 

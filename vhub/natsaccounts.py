@@ -2,6 +2,8 @@
 
 Least privilege is decided by the server, so it has to be written in subjects the server matches:
 
+* a command service subscribes to its context's plain command subjects and to those addressed to
+  its own hub (``vhub.cmd.<hub>.<context>.>``), never to another hub's;
 * a service publishes only its own hub's subjects (``vhub.evt.<hub>.<context>.>``, its own DLQ
   subject), never another hub's (no ``*`` in the hub token: hence one file per hub);
 * the JetStream API carries the stream and the consumer as whole tokens
@@ -112,7 +114,7 @@ def service_permissions(
             f"{API}.DIRECT.GET.KV_{streams.keys}.$KV.{streams.keys}.>",
             f"{API}.STREAM.INFO.KV_{streams.keys}",
         ]
-        subscribe.insert(0, "vhub.cmd.registry.>")
+        subscribe[:0] = ["vhub.cmd.registry.>", f"vhub.cmd.{hub}.registry.>"]
     elif service == "dispatch":
         publish = [
             f"vhub.evt.{hub}.dispatch.>",
@@ -125,7 +127,7 @@ def service_permissions(
             f"{API}.STREAM.INFO.{evt}",
             f"{API}.STREAM.INFO.{streams.ingest}",
         ]
-        subscribe.insert(0, "vhub.cmd.dispatch.>")
+        subscribe[:0] = ["vhub.cmd.dispatch.>", f"vhub.cmd.{hub}.dispatch.>"]
         # ... but never under another service's consumer name (a create would update that one)
         others = [n for svc in ("registry", "reporting") for _, n in consumers(svc, streams, instances)]
         c = f"{API}.CONSUMER"

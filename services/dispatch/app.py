@@ -31,6 +31,7 @@ from shared.events.dispatch import CONTEXT
 from shared.eventstore import EventStore
 from shared.hosting import serve
 from shared.ops import HttpServer, ops_app
+from shared.ownership import Ownership
 from shared.runtime import instance_name
 from shared.settings import Settings
 from shared.transaction import Writer
@@ -90,9 +91,14 @@ class DispatchApp:
         self.facts = self.projection.runner(js, stream=s.event_stream, hub=s.hub)
         self.caught_up = self.facts.caught_up
         dlq = DeadLetters(js, stream=s.dlq_stream, hub=s.hub, source="dispatch_ingest")
-        self.ingest = ActivityIngest(self.service, js, stream=s.ingest_stream, dead_letters=dlq)
+        ownership = Ownership.of(s.hub, standalone=s.standalone)
+        self.ingest = ActivityIngest(
+            self.service, js, stream=s.ingest_stream, dead_letters=dlq, ownership=ownership
+        )
         self.closing = DayClosing(self.service, store, self.projection)
-        self.bus = CommandBus(nc, CONTEXT, clock=self.clock, concurrency=s.command_concurrency)
+        self.bus = CommandBus(
+            nc, CONTEXT, clock=self.clock, concurrency=s.command_concurrency, ownership=ownership
+        )
         self.bus.serve(COMMANDS, self.service, self.closing)
         self.http = HttpServer(ops_app(nc, self.readiness, "vhub dispatch"), s.http_host, s.http_port)
         self.discovery = discovery_for(nc, s, "dispatch", bus=self.bus, readiness=self.readiness)

@@ -34,8 +34,10 @@ from shared.consumer import DurableConsumer
 from shared.deadletter import DeadLetters
 from shared.decider import Rejected
 from shared.envelope import ingest_subject
+from shared.events.dispatch import CONTEXT
 from shared.eventstore import AppendFailedError, ConcurrencyConflictError
 from shared.jsonbody import BadBody, decode_object
+from shared.ownership import Ownership
 
 log = structlog.get_logger(__name__)
 FACT_TYPE = "activity_reported"
@@ -76,9 +78,11 @@ class ActivityIngest:
         *,
         stream: str,
         dead_letters: DeadLetters,
+        ownership: Ownership | None = None,
         batch_size: int = 100,
     ) -> None:
         self._svc = service
+        self._ownership = ownership or Ownership.of(service.hub)
         self._js = js
         self._dlq = dead_letters
         self.recorded = 0
@@ -137,6 +141,7 @@ class ActivityIngest:
             received_at=self._svc.clock(),
         )
         try:
+            self._ownership.refuse_foreign(cmd, context=CONTEXT, name="report_activity")
             await self._svc.report_activity(cmd, ctx, source="ingest")
         except Rejected as rej:
             await self._refuse(msg, seq, f"{rej.code}: {rej.reason}")

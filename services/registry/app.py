@@ -23,6 +23,7 @@ from shared.events.registry import CONTEXT
 from shared.eventstore import EventStore
 from shared.hosting import serve
 from shared.ops import HttpServer, ops_app
+from shared.ownership import Ownership
 from shared.runtime import instance_name
 from shared.settings import Settings
 from shared.transaction import Writer
@@ -50,7 +51,13 @@ class RegistryApp:
         )
         self.registry = Registry(store, settings, writer=Writer(store, retries=settings.occ_retries))
         self.privacy = Privacy(self.registry)
-        self.bus = CommandBus(nc, CONTEXT, clock=clock, concurrency=settings.command_concurrency)
+        self.bus = CommandBus(
+            nc,
+            CONTEXT,
+            clock=clock,
+            concurrency=settings.command_concurrency,
+            ownership=Ownership.of(settings.hub, standalone=settings.standalone),
+        )
         self.bus.serve(c.COMMANDS, self.registry, self.privacy, Campaign(self.registry))
         # one consumer per replica (the index lives in this process), named by its slot so the
         # accounts file can list it (vhub/natsaccounts.py); a restart replays it from the start

@@ -8,7 +8,7 @@ from services.registry.domain import places
 from services.registry.domain.commands import DesignateBorderCommunes, RegisterServicePoint
 from shared.aggregates import CommandContext
 from shared.commands import Accepted
-from shared.envelope import derive_id
+from shared.ownership import owned_id
 from shared.transaction import Target
 
 BORDER_ID = "border_communes"
@@ -24,7 +24,7 @@ class Campaign:
         self.campaign = registry.campaign
 
     async def register_service_point(self, cmd: RegisterServicePoint, ctx: CommandContext) -> Accepted:
-        point_id = derive_id(self._store.hub, "service_point", ctx.command_id)
+        point_id = owned_id(self._store.hub, "service_point", ctx.command_id)
         outcome = await self._writer.write(
             ctx, Target(self.points, point_id), lambda s: places.register_point(s, cmd, point_id=point_id)
         )

@@ -35,10 +35,10 @@ from services.registry.sealing import PersonalCodec, identity_pseudonym, keyed, 
 from shared.aggregates import PLAIN, Aggregates, CommandContext, Outcome
 from shared.commands import Accepted
 from shared.decider import EvolveFn, Rejected
-from shared.envelope import derive_id
 from shared.events import Event
 from shared.events.registry import CONTEXT, PossibleDuplicateFlagged
 from shared.eventstore import EventStore
+from shared.ownership import owned_id
 from shared.settings import Settings
 from shared.transaction import Target, Writer
 
@@ -102,7 +102,7 @@ class Registry:
     async def register_volunteer(self, cmd: RegisterVolunteer, ctx: CommandContext) -> Accepted:
         """Claim the phone, then record the volunteer: two single appends, each guarded by its
         subject's version, so exactly one volunteer per phone however many instances race."""
-        volunteer_id = derive_id(self._store.hub, "volunteer", ctx.command_id)
+        volunteer_id = owned_id(self._store.hub, "volunteer", ctx.command_id)
         today = (ctx.received_at + TZ_OFFSET).date()
         fields = volunteer.validate_registration(cmd, today)  # refuse before reading anything
         await self.claims.claim(phone_pseudonym(self.pseudonym, str(fields["phone"])), volunteer_id, ctx)
@@ -185,7 +185,7 @@ class Registry:
         return Accepted.of(outcome)
 
     async def form_team(self, cmd: FormTeam, ctx: CommandContext) -> Accepted:
-        team_id = derive_id(self._store.hub, "team", ctx.command_id)
+        team_id = owned_id(self._store.hub, "team", ctx.command_id)
         outcome = await self._writer.write(
             ctx, Target(self.teams, team_id, new=True), lambda s: team.form(s, cmd, team_id=team_id)
         )

@@ -135,7 +135,7 @@ async def provision_central(url: str) -> None:
 async def register(hub_nc: Client, first: int, count: int) -> list[dict[str, Any]]:
     replies = []
     for i in range(first, first + count):
-        body = person(i, command_id=f"r{i}")
+        body = person(i, command_id=f"r{i}", province_code="79", commune_code="26506")  # hcm serves 79
         reply = await hub_nc.request(
             "vhub.cmd.registry.register_volunteer", json.dumps(body).encode(), timeout=15
         )

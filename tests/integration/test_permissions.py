@@ -59,11 +59,11 @@ from tests.support.waiting import eventually, free_port
 HUB = "hcm"
 SECRETS = secrets()
 NOW = datetime(2025, 7, 10, 12, 0, tzinfo=LOCAL_TZ)
-VOLUNTEER = {**registry_tests.VOLUNTEER, "command_id": "perm-volunteer"}
+HCM_PLACE = {"province_code": "79", "commune_code": "26506"}  # a province hub hcm serves
+VOLUNTEER = {**registry_tests.VOLUNTEER, **HCM_PLACE, "command_id": "perm-volunteer"}
 TEAM = {
     "name": "Đội hình số Bến Thành",
-    "province_code": "01",
-    "commune_code": "00070",
+    **HCM_PLACE,
     "focus": "digital_skills",
     "organisation": "Đoàn phường Bến Thành",
     "command_id": "perm-team",
@@ -71,8 +71,7 @@ TEAM = {
 POINT = {
     "name": "Điểm một cửa Bến Thành",
     "kind": "commune_one_stop",
-    "province_code": "01",
-    "commune_code": "00070",
+    **HCM_PLACE,
     "command_id": "perm-point",
 }
 

@@ -106,6 +106,8 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("pub", "_INBOX_registry.x", b"{}"),  # a forged reply to another service
         ("sub", "vhub.evt.>", b""),  # live events, volunteers' among them
         ("sub", "vhub.cmd.registry.>", b""),  # another service's commands
+        ("sub", f"vhub.cmd.{HUB}.registry.>", b""),
+        ("sub", f"vhub.cmd.{OTHER}.dispatch.>", b""),  # another hub's commands
         ("sub", "_INBOX.>", b""),
         ("sub", "_INBOX_registry.>", b""),
     ],
@@ -122,6 +124,8 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("pub", f"vhub.dlq.{HUB}.dispatch_ingest", b"{}"),
         ("pub", "_INBOX_dispatch.x", b"{}"),
         ("sub", "vhub.cmd.dispatch.>", b""),
+        ("sub", f"vhub.cmd.{OTHER}.registry.>", b""),  # another hub's commands
+        ("sub", "vhub.cmd.*.registry.>", b""),
         ("sub", "vhub.ingest.>", b""),
         ("sub", "_INBOX.>", b""),
     ],

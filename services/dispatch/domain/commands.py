@@ -21,6 +21,8 @@ class RequestCoverage(Command):
     """A service point needs ``teams_needed`` teams on ``date`` from ``starts_at`` to
     ``ends_at`` (local times). Replies ``result.request_id``."""
 
+    owned_fields = ("service_point_id",)
+
     service_point_id: str = Field(pattern=REF)
     date: CampaignDate
     starts_at: ClockTime
@@ -32,6 +34,8 @@ class RequestCoverage(Command):
 class DispatchTeam(Command):
     """Send a team to a service point for one shift (aware ISO datetimes). Replies
     ``result.dispatch_id``."""
+
+    owned_fields = ("team_id", "service_point_id", "coverage_request_id")
 
     team_id: str = Field(pattern=REF)
     service_point_id: str = Field(pattern=REF)
@@ -45,6 +49,8 @@ class PlanRotation(Command):
     """One shift a day from ``from_date`` to ``to_date``, cycling over ``service_point_ids``; all
     or nothing. Replies ``result.dispatches``."""
 
+    owned_fields = ("team_id", "service_point_ids")
+
     team_id: str = Field(pattern=REF)
     service_point_ids: list[str] = Field(min_length=1, max_length=100)
     from_date: CampaignDate
@@ -57,6 +63,8 @@ class PlanRotation(Command):
 class CancelDispatch(Command):
     """Call a dispatch off, with the reason."""
 
+    owned_fields = ("dispatch_id",)
+
     dispatch_id: str = Field(pattern=SCOPED_REF)
     reason: Text = Field(min_length=1, max_length=500)
 
@@ -65,12 +73,16 @@ class CheckIn(Command):
     """The team arrived at ``at`` (the caller's time, checked against the shift window and
     the clock)."""
 
+    owned_fields = ("dispatch_id",)
+
     dispatch_id: str = Field(pattern=SCOPED_REF)
     at: CampaignDateTime
 
 
 class CheckOut(Command):
     """The team left at ``at`` (after its check-in, not in the future)."""
+
+    owned_fields = ("dispatch_id",)
 
     dispatch_id: str = Field(pattern=SCOPED_REF)
     at: CampaignDateTime
@@ -86,6 +98,8 @@ class CloseDay(Command):
 class ReportActivity(Command):
     """Counts for one dispatch. Signs and bounds are rules (own codes), not shape errors."""
 
+    owned_fields = ("dispatch_id",)
+
     dispatch_id: str = Field(pattern=SCOPED_REF)
     people_supported: int = 0
     businesses_supported: int = 0
@@ -98,6 +112,8 @@ class ReportActivity(Command):
 
 class SuggestTeams(Command):
     """A ranked, explained list of teams free for a coverage request (nothing is written)."""
+
+    owned_fields = ("request_id",)
 
     request_id: str = Field(pattern=SCOPED_REF)
     limit: int = Field(default=10, ge=1, le=100)

@@ -20,6 +20,8 @@ CommuneCode = Annotated[str, Field(min_length=1, max_length=10)]
 class RegisterVolunteer(Command):
     """Register a volunteer (consent required; one volunteer per phone number)."""
 
+    province_fields = ("province_code",)
+
     full_name: Text = Field(max_length=400)
     phone: str = Field(max_length=40)
     birth_date: BirthDate
@@ -34,6 +36,9 @@ class RegisterVolunteer(Command):
 class UpdateVolunteer(Command):
     """Change a volunteer's details; only the fields given change."""
 
+    owned_fields = ("volunteer_id",)
+    province_fields = ("province_code",)
+
     volunteer_id: str = Id
     full_name: Text | None = Field(default=None, max_length=400)
     phone: str | None = Field(default=None, max_length=40)
@@ -45,6 +50,8 @@ class UpdateVolunteer(Command):
 
 class WithdrawVolunteer(Command):
     """Withdraw a volunteer (they leave their team too)."""
+
+    owned_fields = ("volunteer_id",)
 
     volunteer_id: str = Id
     reason: Text = Field(default="withdrawn", max_length=500)
@@ -67,6 +74,8 @@ class ExportVolunteer(Command):
 class FormTeam(Command):
     """Form a team in a province (optionally a commune) with one focus of work."""
 
+    province_fields = ("province_code",)
+
     name: Text = Field(max_length=400)
     province_code: str = Code
     commune_code: str | None = Field(default=None, min_length=1, max_length=10)
@@ -75,6 +84,8 @@ class FormTeam(Command):
 
 
 class TeamMember(Command):
+    owned_fields = ("team_id", "volunteer_id")
+
     team_id: str = Id
     volunteer_id: str = Id
 
@@ -94,12 +105,16 @@ class AppointTeamLeader(TeamMember):
 class DisbandTeam(Command):
     """Disband a team; its members are free to join another."""
 
+    owned_fields = ("team_id",)
+
     team_id: str = Id
     reason: Text = Field(default="disbanded", max_length=500)
 
 
 class RegisterServicePoint(Command):
     """Register a service point: a provincial centre, a commune one-stop point, a community site."""
+
+    province_fields = ("province_code",)
 
     name: Text = Field(max_length=400)
     kind: PointKind

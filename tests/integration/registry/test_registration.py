@@ -27,8 +27,8 @@ from services.registry.service import Registry
 from shared.aggregates import CommandContext, Outcome
 from shared.commands import CommandBus
 from shared.decider import Rejected
-from shared.envelope import derive_id
 from shared.eventstore import EventStore
+from shared.ownership import owned_id
 from shared.settings import Settings
 from shared.transaction import Target, Writer
 from tests.integration.registry.conftest import Send
@@ -49,7 +49,7 @@ async def register(registry: Registry, body: dict[str, Any], command_id: str, at
 
 async def claim_only(registry: Registry, command_id: str, at: datetime) -> str:
     """What a writer that died between its two appends leaves behind: the claim alone."""
-    volunteer_id = derive_id(registry.volunteers.store.hub, "volunteer", command_id)
+    volunteer_id = owned_id(registry.volunteers.store.hub, "volunteer", command_id)
     phone = registry.pseudonym("phone", "+84987654321")
     await registry.claims.claim(phone, volunteer_id, ctx(command_id, at))
     return volunteer_id
