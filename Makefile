@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo demo-once dev test test-fast fuzz chaos lint fmt bench docs clean
+.PHONY: install demo demo-once demo-one-hub dev test test-fast fuzz chaos lint fmt bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)          ## the embedded stack + the launch-week campaign, then serve until Ctrl-C
-	$(BIN)/vhub demo
+demo: $(STAMP)          ## the nine launch hubs linked (vhub dev --hubs all) + launch-week across them, then serve
+	$(BIN)/vhub demo --hubs all
 
-demo-once: $(STAMP)     ## the same, exiting after the figures table
-	$(BIN)/vhub demo --once
+demo-once: $(STAMP)     ## the same, exiting after the figures table at central
+	$(BIN)/vhub demo --hubs all --once
+
+demo-one-hub: $(STAMP)  ## the fallback: one standalone hub serving every province, the same campaign
+	$(BIN)/vhub demo
 
 dev: $(STAMP)           ## the embedded stack in the foreground (Ctrl-C stops it)
 	$(BIN)/vhub dev

@@ -69,6 +69,28 @@ def spawn_service(key: str, module: str, env: dict[str, str], log_path: Path) ->
     return ServiceProcess(key, proc, f"http://127.0.0.1:{env['VHUB_HTTP_PORT']}", env, log_path)
 
 
+def wait_healthy(procs: dict[str, ServiceProcess], timeout: float, only: list[str] | None = None) -> None:
+    """Until every process (or those in ``only``) answers ``/healthz``; raise if one exits."""
+    deadline = time.monotonic() + timeout
+    pending = set(only or procs)
+    with httpx.Client(timeout=2.0) as client:
+        while pending:
+            for name in sorted(pending):
+                sp = procs[name]
+                if not sp.alive():
+                    tail = sp.log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{name} exited ({sp.process.returncode}):\n{tail}")
+                try:
+                    if client.get(f"{sp.url}/healthz").status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}")
+            if pending:
+                time.sleep(0.05)  # polling HTTP endpoints, bounded by the deadline
+
+
 @dataclass
 class DevStack:
     """Start with :meth:`start`, stop with :meth:`stop` (SIGTERM to every process, then wait)."""
@@ -184,24 +206,7 @@ class DevStack:
         self.nats.process.wait(10)
 
     def wait_ready(self, timeout: float, only: list[str] | None = None) -> None:
-        deadline = time.monotonic() + timeout
-        pending = set(only or self.procs)
-        with httpx.Client(timeout=2.0) as client:
-            while pending:
-                for name in sorted(pending):
-                    sp = self.procs[name]
-                    if not sp.alive():
-                        tail = sp.log_path.read_text(errors="replace")[-2000:]
-                        raise RuntimeError(f"{name} exited ({sp.process.returncode}):\n{tail}")
-                    try:
-                        if client.get(f"{sp.url}/healthz").status_code == 200:
-                            pending.discard(name)
-                    except httpx.HTTPError:
-                        pass
-                if pending and time.monotonic() > deadline:
-                    raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}")
-                if pending:
-                    time.sleep(0.05)  # polling HTTP endpoints, bounded by the deadline
+        wait_healthy(self.procs, timeout, only)
 
     def describe(self) -> dict[str, object]:
         return {

@@ -141,3 +141,28 @@ def test_every_server_keeps_the_durability_and_link_lessons(conf: str) -> None:
         assert "domain: central\n" in text
         assert "no_advertise: true" in text
         assert text.count("nats-route://") == 3
+
+
+def test_a_cut_hub_config_is_valid_and_differs_only_in_its_remotes(tmp_path: Path) -> None:
+    """`vhub hub cut` reloads this text: nats-server reloads a change of leaf remotes only, so
+    everything else must be the linked config's."""
+    from vhub.deploy.natsconf import Listen, hub_conf
+
+    hub = load_hub_list().hub("hcm")
+    listen = Listen("127.0.0.1", 4231, None, str(tmp_path / "js"))
+    linked, cut = hub_conf(hub, listen), hub_conf(hub, listen, linked=False)
+    (tmp_path / "accounts-hcm.conf").write_text((DEPLOY / "accounts-hcm.conf").read_text())
+    (tmp_path / "cut.conf").write_text(cut)
+    result = subprocess.run(
+        [str(server_binary()), "-t", "-c", "cut.conf"],
+        cwd=tmp_path,
+        env=SECRETS,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "urls:" not in cut
+    before, after = linked.split("  remotes = [", 1)[0], linked.rsplit("  ]\n}", 1)[1]
+    assert cut.startswith(before)
+    assert cut.endswith(after)

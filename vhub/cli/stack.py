@@ -7,8 +7,9 @@ import importlib.util
 import shutil
 import signal
 import threading
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import platformdirs
 import typer
@@ -17,6 +18,9 @@ from rich.table import Table
 from vhub.cli.app import DataDir, HttpPort, NatsPort, ReadyFile, app, console
 from vhub.client import CommandClient
 from vhub.devstack import DevStack
+
+if TYPE_CHECKING:
+    from vhub.hubstack import HubStack
 
 
 def _data_dir(data_dir: Path | None, kind: str = "dev") -> Path:
@@ -68,6 +72,15 @@ def _wait_for_stop() -> None:
     stop.wait()
 
 
+Hubs = Annotated[
+    str | None,
+    typer.Option(
+        help="Linked hubs of deploy/hubs.toml (comma-separated, or 'all'): the central NATS server "
+        "and a leaf node per hub, registry and dispatch at each, reporting at central."
+    ),
+]
+
+
 @app.command()
 def dev(
     nats_port: NatsPort = None,
@@ -75,8 +88,12 @@ def dev(
     data_dir: DataDir = None,
     ready_file: ReadyFile = None,
     sync_always: Annotated[bool, typer.Option(help="fsync before every ack")] = True,
+    hubs: Hubs = None,
 ) -> None:
     """Run the embedded stack in the foreground until Ctrl-C or SIGTERM."""
+    if hubs:
+        _run_hubs(hubs, http_port, data_dir, ready_file, demo=False, seed=0, once=False)
+        return
     stack = _start_stack(nats_port, http_port, data_dir, sync_always)
     try:
         if ready_file:
@@ -97,9 +114,13 @@ def demo(
     data_dir: DataDir = None,
     ready_file: ReadyFile = None,
     seed: int = 2025,
+    hubs: Hubs = None,
 ) -> None:
     """Start the embedded stack on an empty store, run the demo campaign, print the figures; keep
-    serving."""
+    serving. With ``--hubs``: across linked hubs, each province's commands sent to its hub."""
+    if hubs:
+        _run_hubs(hubs, http_port, _fresh_demo_dir(data_dir), ready_file, demo=True, seed=seed, once=once)
+        return
     stack = _start_stack(nats_port, http_port, _fresh_demo_dir(data_dir), True)
     try:
         if ready_file:
@@ -129,3 +150,52 @@ async def _demo_job(stack: DevStack, seed: int) -> bool:
     finally:
         await client.close()
     return all(r["accepted"] or r["code"] == "duplicate_volunteer" for r in replies)
+
+
+def _run_hubs(
+    hubs: str,
+    http_port: int | None,
+    data_dir: Path | None,
+    ready_file: Path | None,
+    *,
+    demo: bool,
+    seed: int,
+    once: bool,
+) -> None:
+    from shared.hubs import hub_codes
+    from vhub.hubstack import HubStack
+
+    codes = list(hub_codes()) if hubs.strip() == "all" else [h.strip() for h in hubs.split(",") if h.strip()]
+    stack = HubStack(_data_dir(data_dir, "hubs"), codes, http_port=http_port)
+    console.print(f"[bold]vhub[/] starting hubs {', '.join(stack.hubs)} in {stack.data_dir} …")
+    started = time.perf_counter()
+    try:
+        stack.start()
+        console.print(f"ready in {time.perf_counter() - started:.1f} s")
+        if ready_file:
+            stack.write_ready_file(ready_file)
+        _print_hubs(stack)
+        if demo:
+            from vhub.simulate.hubs import run_hub_demo
+
+            ok = asyncio.run(run_hub_demo(stack, seed=seed, console=console))
+            console.print(f"stack started and demo done in {time.perf_counter() - started:.1f} s")
+            if not ok:
+                raise typer.Exit(1)
+            if once:
+                return
+        console.print("Ctrl-C stops everything. `vhub hub cut HUB` / `vhub hub heal HUB` cut a hub's link.")
+        _wait_for_stop()
+    finally:
+        stack.stop()
+        console.print("stopped.")
+
+
+def _print_hubs(stack: HubStack) -> None:
+    table = Table(title="vhub linked hubs")
+    for col in ("hub", "nats", "registry", "dispatch"):
+        table.add_column(col)
+    for code, hs in stack.servers.items():
+        table.add_row(code, hs.url, stack.procs[f"registry@{code}"].url, stack.procs[f"dispatch@{code}"].url)
+    console.print(table)
+    console.print(f"reporting at central: {stack.procs['reporting'].url}")

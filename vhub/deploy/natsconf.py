@@ -115,8 +115,9 @@ def central_conf(
     return "".join(out)
 
 
-def hub_conf(hub: Hub, listen: Listen) -> str:
-    """The leaf node of a provincial hub: its own domain and R1 stream, linked to every central node."""
+def hub_conf(hub: Hub, listen: Listen, *, linked: bool = True) -> str:
+    """The leaf node of a provincial hub: its own domain and R1 stream, linked to every central node.
+    ``linked=False``: the same server with its link removed (``vhub hub cut`` reloads it)."""
     out = [
         HEADER,
         f"# Hub {hub.code} ({hub.name}), serving provinces {', '.join(hub.provinces)}: one server, a leaf\n"
@@ -124,18 +125,23 @@ def hub_conf(hub: Hub, listen: Listen) -> str:
         "# central sources this hub's stream and converges when the link heals.\n",
         "\n".join(_common(hub_server_name(hub), listen, hub)) + "\n\n",
         _jetstream(hub.code, listen.store_dir),
-        "\nleafnodes {\n"
-        '  reconnect: "2s"\n'
-        "  remotes = [\n"
-        "    {\n"
-        f"      # every central node: {LEAF_URLS_VAR} is a list of nats-leaf://leaf:<password>@host:port\n"
-        f"      urls: ${LEAF_URLS_VAR}\n"
-        "      account: VHUB\n"
-        "      # hub users cannot be bypassed through the link: central's events never flow in\n"
-        '      deny_imports: ["vhub.evt.>"]\n'
-        "    }\n"
-        "  ]\n"
-        "}\n\n",
+    ]
+    if linked:
+        remotes = (
+            "  remotes = [\n"
+            "    {\n"
+            f"      # every central node: {LEAF_URLS_VAR} is a list of nats-leaf://leaf:<password>@host:port\n"
+            f"      urls: ${LEAF_URLS_VAR}\n"
+            "      account: VHUB\n"
+            "      # hub users cannot be bypassed through the link: central's events never flow in\n"
+            '      deny_imports: ["vhub.evt.>"]\n'
+            "    }\n"
+            "  ]\n"
+        )
+    else:  # the same block without remotes: a reload may change the remotes, not the rest
+        remotes = "  # cut off from central (vhub hub cut): no remote until healed\n  remotes = []\n"
+    out += [
+        f'\nleafnodes {{\n  reconnect: "2s"\n{remotes}}}\n\n',
         "# Notice a silent WAN cut in seconds, not the default minutes.\n",
         PINGS,
     ]

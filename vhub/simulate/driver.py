@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,15 @@ MAX_UNEXPECTED_KEPT = 50
 # Commands that do a day's work in one go (close_day marks every unattended shift of the day a
 # no-show): measured at scale 1.0, one took longer than the usual 10 s answer window.
 SLOW_COMMANDS = {"close_day": 120.0}
+
+
+# Where a step goes: (subject, body) pairs; by default its plain subject (the hub the client is
+# connected to). vhub/simulate/hubs.py sends each to the hub that owns it, and hub-wide ones to each.
+Route = Callable[["Step", dict[str, Any]], list[tuple[str, Mapping[str, Any]]]]
+
+
+def plain_route(step: Step, body: dict[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(step.subject, body)]
 
 
 class MissingRefError(LookupError):
@@ -68,8 +77,10 @@ class Driver:
         correlation_id: str = "simulate",
         request_timeout: float = 10.0,
         transient_deadline: float = 60.0,
+        route: Route = plain_route,
     ) -> None:
         self._nc = nc
+        self._route = route
         self._concurrency = concurrency
         self._correlation = correlation_id
         self._timeout = request_timeout
@@ -122,19 +133,21 @@ class Driver:
             self.tally.surprise(f"{step.name} {step.command_id}: no id for {err}")
             return True
         body.update(command_id=step.command_id, correlation_id=self._correlation, actor="vhub-simulate")
-        raw = json.dumps(body).encode()
-        reply = await self._request(step, raw)
-        self._record(step, reply)
-        return not reply.get("accepted", False)
+        refused = False
+        for subject, one in self._route(step, body):
+            reply = await self._request(step, subject, json.dumps(one).encode())
+            self._record(step, reply)
+            refused = refused or not reply.get("accepted", False)
+        return refused
 
-    async def _request(self, step: Step, raw: bytes) -> dict[str, Any]:
+    async def _request(self, step: Step, subject: str, raw: bytes) -> dict[str, Any]:
         timeout = max(self._timeout, SLOW_COMMANDS.get(step.name, 0.0))
         deadline = time.monotonic() + max(self._deadline, 2 * timeout)
         backoff = 0.05
         while True:
             self.tally.sent += 1
             try:
-                msg = await self._nc.request(step.subject, raw, timeout=timeout)
+                msg = await self._nc.request(subject, raw, timeout=timeout)
             except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as err:
                 self.tally.timeouts += 1
                 if time.monotonic() > deadline:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import nats
@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from vhub.simulate import check
-from vhub.simulate.driver import Driver, Tally
-from vhub.simulate.model import Plan
+from vhub.simulate.driver import Driver, Route, Tally, plain_route
+from vhub.simulate.model import Plan, Truth
 from vhub.simulate.progress import PhaseProgress
 from vhub.simulate.scenarios import build_plan
 
@@ -87,22 +87,30 @@ async def run_scenario(
     wait_s: float = 300.0,
     request_timeout: float = 10.0,
     on_phase: Callable[[str], None] | None = None,
+    route: Route = plain_route,
+    settled: Callable[[], Awaitable[int]] | None = None,
+    more_rows: Callable[[Truth, check.Reading], list[check.Row]] | None = None,
+    credentials: tuple[str, str] | None = None,
 ) -> Report:
     """Run ``scenario`` against a running stack and check its ground truth.
 
     Commands go only to ``vhub.cmd.*`` at ``nats_url``; figures are read from the reporting API at
     ``reporting_url`` before and after. ``run_id`` (default: from scenario and seed) prefixes every
     command id; running the same run id twice is a replay, whose commands all come back duplicates.
+    Linked hubs (vhub/simulate/hubs.py): ``route`` sends each command to its hub, ``settled`` waits
+    until central holds every hub's log and gives the position to read at, ``more_rows`` adds rows.
     """
     plan: Plan = build_plan(scenario, scale=scale, seed=seed, run_id=run_id)
     run = run_id or f"{scenario.replace('-', '')}{seed}"
     before = await check.read(reporting_url, wait_s=wait_s)
-    nc = await nats.connect(nats_url, name="vhub-simulate")
+    user, password = credentials or (None, None)
+    nc = await nats.connect(nats_url, name="vhub-simulate", user=user, password=password)
     driver = Driver(
         nc,
         concurrency=concurrency,
         correlation_id=f"{run}-{uuid.uuid4().hex[:8]}",
         request_timeout=request_timeout,
+        route=route,
     )
     driver.on_phase = on_phase
     started = time.perf_counter()
@@ -111,7 +119,8 @@ async def run_scenario(
             await driver.run(plan, progress)
     finally:
         await nc.drain()
-    after = await check.read(reporting_url, driver.tally.max_version, wait_s=wait_s)
+    position = await settled() if settled is not None else driver.tally.max_version
+    after = await check.read(reporting_url, position, wait_s=wait_s)
     seconds = time.perf_counter() - started
     t = driver.tally
     replay = driver.replay
@@ -120,6 +129,8 @@ async def run_scenario(
     seen = after if replay else after.minus(before)
     first = t.unexpected_samples[0] if t.unexpected_samples else ""
     rows = check.compare(plan.truth, seen, t.noise_seen, t.unexpected, first)
+    if more_rows is not None:
+        rows[-1:-1] = more_rows(plan.truth, seen)  # before "unexpected replies"
     return Report(
         scenario,
         scale,
