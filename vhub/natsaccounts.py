@@ -70,7 +70,8 @@ def consumers(service: str, streams: Streams, instances: Sequence[str] = INSTANC
         own = [(streams.events, f"dispatch_facts_{i}") for i in instances]
         return [*own, (streams.ingest, "dispatch_ingest_activity")]
     if service == "reporting":
-        return [(streams.read, "reporting"), (streams.read, "reporting_rebuild")]
+        # the read model's, its rebuild's, and the national duplicates index's (reporting/national.py)
+        return [(streams.read, n) for n in ("reporting", "reporting_rebuild", "reporting_national")]
     raise ValueError(f"unknown service {service!r}")
 
 

@@ -18,6 +18,8 @@ from services.reporting.consumer import (
     drop_orphaned_deliveries,
 )
 from services.reporting.db import make_engine
+from services.reporting.national import NationalFeed, NationalIndex
+from services.reporting.national_api import national_router
 from services.reporting.provenance import LogLookup
 from services.reporting.provenance_api import provenance_router
 from services.reporting.queries import ReadModel
@@ -59,6 +61,7 @@ class ReportingApp:
         self.projection.rewind = self._rewind
         self.runner.resume = self._resume
         self._started_at = 0
+        self.national = NationalFeed(NationalIndex(), js, stream=settings.read_stream)
         api = build_api(
             ReadModel(self.reader),
             watch,
@@ -66,6 +69,7 @@ class ReportingApp:
             extra_routers=[
                 ops_router(nc, self.readiness),
                 provenance_router(ReadModel(self.reader), LogLookup(js, settings.read_stream)),
+                national_router(self.national.index, ReadModel(self.reader)),
             ],
             hub=settings.hub,
         )
@@ -93,6 +97,7 @@ class ReportingApp:
         self._started_at = self.projection.position = at.position
         await drop_orphaned_deliveries(self._js, self.settings.read_stream, DURABLE)
         await self.consumer.ensure(start_after=at.position)
+        await self.national.start()
         await self.server.start()
         await self.discovery.start()
         self._consuming = asyncio.create_task(self.runner.run(self._stop))
@@ -103,6 +108,7 @@ class ReportingApp:
         if self._consuming is not None:
             await self._consuming
         await self.projection.flush()
+        await self.national.stop()
         await self.server.stop()
         await self.writer.dispose()
         await self.reader.dispose()

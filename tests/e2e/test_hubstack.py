@@ -125,3 +125,68 @@ async def test_two_linked_hubs_answer_their_own_and_survive_a_cut(
 
 async def _equal(central: Client, n: int) -> bool:
     return await central_count(central) == n
+
+
+def vhub(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "vhub.cli", *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+async def national(info: dict[str, Any]) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=info["services"]["reporting"], timeout=5) as client:
+        body: dict[str, Any] = (await client.get("/v1/duplicates", params={"scope": "national"})).json()
+    return body
+
+
+async def test_the_same_phone_at_two_hubs_while_cut_is_one_pair_at_central_counted_once(
+    hubs: tuple[subprocess.Popen[bytes], dict[str, Any], Path], tmp_path: Path
+) -> None:
+    """Given hcm cut off, the same phone registers at hn and at hcm (each hub's own uniqueness
+    holds); after the heal central lists the pair once, counts the person once, and an operator's
+    `vhub duplicates resolve` withdraws the duplicate at its hub."""
+    _, info, data = hubs
+    central = await nats.connect(info["hubs"]["hn"]["operator_nats_url"])
+    at_hcm = await nats.connect(info["hubs"]["hcm"]["operator_nats_url"])
+    try:
+        first = await register(central, "vhub.cmd.registry.register_volunteer", "0912345678", HN_PLACE)
+        assert first["accepted"], first
+        vhub_hub("cut", "hcm", data)
+        second = await register(at_hcm, "vhub.cmd.registry.register_volunteer", "+84912345678", HCM_PLACE)
+        assert second["accepted"], second  # hcm cannot see hn's claim while cut off
+        again = await register(at_hcm, "vhub.cmd.registry.register_volunteer", "0912345678", HCM_PLACE)
+        assert again["code"] == "duplicate_volunteer"  # within a hub the phone stays unique
+        assert (await national(info))["pairs"] == []
+        vhub_hub("heal", "hcm", data)
+
+        async def one_pair() -> bool:
+            body = await national(info)
+            return len(body["pairs"]) == 1 and body["active_volunteers"] == 2
+
+        await eventually(one_pair, "central lists the pair once both logs converged", 120)
+        body = await national(info)
+        [pair] = body["pairs"]
+        assert (pair["counted"]["hub"], pair["counted"]["volunteer_id"]) == ("hn", first["aggregate_id"])
+        assert (pair["duplicate"]["hub"], pair["duplicate"]["volunteer_id"]) == (
+            "hcm",
+            second["aggregate_id"],
+        )
+        assert (pair["kind"], pair["resolved"], body["active_volunteers_counted_once"]) == ("phone", False, 1)
+        assert "912345678" not in json.dumps(body)  # no phone, in any form
+
+        ready = tmp_path / "ready.json"
+        assert "withdrawn at hub hcm" in vhub(
+            "duplicates", "resolve", second["aggregate_id"], "--ready-file", str(ready)
+        )
+
+        async def resolved() -> bool:
+            b = await national(info)
+            return bool(b["pairs"] and b["pairs"][0]["resolved"] and b["unresolved"] == 0)
+
+        await eventually(resolved, "the withdrawal reaches central: the pair is resolved", 60)
+        assert "0 unresolved" in vhub("duplicates", "list", "--ready-file", str(ready))
+    finally:
+        await central.close()
+        await at_hcm.close()

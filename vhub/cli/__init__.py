@@ -7,7 +7,18 @@ The commands live in small modules beside this one, each registering on the root
 from __future__ import annotations
 
 from shared.logging import configure_logging
-from vhub.cli import data, dlq, explain, hubs, privacy, replay, simulation, stack, status  # noqa: F401  (each registers its commands)
+from vhub.cli import (  # noqa: F401  (each registers its commands)
+    data,
+    dlq,
+    duplicates,
+    explain,
+    hubs,
+    privacy,
+    replay,
+    simulation,
+    stack,
+    status,
+)
 from vhub.cli.app import app
 
 __all__ = ["app", "main"]

@@ -15,12 +15,20 @@ from vhub.cli.app import app, console
 hub_app = typer.Typer(help="Linked hubs of `vhub dev --hubs`: cut or heal a hub's link, see them.")
 app.add_typer(hub_app, name="hub")
 StackDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="The stack's data directory (default: vhub dev --hubs's).")
+    Path | None,
+    typer.Option(
+        "--data-dir", help="The stack's data directory (default: the newest of vhub dev/demo --hubs)."
+    ),
 ]
 
 
 def _dir(data_dir: Path | None) -> Path:
-    return data_dir or Path(platformdirs.user_data_dir("vhub")) / "hubs"
+    """The given directory, else the newest of `vhub dev --hubs`'s and `vhub demo --hubs`'s."""
+    if data_dir is not None:
+        return data_dir
+    root = Path(platformdirs.user_data_dir("vhub"))
+    stacks = [d for d in (root / "hubs", root / "demo") if (d / "hubs.json").exists()]
+    return max(stacks, key=lambda d: (d / "hubs.json").stat().st_mtime) if stacks else root / "hubs"
 
 
 @hub_app.command("cut")

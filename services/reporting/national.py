@@ -1,0 +1,136 @@
+"""National duplicates at central (issue 11 part 3): one person recorded at two hubs.
+
+Within a hub a phone is hard-unique: its claim subject ``vhub.evt.<hub>.registry.phone.<key>``
+(services/registry/phones.py). Across hubs it cannot be while a hub can be cut off: each hub
+accepts what it cannot see is taken elsewhere. Central sees it once both logs have converged in
+``VHUB_CENTRAL``: the same claim key under two hubs. The key is the registry's keyed pseudonym of
+the phone (HMAC under ``VHUB_PII_KEY``, the same at every hub), so central compares without any
+personal value, and neither the key nor the phone is ever served: a pair is named by a uuid5 of
+the key. Registrations that carry an ``identity_pseudonym`` (name and birth date; issue 12) pair
+the same way.
+
+Which registration counts: the one recorded first (``recorded_at``, then the hub code). The other
+hub accepted the second only because it could not see the first. A pair is resolved once either
+volunteer is withdrawn (an operator withdraws one at its hub: ``vhub duplicates resolve``).
+
+The index is in this process, replayed from the start at each boot (as the registry's possible-
+duplicate index is): claims and registrations are a small part of the log, and no table, rebuild
+or checkpoint has to be kept in step with the read model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from nats.js import JetStreamContext
+
+from shared.envelope import EVT_PREFIX, Envelope, derive_id
+from shared.events import Event
+from shared.events.registry import PhoneClaimed, PhoneReleased, VolunteerRegistered, VolunteerWithdrawn
+from shared.projection import Batch, ProjectionRunner
+from shared.upcast import PoisonEventError, read_envelope, read_event
+
+DURABLE = "reporting_national"
+Fact = tuple[Envelope, Event]
+TYPES = [e.event_type for e in (PhoneClaimed, PhoneReleased, VolunteerRegistered, VolunteerWithdrawn)]
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    hub: str
+    volunteer_id: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    pair_id: str
+    kind: str  # "phone" | "name_birth_date"
+    counted: Holder  # recorded first: the registration national figures count
+    duplicate: Holder
+    resolved: bool
+
+
+def decode(seq: int, raw: bytes) -> tuple[Fact | None, str | None]:
+    try:
+        env = read_envelope(raw)
+        return (env, read_event(env)), None
+    except PoisonEventError as err:
+        return None, err.reason
+
+
+class NationalIndex:
+    """kind → key → hub → who holds it there; and which volunteers are withdrawn."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, dict[str, dict[str, Holder]]] = {"phone": {}, "name_birth_date": {}}
+        self._withdrawn: set[str] = set()
+        self.position = 0
+
+    def _hold(self, kind: str, key: str, holder: Holder) -> None:
+        self._held[kind].setdefault(key, {})[holder.hub] = holder
+
+    async def apply(self, batch: Batch[Fact]) -> None:
+        for env, ev in batch.items:
+            if isinstance(ev, PhoneClaimed):
+                self._hold("phone", env.aggregate_id, Holder(env.hub, ev.volunteer_id, env.recorded_at))
+            elif isinstance(ev, PhoneReleased):
+                held = self._held["phone"].get(env.aggregate_id, {})
+                if (h := held.get(env.hub)) is not None and h.volunteer_id == ev.volunteer_id:
+                    del held[env.hub]
+            elif isinstance(ev, VolunteerWithdrawn):
+                self._withdrawn.add(ev.volunteer_id)
+            elif isinstance(ev, VolunteerRegistered):
+                key = getattr(ev, "identity_pseudonym", None)  # issue 12's registrations carry it
+                if isinstance(key, str) and key:
+                    self._hold("name_birth_date", key, Holder(env.hub, ev.volunteer_id, env.recorded_at))
+        self.position = batch.last_seq
+
+    def pairs(self) -> list[Pair]:
+        """Every key held at two hubs or more: the first holder counts, each later one pairs with it."""
+        out = []
+        for kind, keys in self._held.items():
+            for key, by_hub in keys.items():
+                if len(by_hub) < 2:
+                    continue
+                first, *later = sorted(by_hub.values(), key=lambda h: (h.recorded_at, h.hub))
+                for dup in later:
+                    resolved = bool({first.volunteer_id, dup.volunteer_id} & self._withdrawn)
+                    pair_id = derive_id("national_duplicate", kind, key, dup.hub)
+                    out.append(Pair(pair_id, kind, first, dup, resolved))
+        return sorted(out, key=lambda p: (p.duplicate.recorded_at, p.pair_id))
+
+
+class NationalFeed:
+    """The index's own consumer on the read stream (``VHUB_CENTRAL`` at central), until stopped."""
+
+    def __init__(self, index: NationalIndex, js: JetStreamContext, *, stream: str) -> None:
+        self.index = index
+        self.runner = ProjectionRunner(
+            js,
+            index,
+            decode,
+            stream=stream,
+            durable=DURABLE,
+            filter_subjects=[f"{EVT_PREFIX}.*.registry.phone.*", f"{EVT_PREFIX}.*.registry.volunteer.*"],
+            event_types=TYPES,
+            inactive_threshold=3600.0,
+        )
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(Exception):  # replayed from the start: an old consumer is ahead
+            await self.runner.consumer.delete()
+        await self.runner.start()
+        self._task = asyncio.create_task(self.runner.run(self._stop))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        with contextlib.suppress(Exception):
+            await self.runner.consumer.delete()
