@@ -90,18 +90,23 @@ class NationalIndex:
         self.position = batch.last_seq
 
     def pairs(self) -> list[Pair]:
-        """Every key held at two hubs or more: the first holder counts, each later one pairs with it."""
-        out = []
-        for kind, keys in self._held.items():
+        """Every key held at two hubs or more: the first holder counts, each later one pairs with
+        it. Two registrations found by phone and by name + birth date are one pair (kind: the phone,
+        the stronger evidence), never two."""
+        out: dict[tuple[str, str], Pair] = {}
+        for kind, keys in self._held.items():  # "phone" first
             for key, by_hub in keys.items():
                 if len(by_hub) < 2:
                     continue
                 first, *later = sorted(by_hub.values(), key=lambda h: (h.recorded_at, h.hub))
                 for dup in later:
-                    resolved = bool({first.volunteer_id, dup.volunteer_id} & self._withdrawn)
+                    which = (first.volunteer_id, dup.volunteer_id)
+                    if which in out:
+                        continue
+                    resolved = bool(set(which) & self._withdrawn)
                     pair_id = derive_id("national_duplicate", kind, key, dup.hub)
-                    out.append(Pair(pair_id, kind, first, dup, resolved))
-        return sorted(out, key=lambda p: (p.duplicate.recorded_at, p.pair_id))
+                    out[which] = Pair(pair_id, kind, first, dup, resolved)
+        return sorted(out.values(), key=lambda p: (p.duplicate.recorded_at, p.pair_id))
 
 
 class NationalFeed:

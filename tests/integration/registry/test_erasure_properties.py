@@ -37,10 +37,11 @@ from services.reporting.projections import Loaded, fold
 from shared.aggregates import CommandContext
 from shared.decider import Rejected
 from shared.decider import fold as fold_events
-from shared.envelope import Envelope, derive_id
+from shared.envelope import Envelope
 from shared.events import Event
 from shared.events.registry import PERSONAL_FIELDS
 from shared.eventstore import EventStore
+from shared.ownership import owned_id
 from shared.settings import Settings, load_settings
 from shared.streams import provision
 from shared.upcast import decode
@@ -115,7 +116,7 @@ async def scenario(nc: Client, settings: Settings, ops: list[tuple[str, int]], r
         return CommandContext(f"r{run}c{i}", f"r{run}", "fuzz", at + timedelta(seconds=i))
 
     def vid(p: int) -> str:
-        return derive_id(settings.hub, "volunteer", f"r{run}reg{p}")
+        return owned_id(settings.hub, "volunteer", f"r{run}reg{p}")
 
     team = (
         await registry.form_team(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from services.reporting.national import Fact, NationalIndex
 from shared.envelope import Envelope
 from shared.events import Event
-from shared.events.registry import PhoneClaimed, PhoneReleased, VolunteerWithdrawn
+from shared.events.registry import PhoneClaimed, PhoneReleased, VolunteerRegistered, VolunteerWithdrawn
 from shared.projection import Batch
 
 T0 = datetime(2025, 7, 10, 8, 0, tzinfo=UTC)
@@ -67,3 +67,26 @@ async def test_the_same_phone_twice_at_one_hub_is_no_national_pair() -> None:
         fact("hn", "k1", PhoneClaimed(volunteer_id="a")), fact("hn", "k1", PhoneClaimed(volunteer_id="b"))
     )
     assert index.pairs() == []
+
+
+def registered(volunteer_id: str, identity: str) -> VolunteerRegistered:
+    return VolunteerRegistered(
+        volunteer_id=volunteer_id,
+        province_code="01",
+        commune_code="00004",
+        affiliation="youth_union",
+        skills=[],
+        identity_pseudonym=identity,
+    )
+
+
+async def test_two_registrations_matched_by_phone_and_by_name_are_one_pair() -> None:
+    """The same two registrations found by the phone and by name + birth date are listed once."""
+    index = await fold(
+        fact("hn", "k1", PhoneClaimed(volunteer_id="hn-v")),
+        fact("hn", "hn-v", registered("hn-v", "i1")),
+        fact("hcm", "k1", PhoneClaimed(volunteer_id="hcm-v"), minutes=1),
+        fact("hcm", "hcm-v", registered("hcm-v", "i1"), minutes=1),
+    )
+    [pair] = index.pairs()
+    assert (pair.kind, pair.counted.volunteer_id, pair.duplicate.volunteer_id) == ("phone", "hn-v", "hcm-v")
