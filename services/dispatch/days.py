@@ -9,6 +9,11 @@ schedule still decides its own no-shows (only a still "scheduled" shift is marke
 schedule's expected version, so a retry, a restart mid-way or a second replica marks nothing
 twice). The day's total is then read from the projection once it has applied every schedule
 version this command saw, and the hub's day aggregate records ``DayClosed`` with it, once.
+
+Then the day's figures are published on the same aggregate, once: ``DayFiguresPublished`` with the
+figures as the projection counted them when it applied the ``DayClosed`` (the dispatch facts
+before the close in log order, as reporting counts them), so a fact arriving between the close and
+the publication is a restatement like any later one, never folded into the published figures.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from services.dispatch.service import DispatchService
 from shared.aggregates import CommandContext
 from shared.commands import Accepted
 from shared.envelope import event_subject
-from shared.events.dispatch import CONTEXT
+from shared.events.dispatch import CONTEXT, PlaceFigures
 from shared.eventstore import EventStore
 from shared.transaction import Target
 
@@ -88,6 +93,15 @@ class DayClosing:
         await asyncio.gather(*(worker() for _ in range(min(self._workers, len(teams)))))
         return marked, seen
 
+    async def _published_figures(self, day: date, closed_at: int) -> list[PlaceFigures]:
+        """The day's figures as the projection counted them at its ``DayClosed`` (at or below
+        ``closed_at``, the day aggregate's version)."""
+        await self._caught_up(closed_at)
+        places = self._projection.view.tally.published(day)
+        if places is None:  # the close is in the log, so the caught-up projection has applied it
+            raise ProjectionBehindError(f"the facts projection has not applied the close of {day}")
+        return places
+
     async def close_day(self, cmd: c.CloseDay, ctx: CommandContext) -> Accepted:
         svc = self._svc
         now = svc.clock()
@@ -107,14 +121,23 @@ class DayClosing:
                 s, cmd.date, hub=svc.hub, no_shows=no_shows, now=now, policy=svc.policy
             ),
         )
+        places = await self._published_figures(cmd.date, outcome.version)
+        published = await svc.writer.write(
+            svc.sub_context(ctx, "publish"),
+            Target(svc.days, key),
+            lambda s: attendance.publish_day(s, cmd.date, hub=svc.hub, places=places),
+        )
         log.info("day_closed", date=key, teams=len(teams), marked=marked, no_shows=no_shows)
-        return Accepted.of(
-            outcome,
+        reply = Accepted.of(
+            published,
             result={
                 "date": key,
                 "no_shows": no_shows,
                 "marked_now": marked,
                 "teams": len(teams),
                 "already_closed": before.state.closed,
+                "published_places": len(places),
             },
         )
+        both = [*Accepted.of(outcome).events, *reply.events]  # the close's and the publication's
+        return reply.model_copy(update={"events": both, "duplicate": outcome.duplicate})

@@ -24,11 +24,13 @@ from datetime import date
 from nats.js import JetStreamContext
 
 from services.dispatch.bookings import Bookings
+from services.dispatch.domain.dayfigures import DayTally
 from services.dispatch.domain.model import PointView, TeamView, shared
 from shared.envelope import event_subject
 from shared.events import Event
 from shared.events.dispatch import (
     CONTEXT,
+    ActivityReported,
     CoverageRequested,
     DayClosed,
     DispatchCancelled,
@@ -64,6 +66,7 @@ APPLIED = frozenset(
         CoverageRequested,
         OverCapacityRecorded,
         DayClosed,
+        ActivityReported,
     )
 )
 # What a batch of facts makes dispatch write: an over-capacity conflict to record, or a disbanded
@@ -111,6 +114,7 @@ class FactsView(Bookings):
     points: dict[str, PointView] = field(default_factory=dict)
     border_communes: set[str] = field(default_factory=set)
     closed_days: set[date] = field(default_factory=set)
+    tally: DayTally = field(default_factory=DayTally)  # the day figures close_day publishes
     position: int = 0
 
     def recorded(self, finding: Finding) -> bool:
@@ -120,6 +124,7 @@ class FactsView(Bookings):
 
     def apply(self, seq: int, ev: Event) -> list[Finding]:
         self.position = max(self.position, seq)
+        self.tally.apply(ev)
         if isinstance(ev, TeamFormed):
             self.teams[shared(ev.team_id)] = TeamView(
                 shared(ev.team_id),
@@ -141,6 +146,8 @@ class FactsView(Bookings):
             self.border_communes.update(shared(c) for c in ev.commune_codes)
         elif isinstance(ev, DayClosed):
             self.closed_days.add(ev.date)
+        elif isinstance(ev, ActivityReported):
+            pass  # counted in the tally only
         else:
             return list(self._dispatch_fact(ev))
         return []

@@ -23,6 +23,7 @@ from services.reporting.national_api import national_router
 from services.reporting.provenance import LogLookup
 from services.reporting.provenance_api import provenance_router
 from services.reporting.queries import ReadModel
+from services.reporting.restatements_api import restatements_router
 from services.reporting.store import ReportingStore
 from shared.consumer import DurableConsumer
 from shared.deadletter import DeadLetters
@@ -62,13 +63,15 @@ class ReportingApp:
         self.runner.resume = self._resume
         self._started_at = 0
         self.national = NationalFeed(NationalIndex(), js, stream=settings.read_stream)
+        lookup = LogLookup(js, settings.read_stream)
         api = build_api(
             ReadModel(self.reader),
             watch,
             max_wait_s=max_wait_s,
             extra_routers=[
                 ops_router(nc, self.readiness),
-                provenance_router(ReadModel(self.reader), LogLookup(js, settings.read_stream)),
+                provenance_router(ReadModel(self.reader), lookup),
+                restatements_router(ReadModel(self.reader), lookup),
                 national_router(self.national.index, ReadModel(self.reader)),
             ],
             hub=settings.hub,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting import models as m
 from services.reporting.projections import Changes, Loaded, wanted
-from services.reporting.projections.rows import DuplicateRow, TeamRow, VolunteerRow
+from services.reporting.projections.rows import DayRow, DuplicateRow, TeamRow, VolunteerRow
 from shared.events import Event
 
 
@@ -51,6 +51,10 @@ class BatchRows:
             du = t["duplicate"]
             for row in await conn.execute(select(du).where(du.c.volunteer_id.in_(want.duplicates))):
                 out.duplicates[row.volunteer_id] = DuplicateRow(**row._mapping)
+        if want.days:
+            dy = t["days"]
+            for row in await conn.execute(select(dy).where(dy.c.day.in_(want.days))):
+                out.days[(row.hub, row.day)] = DayRow(**row._mapping)
         return out
 
     async def write(self, conn: AsyncConnection, t: dict[str, Table], c: Changes) -> None:
@@ -93,7 +97,11 @@ class BatchRows:
         if c.trail:
             key = ("figure", "province_code", "commune_code", "day", "seq")
             await self._write(conn, t["provenance"], key, ("contribution",), c.trail, None)
+        if c.restated:
+            key = ("province_code", "day", "seq", "figure", "commune_code")
+            await self._write(conn, t["restatement"], key, ("hub", "change", "recorded_at"), c.restated, None)
         s = c.state
+        await self._replace(conn, t["days"], ("hub", "day"), [_row(s.days[k]) for k in c.dirty_days])
         await self._replace(
             conn, t["volunteer"], ("volunteer_id",), [_row(s.volunteers[i]) for i in c.dirty_volunteers]
         )

@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 from string import Template
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import swagger_ui
@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.reporting import models as m
 from services.reporting.queries import Snapshot
+from services.reporting.restatements import marks
 from services.reporting.routers.common import ReadsDep
 from shared.refdata import communes, provinces
 
@@ -70,6 +71,8 @@ async def dashboard(
     async with reads.read.snapshot() as snap:
         figures = (await snap.figures("campaign", [""])).get("", dict.fromkeys(m.FIGURES, 0))
         per_province = await snap.figures("province")
+        codes = sorted(provinces())
+        restated = {**await marks(snap, "campaign", [""]), **await marks(snap, "province", codes)}
         border = await snap.rows(snap.border(today, None))
         counters = await snap.counters(reads.read.projection)
     return HTMLResponse(
@@ -79,7 +82,8 @@ async def dashboard(
             rendered_at=datetime.now(LOCAL_TZ).strftime("%H:%M:%S"),
             cards="".join(_card(name, figures[name]) for name in LABELS),
             province_heads="".join(f"<th>{escape(t)}</th>" for t in PROVINCE_COLUMNS.values()),
-            province_rows=_province_rows(per_province),
+            province_rows=_province_rows(per_province, restated),
+            **_restated(restated[""]),
             border_date=today.isoformat(),
             **_border(border),
             **_freshness(snap, reads.hub, counters["events_applied"]),
@@ -117,13 +121,21 @@ def _card(name: str, value: int) -> str:
     )
 
 
-def _province_rows(per_province: dict[str, dict[str, int]]) -> str:
+def _province_rows(per_province: dict[str, dict[str, int]], restated: dict[str, Any]) -> str:
     out = []
     for p in sorted(provinces().values(), key=lambda p: p.code):
         row = per_province.get(p.code, {})
         cells = "".join(f'<td data-col="{k}">{row.get(k, 0)}</td>' for k in PROVINCE_COLUMNS)
-        out.append(f'<tr data-code="{p.code}"><th scope="row">{escape(p.name)}</th>{cells}</tr>')
+        at = restated[p.code]["restated_at"]
+        mark = f' class="restated" data-restated-at="{escape(at)}"' if at else ""
+        out.append(f'<tr data-code="{p.code}"{mark}><th scope="row">{escape(p.name)}</th>{cells}</tr>')
     return "".join(out)
+
+
+def _restated(campaign: dict[str, Any]) -> dict[str, object]:
+    """The campaign's restated mark: when its figures were last restated (hidden when never)."""
+    at = campaign["restated_at"]
+    return {"restated_at": escape(at or "—"), "restated_hidden": "" if at else " hidden"}
 
 
 def _border(rows: list[dict[str, object]]) -> dict[str, object]:

@@ -65,7 +65,7 @@ def decode_bytes(seq: int, raw: bytes) -> tuple[Item, str | None]:
             return Item(seq, None, env.recorded_at, ignored=True), None
     elif env.schema_version == CATALOGUE[env.event_type].schema_version:
         event: Event = env.data  # type: ignore[assignment]  # the variant typed it
-        return Item(seq, event, env.recorded_at), None
+        return Item(seq, event, env.recorded_at, hub=env.hub), None
     return _decode_general(seq, raw)  # an older version (upcast) or a newer one (refused)
 
 
@@ -78,6 +78,6 @@ def _decode_general(seq: int, raw: bytes) -> tuple[Item, str | None]:
     if known is not None and envelope.schema_version <= known:
         return Item(seq, None, envelope.recorded_at, ignored=True), None  # known, counts nothing
     try:
-        return Item(seq, read_event(envelope), envelope.recorded_at), None
+        return Item(seq, read_event(envelope), envelope.recorded_at, hub=envelope.hub), None
     except PoisonEventError as err:
         return Item(seq, None, envelope.recorded_at), err.reason

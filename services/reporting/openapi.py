@@ -14,7 +14,10 @@ from nats.aio.client import Client
 from services.reporting.api import build_api
 from services.reporting.consumer import PositionWatch
 from services.reporting.db import make_engine
+from services.reporting.provenance import LogLookup
+from services.reporting.provenance_api import provenance_router
 from services.reporting.queries import ReadModel
+from services.reporting.restatements_api import restatements_router
 from shared.ops import ops_router
 
 
@@ -25,7 +28,10 @@ async def _never_asked() -> tuple[bool, dict[str, Any]]:
 def document() -> dict[str, Any]:
     """The app's OpenAPI, built without a database or NATS connection (nothing is served)."""
     engine = make_engine("sqlite+aiosqlite://", writer=False)  # lazy: never connects
-    app = build_api(ReadModel(engine), PositionWatch(), extra_routers=[ops_router(Client(), _never_asked)])
+    nc = Client()
+    read, log = ReadModel(engine), LogLookup(nc.jetstream(), "VHUB_DOCS")  # never read
+    routers = [ops_router(nc, _never_asked), provenance_router(read, log), restatements_router(read, log)]
+    app = build_api(read, PositionWatch(), extra_routers=routers)
     return app.openapi()
 
 

@@ -17,6 +17,7 @@ from services.reporting.http import answer, commune_or_404, province_or_404
 from services.reporting.provenance import LogLookup, explain
 from services.reporting.queries import ReadModel
 from services.reporting.routers.common import ONE_OR_404
+from services.reporting.trail_schemas import ProvenancePage
 from shared.refdata import communes
 
 TRACED = f"^({'|'.join(m.TRACED)})$"  # the schema says which figures have provenance
@@ -25,7 +26,7 @@ TRACED = f"^({'|'.join(m.TRACED)})$"  # the schema says which figures have prove
 def provenance_router(read: ReadModel, log: LogLookup) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reporting"])
 
-    @router.get("/provenance", responses=ONE_OR_404)
+    @router.get("/provenance", response_model=ProvenancePage, responses=ONE_OR_404)
     async def provenance(
         figure: Annotated[str, Query(pattern=TRACED, description=f"one of {', '.join(m.TRACED)}")],
         province: Annotated[str | None, Query(pattern=r"^[0-9]{1,2}$")] = None,

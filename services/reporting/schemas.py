@@ -52,7 +52,15 @@ class Answer(BaseModel):
     freshness: Freshness
 
 
-class Summary(Answer):
+class Marks(BaseModel):
+    """Whether the figures' period was published (a hub closed one of its days), and when they
+    were last restated (a fact of a published day arrived after its close): ``/v1/restatements``."""
+
+    published: bool
+    restated_at: str | None = Field(description="ISO 8601; null when never restated")
+
+
+class Summary(Answer, Marks):
     """The campaign's figures and breakdowns."""
 
     figures: Figures
@@ -63,7 +71,7 @@ class Summary(Answer):
     first_day: date | None
 
 
-class Area(Answer):
+class Area(Answer, Marks):
     """One province or commune."""
 
     level: Literal["province", "commune"]
@@ -74,7 +82,7 @@ class Area(Answer):
     volunteers_by_affiliation: dict[str, int]
 
 
-class AreaRow(Figures):
+class AreaRow(Figures, Marks):
     code: str
     name: str
 
@@ -87,7 +95,7 @@ class CommuneList(AreaList):
     province_code: str
 
 
-class DayRow(Figures):
+class DayRow(Figures, Marks):
     day: date
 
 
@@ -207,10 +215,11 @@ class ProjectionBehind(BaseModel):
 
 
 # Columns of each list's CSV (the JSON items carry the same fields).
-AREA_COLUMNS = ["code", "name", *m.FIGURES]
+MARK_COLUMNS = list(Marks.model_fields)
+AREA_COLUMNS = ["code", "name", *m.FIGURES, *MARK_COLUMNS]
 TEAM_COLUMNS = list(m.SHAPES["team"].columns.keys())
 COVERAGE_COLUMNS = [*m.SHAPES["coverage"].columns.keys(), "shortfall"]
 BORDER_COLUMNS = [*m.SHAPES["border"].columns.keys(), "name", "covered_day", "covered_week"]
 BORDER_COLUMNS += ["days_covered", "last_covered"]
-DAY_COLUMNS = ["day", *m.FIGURES]
+DAY_COLUMNS = ["day", *m.FIGURES, *MARK_COLUMNS]
 DUPLICATE_COLUMNS = list(DuplicateRow.model_fields)

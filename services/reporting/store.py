@@ -35,6 +35,7 @@ class Item(NamedTuple):
     event: Event | None
     recorded_at: datetime | None
     ignored: bool = False
+    hub: str = ""  # the envelope's: whose closed day a counted fact restates
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,10 @@ class ReportingStore:
             if not fresh:
                 return 0
             events = [i.event for i in fresh if i.event is not None]
-            seqs = [i.seq for i in fresh if i.event is not None] if self.provenance else None
+            origins = [(i.seq, i.hub, i.recorded_at) for i in fresh if i.event is not None]
             tables = m.TABLES[colour]
             loaded = memory if memory is not None else await self._rows.load(conn, tables, events)
-            changes = fold(events, loaded, seqs)
+            changes = fold(events, loaded, origins, trail=self.provenance)
             await self._rows.write(conn, tables, changes)
             stamps = [i.recorded_at for i in fresh if i.recorded_at is not None]
             await conn.execute(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import Event, event
 from shared.events.registry import Focus
@@ -121,3 +121,43 @@ class DayClosed(Event):
     hub: str
     date: date
     no_shows: int
+
+
+# The figures a day's publication states: those counted per fact at a service point (reporting's
+# traced figures; active teams and volunteers are states, not sums of a day's facts).
+DAY_FIGURES: tuple[str, ...] = (
+    "dispatches",
+    "check_ins",
+    "no_shows",
+    "people_supported",
+    "businesses_supported",
+    "officials_supported",
+    "online_applications_guided",
+    "digital_sessions_held",
+    "session_attendees",
+    "elderly_attendees",
+    "activity_reports",
+    "over_capacity",
+)
+
+
+class PlaceFigures(BaseModel):
+    """One commune's figures of the day (only those not zero)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    province_code: str
+    commune_code: str
+    figures: dict[str, int]
+
+
+@event
+class DayFiguresPublished(Event):
+    """A closed day's figures for the hub, as they stood when it was closed (the dispatch facts
+    before its ``DayClosed``, in log order). Later facts of the day are restatements."""
+
+    event_type = "dispatch.day_figures_published"
+
+    hub: str
+    date: date
+    places: list[PlaceFigures]

@@ -15,9 +15,11 @@ from shared.events import Event
 from shared.events.dispatch import (
     ActivityReported,
     DayClosed,
+    DayFiguresPublished,
     DispatchCancelled,
     DispatchMarkedNoShow,
     OverCapacityRecorded,
+    PlaceFigures,
     Source,
     TeamCheckedIn,
     TeamCheckedOut,
@@ -143,6 +145,13 @@ def close_day(
         raise Rejected("in_the_future", f"{day} has not begun (today is {local_date(now)})")
     in_campaign(policy, day)
     return [] if state.closed else [DayClosed(hub=hub, date=day, no_shows=no_shows)]
+
+
+def publish_day(state: Day, day: date, *, hub: str, places: list[PlaceFigures]) -> list[Event]:
+    """A closed day's figures are published once; a day not closed has none to publish."""
+    if not state.closed or state.published:
+        return []
+    return [DayFiguresPublished(hub=hub, date=day, places=places)]
 
 
 def record_over_capacity(state: Coverage, finding: OverCapacityRecorded) -> list[Event]:

@@ -22,6 +22,7 @@ from shared.events.dispatch import (
     ActivityReported,
     CoverageRequested,
     DayClosed,
+    DayFiguresPublished,
     DispatchCancelled,
     DispatchMarkedNoShow,
     OverCapacityRecorded,
@@ -89,5 +90,7 @@ def evolve_coverage(state: Coverage, event: Event) -> Coverage:
 
 def evolve_day(state: Day, event: Event) -> Day:
     if isinstance(event, DayClosed):
-        return Day(closed=True, no_shows=event.no_shows)
+        return replace(state, closed=True, no_shows=event.no_shows)
+    if isinstance(event, DayFiguresPublished):
+        return replace(state, published=True)
     return state

@@ -201,7 +201,8 @@ class Coverage:
 
 @dataclass(frozen=True, slots=True)
 class Day:
-    """The aggregate of one hub's local date: closed once."""
+    """The aggregate of one hub's local date: closed once, then its figures published once."""
 
     closed: bool = False
     no_shows: int = 0
+    published: bool = False

@@ -8,11 +8,13 @@ applies every event to an accumulator of counter deltas and replaced rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from services.reporting.projections.rows import (
     BorderRow,
     Changes,
+    DayRow,
     DuplicateRow,
     Loaded,
     VolunteerRow,
@@ -39,25 +41,39 @@ def wanted(events: Iterable[Event]) -> Wanted:
             out.duplicates.add(e.volunteer_id)
         else:
             team_wanted(out, e)
+            day = getattr(e, "date", None)  # dispatch facts: is their day closed?
+            if isinstance(day, date):
+                out.days.add(day)
     return out
 
 
-def fold(events: Iterable[Event], loaded: Loaded, seqs: Sequence[int] | None = None) -> Changes:
+Origin = tuple[int, str, datetime | None]  # an event's stream sequence, hub and recorded_at
+
+
+def fold(
+    events: Iterable[Event],
+    loaded: Loaded,
+    origins: Sequence[Origin] | None = None,
+    *,
+    trail: bool = True,
+) -> Changes:
     """Apply ``events`` in order on top of ``loaded``; events no figure depends on are skipped.
-    With ``seqs`` (each event's stream sequence), the changes also hold the provenance ``trail``."""
+    With ``origins`` (each event's stream sequence, hub and time), the changes also hold the
+    restatements of closed days and, with ``trail``, the provenance ``trail``."""
     changes = Changes(state=loaded)
     handlers = HANDLERS
-    if seqs is None:
+    if origins is None:
         for e in events:
             handler = handlers.get(type(e))
             if handler is not None:
                 handler(changes, e)
         return changes.settle()
-    changes.trail = []
-    for seq, e in zip(seqs, events, strict=True):
+    if trail:
+        changes.trail = []
+    for (seq, hub, at), e in zip(origins, events, strict=True):
         handler = handlers.get(type(e))
         if handler is not None:
-            changes.seq = seq
+            changes.seq, changes.hub, changes.at = seq, hub, at
             handler(changes, e)
     return changes.settle()
 
@@ -152,6 +168,23 @@ def _over_capacity(c: Changes, e: d.OverCapacityRecorded) -> None:
     c.cover(e.date, e.service_point_id, e.province_code, e.commune_code).over_capacity += 1
 
 
+def _day_closed(c: Changes, e: d.DayClosed) -> None:
+    key = (e.hub, e.date)
+    if key not in c.state.days:  # from here on, the hub's facts of the day are restatements
+        c.state.days[key] = DayRow(e.hub, e.date, c.seq)
+        c.dirty_days.add(key)
+
+
+def _day_published(c: Changes, e: d.DayFiguresPublished) -> None:
+    key = (e.hub, e.date)
+    row = c.state.days.get(key)
+    if row is None:  # never without its close; if it were, this is where the day was cut
+        row = c.state.days[key] = DayRow(e.hub, e.date, c.seq)
+    if row.published_seq is None:
+        row.published_seq, row.published_at = c.seq, c.at.isoformat() if c.at else None
+        c.dirty_days.add(key)
+
+
 HANDLERS: dict[type[Event], Handler] = {
     r.VolunteerRegistered: _registered,
     r.VolunteerUpdated: _updated,
@@ -161,5 +194,7 @@ HANDLERS: dict[type[Event], Handler] = {
     d.CoverageRequested: _coverage_requested,
     d.ActivityReported: _activity,
     d.OverCapacityRecorded: _over_capacity,
+    d.DayClosed: _day_closed,
+    d.DayFiguresPublished: _day_published,
     **TEAM_HANDLERS,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 Area = tuple[str, str]  # (level, code): ('campaign', ''), ('province', '01'), ('commune', '00070')
 CAMPAIGN: Area = ("campaign", "")
@@ -68,6 +68,20 @@ class DuplicateRow:
     duplicate_of: str  # comma-separated, sorted
 
 
+@dataclass(slots=True)
+class DayRow:
+    hub: str
+    day: date
+    closed_seq: int
+    published_seq: int | None = None
+    published_at: str | None = None
+
+
+DayKey = tuple[str, date]  # (hub, day)
+# (province, day, seq, figure, commune, hub, change, recorded_at): a restatement row
+Restated = tuple[str, date, int, str, str, str, int, str | None]
+
+
 @dataclass
 class Wanted:
     """Entity rows a batch needs to see before it can be folded."""
@@ -77,6 +91,7 @@ class Wanted:
     memberships: set[tuple[str, str]] = field(default_factory=set)  # (team_id, volunteer_id)
     team_days: set[tuple[date, str]] = field(default_factory=set)  # (day, team_id)
     duplicates: set[str] = field(default_factory=set)
+    days: set[date] = field(default_factory=set)  # dates the batch counts facts of (closed?)
 
 
 @dataclass
@@ -88,6 +103,7 @@ class Loaded:
     memberships: dict[tuple[str, str], bool] = field(default_factory=dict)
     team_days: set[tuple[date, str, str, str]] = field(default_factory=set)
     duplicates: dict[str, DuplicateRow] = field(default_factory=dict)
+    days: dict[DayKey, DayRow] = field(default_factory=dict)  # closed days of the batch's dates
 
 
 def _counters() -> defaultdict[Area, Counter[str]]:
@@ -115,6 +131,13 @@ class Changes:
     dirty_teams: set[str] = field(default_factory=set)
     dirty_memberships: set[tuple[str, str]] = field(default_factory=set)
     dirty_duplicates: set[str] = field(default_factory=set)
+    dirty_days: set[DayKey] = field(default_factory=set)
+
+    # Restatements: a counted contribution to a day its hub has closed (``state.days``), by the
+    # event at ``seq`` from ``hub``, recorded at ``at``.
+    hub: str = ""
+    at: datetime | None = None
+    restated: list[Restated] = field(default_factory=list)
 
     # Provenance: with ``trail`` set, every counted contribution of the event at ``seq`` is noted
     # as (figure, province, commune, day, seq, n): the index rows, from the very calls that count.
@@ -139,6 +162,8 @@ class Changes:
             self.at_place_daily[(day, province, commune)][figure] += n
             if self.trail is not None and n:
                 self.trail.append((figure, province or "", commune or "", day, self.seq, n))
+            if self.state.days and n and (self.hub, day) in self.state.days:
+                self.restate(province or "", commune or "", day, {figure: n})
 
     def count_many(
         self, province: str | None, commune: str | None, figures: dict[str, int], day: date | None = None
@@ -149,6 +174,15 @@ class Changes:
             if self.trail is not None:
                 p, c, seq = province or "", commune or "", self.seq
                 self.trail.extend((figure, p, c, day, seq, n) for figure, n in figures.items() if n)
+            if self.state.days and (self.hub, day) in self.state.days:
+                self.restate(province or "", commune or "", day, figures)
+
+    def restate(self, province: str, commune: str, day: date, figures: dict[str, int]) -> None:
+        """Note what the current event changes in a closed day's figures."""
+        seq, hub, at = self.seq, self.hub, (self.at.isoformat() if self.at else None)
+        self.restated.extend(
+            (province, day, seq, figure, commune, hub, n, at) for figure, n in figures.items() if n
+        )
 
     def settle(self) -> Changes:
         """Spread the per-place counts over their areas (into ``figures`` and ``daily``)."""

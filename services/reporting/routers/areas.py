@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from services.reporting import models as m
 from services.reporting.http import commune_or_404, province_or_404
 from services.reporting.queries import Row, Snapshot
+from services.reporting.restatements import marks
 from services.reporting.routers.common import (
     LIST,
     LIST_OR_404,
@@ -35,6 +36,7 @@ async def summary(reads: ReadsDep, min_position: MinPosition = None) -> Response
         focus, affiliation = await snap.breakdowns("campaign", "")
         return {
             "figures": figures,
+            **(await marks(snap, "campaign", [""]))[""],
             "teams_by_focus": focus,
             "volunteers_by_affiliation": affiliation,
             **await snap.summary_extras(),
@@ -100,6 +102,7 @@ def _area(level: str, code: str, name: str) -> Callable[[Snapshot], Awaitable[Ro
             "code": code,
             "name": name,
             "figures": figures,
+            **(await marks(snap, level, [code]))[code],
             "teams_by_focus": focus,
             "volunteers_by_affiliation": affiliation,
         }
@@ -109,7 +112,8 @@ def _area(level: str, code: str, name: str) -> Callable[[Snapshot], Awaitable[Ro
 
 def _area_rows(level: str, units: list[tuple[str, str]]) -> Source:
     async def source(snap: Snapshot) -> AsyncIterator[list[Row]]:
-        known = await snap.figures(level, [c for c, _ in units])
-        yield [{"code": c, "name": n, **known.get(c, ZERO)} for c, n in units]
+        codes = [c for c, _ in units]
+        known, marked = await snap.figures(level, codes), await marks(snap, level, codes)
+        yield [{"code": c, "name": n, **known.get(c, ZERO), **marked[c]} for c, n in units]
 
     return source

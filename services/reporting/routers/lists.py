@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -10,7 +11,17 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from services.reporting.http import named, province_or_404
 from services.reporting.queries import Row, Snapshot
-from services.reporting.routers.common import LIST, LIST_OR_404, Fmt, MinPosition, ProvinceQ, ReadsDep, rows
+from services.reporting.restatements import NO_MARKS, day_marks
+from services.reporting.routers.common import (
+    LIST,
+    LIST_OR_404,
+    Fmt,
+    MinPosition,
+    ProvinceQ,
+    ReadsDep,
+    Source,
+    rows,
+)
 from services.reporting.schemas import (
     BORDER_COLUMNS,
     COVERAGE_COLUMNS,
@@ -45,9 +56,20 @@ async def daily(
     if start and end and start > end:
         raise HTTPException(422, detail={"reason": "bad_range", "message": "from > to"})
     code = province_or_404(province)
-    source = rows(lambda s: s.daily(code, start, end))
     extra = {"province_code": code}
+    source = _days_marked(code, start, end)
     return await reads.listing(fmt, "daily", DAY_COLUMNS, source, min_position, extra)
+
+
+def _days_marked(province: str | None, start: date | None, end: date | None) -> Source:
+    """The daily rows, each with whether its day was published and when it was last restated."""
+
+    async def source(snap: Snapshot) -> AsyncIterator[list[Row]]:
+        marked = await day_marks(snap, province, start, end)
+        async for chunk in snap.stream(snap.daily(province, start, end)):
+            yield [{**r, **marked.get(r["day"], NO_MARKS)} for r in chunk]
+
+    return source
 
 
 @router.get("/teams", response_model=TeamPage, responses=LIST_OR_404)

@@ -22,6 +22,9 @@
     for (const dd of document.querySelectorAll("[data-figure]")) {
       text(dd, summary.figures[dd.dataset.figure]);
     }
+    const restated = $("#restated");  // a published figure changed by a later fact
+    restated.hidden = !summary.restated_at;
+    text($("#restated-at"), summary.restated_at || "—");
     text($("#position"), summary.freshness.position);
     text($("#last-event-at"), summary.freshness.last_event_at || "—");
   }
@@ -31,6 +34,8 @@
       const row = document.querySelector('tr[data-code="' + item.code + '"]');
       if (!row) continue;
       for (const td of row.querySelectorAll("[data-col]")) text(td, item[td.dataset.col]);
+      row.classList.toggle("restated", Boolean(item.restated_at));
+      if (item.restated_at) row.dataset.restatedAt = item.restated_at; else delete row.dataset.restatedAt;
     }
   }
 
@@ -57,9 +62,10 @@
     let svg = '<svg viewBox="0 0 ' + W + " " + H + '" preserveAspectRatio="none">';
     days.forEach((d, i) => {
       const x = pad + i * bw, top = y(d.check_ins, maxC);
-      svg += '<rect class="bar" x="' + (x + 1) + '" y="' + top + '" width="' + Math.max(1, bw - 2) +
+      svg += '<rect class="bar' + (d.restated_at ? " restated" : "") + '" data-day="' + d.day + '" x="' + (x + 1) + '" y="' + top + '" width="' + Math.max(1, bw - 2) +
         '" height="' + (H - pad - top) + '"><title>' + d.day + ": " + num.format(d.check_ins) +
-        " lượt có mặt, " + num.format(d.people_supported) + " người dân</title></rect>";
+        " lượt có mặt, " + num.format(d.people_supported) + " người dân" +
+        (d.restated_at ? " · đã điều chỉnh (restated) " + d.restated_at : "") + "</title></rect>";
     });
     const pts = days.map((d, i) => (pad + (i + 0.5) * bw) + "," + y(d.people_supported, maxP)).join(" ");
     svg += '<polyline class="line" points="' + pts + '"/>';

@@ -29,7 +29,7 @@ async def test_close_day_marks_no_shows_once_across_a_restart_and_a_retry(
 ) -> None:
     """Three teams dispatched on a day, one checked in; close_day is cut off after one team,
     the replica restarts, the same command finishes the job, and a later close_day with a new
-    id marks nothing: two no-shows and one DayClosed in the log."""
+    id marks nothing: two no-shows, one DayClosed and one DayFiguresPublished in the log."""
     app = await start_dispatch("a")
     for team in ("t1", "t2", "t3"):
         await registry.team(team)
@@ -63,6 +63,7 @@ async def test_close_day_marks_no_shows_once_across_a_restart_and_a_retry(
         "marked_now": 1,
         "teams": 1,  # only t3 still had a dispatch merely scheduled
         "already_closed": False,
+        "published_places": 1,  # p1's commune: the figures of the day, published once
     }
     again = await ask("close_day", command_id="close-1", date="2025-07-10")
     assert again["duplicate"]
@@ -71,7 +72,8 @@ async def test_close_day_marks_no_shows_once_across_a_restart_and_a_retry(
     assert later["result"]["already_closed"]
     schedules = await hub_events(store, "schedule", ["t1", "t2", "t3"])
     assert schedules["dispatch.dispatch_marked_no_show"] == 2
-    assert (await hub_events(store, "day", ["2025-07-10"]))["dispatch.day_closed"] == 1
+    day = await hub_events(store, "day", ["2025-07-10"])
+    assert day["dispatch.day_closed"] == day["dispatch.day_figures_published"] == 1
     late = await ask("check_in", dispatch_id=ids["t3"], at="2025-07-10T09:00:00+07:00")
     assert late["code"] == "marked_no_show"
 

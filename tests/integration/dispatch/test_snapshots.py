@@ -105,6 +105,7 @@ async def test_close_day_visits_only_teams_with_a_shift_still_scheduled(
         "marked_now": 3,
         "teams": 3,
         "already_closed": False,
+        "published_places": 1,
     }
     again = await ask("close_day", date="2025-07-10")
     assert again["result"] | {"already_closed": True} == again["result"]

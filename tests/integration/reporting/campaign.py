@@ -44,9 +44,16 @@ class Log:
 
 
 def generate(
-    hub: str, *, volunteers: int = 400, teams: int = 40, days: int = 5, seed: int = 7
+    hub: str,
+    *,
+    volunteers: int = 400,
+    teams: int = 40,
+    days: int = 5,
+    seed: int = 7,
+    late_reports: int = 0,
 ) -> list[tuple[str, Envelope]]:
-    """About 9 events per volunteer; a few thousand for the defaults."""
+    """About 9 events per volunteer; a few thousand for the defaults. ``late_reports``: that many
+    field reports of the first day appended at the end, after the day was closed (restatements)."""
     rnd = random.Random(seed)
     log = Log(hub, rnd)
     provs = ["01", "79", "68"]  # Hà Nội, Hồ Chí Minh, Lâm Đồng
@@ -147,6 +154,10 @@ def generate(
             log.add("registry", "volunteer", vid, r.VolunteerWithdrawn(volunteer_id=vid, reason="moved away"))
         gone = active.pop(rnd.randrange(len(active)))
         log.add("registry", "team", gone, r.TeamDisbanded(team_id=gone, reason="done"))
+    first = [env for _, env in log.out if env.event_type == d.ActivityReported.event_type]
+    for n, env in enumerate(first[:late_reports]):
+        late = {**env.data, "dispatch_id": f"late-{n}", "people_supported": 5}
+        log.add("dispatch", "dispatch", f"late-{n}", d.ActivityReported.model_validate(late))
     return log.out
 
 

@@ -37,7 +37,8 @@ PROVINCE_COLUMNS = ["active_teams", "active_volunteers", "check_ins", "people_su
 
 @pytest.fixture
 async def reporting(provisioned: Settings, tmp_path: Path, store: EventStore) -> AsyncIterator[ReportingApp]:
-    """Reporting on SQLite with a generated campaign projected (so every panel has figures)."""
+    """Reporting on SQLite with a generated campaign projected (so every panel has figures), one
+    of its closed days restated by a late report."""
     settings = load_settings(
         **{
             **provisioned.model_dump(),
@@ -46,7 +47,8 @@ async def reporting(provisioned: Settings, tmp_path: Path, store: EventStore) ->
         }
     )
     async with hosted(settings, "reporting", ReportingApp) as svc:
-        last = await publish(store, generate(settings.hub, volunteers=120, teams=12, days=4))
+        log = generate(settings.hub, volunteers=120, teams=12, days=4, late_reports=1)
+        last = await publish(store, log)
 
         async def caught_up() -> bool:
             return (await svc.store.position()).position >= last
@@ -69,6 +71,11 @@ async def shown(page: Page) -> dict[str, Any]:
         border: ['day', 'week', 'never', 'total']
             .map(k => Number(document.querySelector('#border-' + k).textContent)),
         dead_letters: Number(document.querySelector('#dead-letters').textContent),
+        restated_at: document.querySelector('#restated').hidden ? null
+            : document.querySelector('#restated-at').textContent,
+        restated_provinces: [...document.querySelectorAll('#provinces tbody tr.restated')]
+            .map(r => r.dataset.code),
+        restated_days: [...document.querySelectorAll('#chart rect.restated')].map(r => r.dataset.day),
         health: document.querySelector('#health').textContent,
     })"""
     )
@@ -83,6 +90,7 @@ async def expected(http: httpx.AsyncClient, position: int) -> dict[str, Any]:
     today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
     border = (await http.get("/v1/border-communes", params={**at, "date": today})).json()["items"]
     fresh = (await http.get("/v1/freshness", params=at)).json()
+    daily = (await http.get("/v1/daily", params=at)).json()["items"]
     return {
         "position": summary["freshness"]["position"],
         "figures": summary["figures"],
@@ -94,6 +102,9 @@ async def expected(http: httpx.AsyncClient, position: int) -> dict[str, Any]:
             len(border),
         ],
         "dead_letters": sum(h["dead_lettered"] for h in fresh["hubs"]),
+        "restated_at": summary["restated_at"],
+        "restated_provinces": [p["code"] for p in provs if p["restated_at"]],
+        "restated_days": [d["day"] for d in daily if d["restated_at"]],
     }
 
 
@@ -109,8 +120,9 @@ async def test_dashboard_shows_the_api_figures_and_follows_new_commands(
     reporting: ReportingApp, nc: Client, tmp_path: Path
 ) -> None:
     """Given a projected campaign, the dashboard shows exactly the API's figures with Vietnamese
-    names; when new commands are accepted, it shows the new figures without a reload; it reads
-    on a phone-sized screen too (screenshots in the test's tmp dir)."""
+    names, and marks the restated campaign figures, province and day as the API does; when new
+    commands are accepted, it shows the new figures without a reload; it reads on a phone-sized
+    screen too (screenshots in the test's tmp dir)."""
     base = f"http://127.0.0.1:{reporting.server.port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as http, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -125,6 +137,9 @@ async def test_dashboard_shows_the_api_figures_and_follows_new_commands(
         assert seen["provinces"]["01"]["name"] == provinces()["01"].name == "Thành phố Hà Nội"
         assert "sẵn sàng" in seen["health"]
         assert sum(before["figures"].values()) > 0
+        assert before["restated_at"]
+        assert len(before["restated_provinces"]) == 1  # the late report's
+        assert before["restated_days"] == ["2025-07-01"]
 
         version = 0
         for i in range(3):

@@ -1,0 +1,87 @@
+"""A day's figures as dispatch publishes them when the day is closed (``DayFiguresPublished``).
+
+Counted exactly as reporting counts its traced figures, from the same facts: a dispatch adds one
+(a cancellation takes it back), a check-in, a no-show and an over-capacity conflict one each, and a
+field report its seven counts and one report. :class:`DayTally` keeps them per date and commune
+while the facts projection folds the log, and takes the day's snapshot when it folds the day's
+``DayClosed``: so the published figures are those of the log before the close, whatever arrives
+between the close and the publication (those are restatements, like any later fact).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from shared.events import Event
+from shared.events.dispatch import (
+    ActivityReported,
+    DayClosed,
+    DispatchCancelled,
+    DispatchMarkedNoShow,
+    OverCapacityRecorded,
+    PlaceFigures,
+    TeamCheckedIn,
+    TeamDispatched,
+)
+
+_ONE = {
+    TeamDispatched: ("dispatches", 1),
+    DispatchCancelled: ("dispatches", -1),
+    TeamCheckedIn: ("check_ins", 1),
+    DispatchMarkedNoShow: ("no_shows", 1),
+    OverCapacityRecorded: ("over_capacity", 1),
+}
+_REPORTED = (
+    "people_supported",
+    "businesses_supported",
+    "officials_supported",
+    "online_applications_guided",
+    "digital_sessions_held",
+    "session_attendees",
+    "elderly_attendees",
+)
+
+
+def contribution(ev: Event) -> dict[str, int] | None:
+    """What ``ev`` adds to its day's figures at its place (None: it counts nothing)."""
+    one = _ONE.get(type(ev))
+    if one is not None:
+        return {one[0]: one[1]}
+    if isinstance(ev, ActivityReported):
+        counts = {name: getattr(ev, name) for name in _REPORTED}
+        counts["activity_reports"] = 1
+        return counts
+    return None
+
+
+@dataclass
+class DayTally:
+    """Figures per date and (province, commune), and each closed date's snapshot."""
+
+    days: dict[date, dict[tuple[str, str], Counter[str]]] = field(default_factory=dict)
+    at_close: dict[date, list[PlaceFigures]] = field(default_factory=dict)
+
+    def apply(self, ev: Event) -> None:
+        if isinstance(ev, DayClosed):
+            self.at_close.setdefault(ev.date, self.places(ev.date))
+            return
+        counts = contribution(ev)
+        if counts is None:
+            return
+        place = (ev.province_code, ev.commune_code)  # type: ignore[attr-defined]  # every counted fact has them
+        self.days.setdefault(ev.date, {}).setdefault(place, Counter()).update(counts)  # type: ignore[attr-defined]  # and a date
+
+    def places(self, day: date) -> list[PlaceFigures]:
+        """The day's figures now, one entry per commune with any, in code order."""
+        out = []
+        for (province, commune), counts in sorted(self.days.get(day, {}).items()):
+            figures = {k: n for k, n in counts.items() if n}
+            if figures:
+                out.append(PlaceFigures(province_code=province, commune_code=commune, figures=figures))
+        return out
+
+    def published(self, day: date) -> list[PlaceFigures] | None:
+        """The figures as they stood when ``day`` was closed (None: not closed yet)."""
+        return self.at_close.get(day)
