@@ -19,12 +19,13 @@ from services.reporting import models as m
 from services.reporting.app import ReportingApp
 from services.reporting.db import make_engine
 from services.reporting.store import ReportingStore
+from shared.envelope import Envelope
 from shared.eventstore import EventStore
 from shared.hosting import hosted
 from shared.settings import Settings, load_settings
 from tests.integration.reporting.campaign import generate
 from tests.integration.reporting.conftest import publish
-from tests.integration.reporting.expected import expected_view
+from tests.integration.reporting.expected import ACTIVITY, expected_view
 from tests.integration.reporting.observe import observed_view
 from tests.integration.reporting.test_projection import DAYS, PROVINCES
 from tests.support.postgres import create_database
@@ -61,9 +62,11 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
     store: EventStore, nc: Client, rsettings: Settings, tmp_path: Path
 ) -> None:
     """Given a producer still appending, when the reporting process is SIGKILLed five times at
-    random points of its consumption and restarted, then every figure is exactly right."""
+    random points of its consumption and restarted, then every figure is exactly right, and the
+    late reports of closed days are restated exactly once."""
     rnd = random.Random()
-    log = generate(rsettings.hub, volunteers=900, teams=80, days=6, seed=rnd.randrange(1000))
+    seed = rnd.randrange(1000)
+    log = generate(rsettings.hub, volunteers=900, teams=80, days=6, seed=seed, late_reports=4)
     cut = len(log) // 3
     last_seq: dict[str, int] = {}
     await publish(store, log[:cut], last_seq)
@@ -101,6 +104,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
                 observed = await observed_view(http, PROVINCES, DAYS)
                 drilled = [await _drilled(http, f, p) for p in PROVINCES for f in m.TRACED]
+                restated = (await http.get("/v1/restatements", params={"page_size": 1})).json()["total"]
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0, logfile.read_text()[-2_000:]
@@ -108,6 +112,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
         await engine.dispose()
     assert observed == expected_view(log, PROVINCES, DAYS)
     assert all(summed == served for summed, served in drilled), drilled  # provenance: same transactions
+    assert restated == _restatements(log), seed  # one per figure a late report changes, never twice
     assert len(backlogs) == KILLS
     assert min(backlogs) > 0, backlogs  # every kill hit a process that was still consuming
 
@@ -118,6 +123,12 @@ async def _drilled(http: httpx.AsyncClient, figure: str, province: str) -> tuple
         await http.get("/v1/provenance", params={"figure": figure, "province": province, "page_size": 1})
     ).json()
     return int(got["sum"]), int(got["served"])
+
+
+def _restatements(log: list[tuple[str, Envelope]]) -> int:
+    """How many figures the late reports change (every non-zero count, and one report each)."""
+    late = [env.data for _, env in log if str(env.data.get("dispatch_id", "")).startswith("late-")]
+    return sum(1 + sum(1 for k in ACTIVITY if e[k]) for e in late)
 
 
 async def _position(probe: ReportingStore) -> int:
