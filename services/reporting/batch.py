@@ -19,6 +19,9 @@ from services.reporting.projections import Changes, Loaded, wanted
 from services.reporting.projections.rows import DayRow, DuplicateRow, TeamRow, VolunteerRow
 from shared.events import Event
 
+Trail = tuple[str, str, str, date, int, int]  # (figure, province, commune, day, seq, contribution)
+INDEX_COLUMNS = ("figure", "province_code", "commune_code", "day", "seq", "contribution")
+
 
 class BatchRows:
     """Dialect-aware reads and upserts (SQLite and PostgreSQL share ``ON CONFLICT``)."""
@@ -95,8 +98,7 @@ class BatchRows:
             keep=("province_code", "commune_code"),
         )
         if c.trail:
-            key = ("figure", "province_code", "commune_code", "day", "seq")
-            await self._write(conn, t["provenance"], key, ("contribution",), c.trail, None)
+            await self.index(conn, t["provenance"], c.trail)
         if c.restated:
             key = ("province_code", "day", "seq", "figure", "commune_code")
             await self._write(conn, t["restatement"], key, ("hub", "change", "recorded_at"), c.restated, None)
@@ -118,6 +120,22 @@ class BatchRows:
         await self._replace(
             conn, t["duplicate"], ("volunteer_id",), [_row(s.duplicates[i]) for i in c.dirty_duplicates]
         )
+
+    async def index(self, conn: AsyncConnection, table: Table, trail: list[Trail]) -> None:
+        """The provenance rows: figure codes, one row per key (contributions summed), in key order
+        (neighbouring keys land on the same b-tree pages). PostgreSQL takes them by ``COPY`` (in
+        this transaction: the checkpoint makes them new), SQLite by one ``executemany``."""
+        summed: dict[tuple[int, str, str, date, int], int] = {}
+        for figure, province, commune, day, seq, n in trail:
+            key = (m.TRACE_CODE[figure], province, commune, day, seq)
+            summed[key] = summed.get(key, 0) + n
+        rows = sorted((*k, n) for k, n in summed.items() if n)
+        if self._pg:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection  # asyncpg's connection, inside our transaction
+            await driver.copy_records_to_table(table.name, records=rows, columns=list(INDEX_COLUMNS))
+        else:
+            await self._write(conn, table, INDEX_COLUMNS[:-1], INDEX_COLUMNS[-1:], rows, None)
 
     async def insert(
         self, conn: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]], _: None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData, SmallInteger, Table
 from sqlmodel import Field, SQLModel
 
 Colour = Literal["blue", "green"]
@@ -40,6 +40,9 @@ FIGURES: tuple[str, ...] = (
 # at a service point. Active teams and volunteers are states (formed, moved, withdrawn), not sums
 # of facts at a place and day, and have no provenance.
 TRACED: tuple[str, ...] = FIGURES[2:]
+# How the provenance index names a figure: its position in TRACED (two bytes instead of its name
+# in every row). Only the read model holds these codes, so a change of TRACED needs a rebuild.
+TRACE_CODE: dict[str, int] = {figure: code for code, figure in enumerate(TRACED)}
 
 
 class _Counts(SQLModel):
@@ -158,10 +161,14 @@ class Provenance(SQLModel, table=True):
     """What one event added to one counted figure at a place on a day: the index behind
     ``/v1/provenance``, written in the same transaction as the counters it explains. Positions
     only (the stream sequence): the event itself is the log's. Its key order serves the lookups
-    by figure, province (commune) and day range."""
+    by figure (its ``TRACE_CODE``), province (commune) and day range."""
 
-    __tablename__ = "rpt_provenance"
-    figure: str = Field(primary_key=True)
+    # v2: figure codes (v1 named the figure, as text); a new name, so an upgraded read model gets
+    # fresh tables of this shape beside the old ones (which ``vhub rebuild`` then makes whole)
+    __tablename__ = "rpt_provenance_v2"
+    # SQLite: the rows are the key's b-tree (no rowid table beside a copy of every key in the index)
+    __table_args__ = {"sqlite_with_rowid": False}
+    figure: int = Field(primary_key=True, sa_type=SmallInteger, sa_column_kwargs={"autoincrement": False})
     province_code: str = Field(primary_key=True)
     commune_code: str = Field(primary_key=True)
     day: date = Field(primary_key=True)
@@ -186,6 +193,7 @@ class Restatement(SQLModel, table=True):
     one commune (the same contributions as the provenance index, for closed days only)."""
 
     __tablename__ = "rpt_restatement"
+    __table_args__ = {"sqlite_with_rowid": False}
     province_code: str = Field(primary_key=True)
     day: date = Field(primary_key=True)
     seq: int = Field(primary_key=True)

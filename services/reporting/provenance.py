@@ -1,6 +1,6 @@
 """Provenance: the events behind a figure served for a place and a period, and their sum.
 
-The index (``rpt_provenance``, written with the counters in the same transaction) names each
+The index (``rpt_provenance_v2``, written with the counters in the same transaction) names each
 contributing event by its stream sequence; :func:`explain` reads one page of it and the served
 figure from the same snapshot, so the sum of the contributions equals the figure at that position.
 :class:`LogLookup` reads the events themselves from the log by sequence (hub, type, ids, time).
@@ -62,7 +62,7 @@ async def explain(
         ("commune", commune) if commune else ("province", province) if province else ("campaign", "")
     )
     p = snap.t["provenance"]
-    where = [p.c.figure == figure]
+    where = [p.c.figure == m.TRACE_CODE[figure]]
     if province:
         where.append(p.c.province_code == province)
     if commune:
