@@ -1,4 +1,5 @@
-"""What a JetStream delivery's reply subject says: its stream sequence and what is still pending.
+"""What a JetStream delivery says: its stream sequence and what is still pending (from its reply
+subject), and where a sourced copy came from (from its headers).
 
 nats-py's ``msg.metadata`` builds a dataclass and a datetime per message; a projection needs one or
 two integers, so they are read straight from the ack subject:
@@ -32,3 +33,21 @@ def pending_after(msg: Msg) -> int:
     if dots >= 10:  # $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<time>.<pending>[.x]
         return int(reply.split(".")[10])
     return int(msg.metadata.num_pending or 0)
+
+
+H_STREAM_SOURCE = "Nats-Stream-Source"  # the server's, on every message a stream sources
+
+
+def origin(msg: Msg) -> tuple[str, int] | None:
+    """Where a sourced copy came from: the origin stream's name and the message's sequence there
+    (``Nats-Stream-Source: <stream>[:<hash>] <seq> …``); None for a message written to this stream
+    itself (or a header that does not parse)."""
+    headers = msg.headers
+    value = headers.get(H_STREAM_SOURCE) if headers else None
+    if not value:
+        return None
+    name, _, rest = value.partition(" ")
+    seq = rest.partition(" ")[0]
+    if not seq.isascii() or not seq.isdigit():
+        return None
+    return name.partition(":")[0], int(seq)

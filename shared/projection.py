@@ -13,9 +13,10 @@ Per message, in stream order:
    still moves the position, so the projection keeps going behind it.
 
 The batch then reaches the projection's ``apply`` in one call (decoded items plus the batch's
-last sequence), so a store can apply it and move its checkpoint in one transaction; position and
-lag are exported as metrics. :meth:`ProjectionRunner.run` keeps the consumer going: after a
-failure it backs off and recreates the consumer from the projection's position.
+last sequence, and for a stream that sources others how far it goes in each origin), so a store
+can apply it and move its checkpoint in one transaction; position and lag are exported as metrics.
+:meth:`ProjectionRunner.run` keeps the consumer going: after a failure it backs off and recreates
+the consumer from the projection's position.
 
 Who dead-letters: only reporting, which reads every event of the log once into a durable store.
 Dispatch's and the registry's projections are in memory and replay the log on every start, one per
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import structlog
@@ -36,7 +37,7 @@ from nats.js import JetStreamContext
 
 from shared.consumer import DurableConsumer, keep_running
 from shared.deadletter import DeadLetters
-from shared.delivery import pending_after, stream_seq
+from shared.delivery import origin, pending_after, stream_seq
 from shared.envelope import H_EVENT_TYPE
 from shared.events import Event
 from shared.metrics import CONSUMER_POSITION, POISON_EVENTS
@@ -57,6 +58,9 @@ class Batch(Generic[T_co]):
     items: list[T_co]  # decoded, in stream order (redeliveries, filtered and poison ones left out)
     last_seq: int  # the batch's last stream sequence: the position once the batch is applied
     pending: int  # messages the consumer still had to deliver after it (0: caught up)
+    # how far the batch goes in each stream this one sources: origin stream -> its highest sequence
+    # there; "" -> the highest sequence written to this stream itself (every message counted)
+    origins: dict[str, int] = field(default_factory=dict)
 
 
 class Projection(Protocol[T_contra]):
@@ -149,11 +153,17 @@ class ProjectionRunner(Generic[T]):
             return
         position = last = self.projection.position
         items: list[T] = []
+        origins: dict[str, int] = {}
         for msg in msgs:
             seq = stream_seq(msg)
             if seq <= position:
                 continue  # redelivered: already applied
             last = seq
+            came = origin(msg)
+            if came is None:
+                origins[""] = seq
+            else:
+                origins[came[0]] = came[1]  # in order: the last is the highest
             if self._types is not None:
                 event_type = (msg.headers or {}).get(H_EVENT_TYPE)
                 if event_type is not None and event_type not in self._types:
@@ -165,7 +175,7 @@ class ProjectionRunner(Generic[T]):
                 items.append(item)
         pending = pending_after(msgs[-1])
         if last > position:
-            await self.projection.apply(Batch(items, last, pending))
+            await self.projection.apply(Batch(items, last, pending, origins))
         CONSUMER_POSITION.labels(self.name).set(self.projection.position)
         if pending == 0:
             self.caught_up.set()

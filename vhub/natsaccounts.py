@@ -46,6 +46,7 @@ class Streams:
 
     hub: str
     read: str
+    sourced: tuple[str, ...] = ()  # the hubs whose streams ``read`` sources (central only)
 
     @property
     def events(self) -> str:
@@ -135,6 +136,11 @@ def service_permissions(
         deny = [r for n in others for r in (f"{c}.CREATE.{evt}.{n}.>", f"{c}.DELETE.{evt}.{n}")]
     elif service == "reporting":
         publish = [f"vhub.dlq.{hub}.reporting", f"{API}.STREAM.INFO.{streams.read}"]
+        # how far each sourced hub's log goes (services/reporting/links.py): its stream's info,
+        # in its own JetStream domain over the leaf link (the central hub's own locally)
+        publish += [
+            f"{API if h == hub else f'$JS.{h}.API'}.STREAM.INFO.VHUB_EVT_{h.upper()}" for h in streams.sourced
+        ]
     else:
         raise ValueError(f"unknown service {service!r}")
     # command services publish on their own inbox too (shared/runtime.barrier)
@@ -169,9 +175,16 @@ def _user(
     )
 
 
-def render_accounts(hub: str, *, read_stream: str | None = None, instances: Sequence[str] = INSTANCES) -> str:
-    """The accounts file for ``hub`` (central: the central hub's code, ``read_stream="VHUB_CENTRAL"``)."""
-    streams = Streams(hub, read_stream or f"VHUB_EVT_{hub.upper()}")
+def render_accounts(
+    hub: str,
+    *,
+    read_stream: str | None = None,
+    sourced: Sequence[str] = (),
+    instances: Sequence[str] = INSTANCES,
+) -> str:
+    """The accounts file for ``hub`` (central: the central hub's code, ``read_stream="VHUB_CENTRAL"``
+    and the ``sourced`` hubs' codes)."""
+    streams = Streams(hub, read_stream or f"VHUB_EVT_{hub.upper()}", tuple(sourced))
     slots = ", ".join(instances)
     users = [
         _user(

@@ -18,6 +18,7 @@ from services.reporting.consumer import (
     drop_orphaned_deliveries,
 )
 from services.reporting.db import make_engine
+from services.reporting.links import HubLinks
 from services.reporting.national import NationalFeed, NationalIndex
 from services.reporting.national_api import national_router
 from services.reporting.provenance import LogLookup
@@ -48,7 +49,8 @@ class ReportingApp:
         self._js = js
         self.writer: AsyncEngine = make_engine(settings.database_url, writer=True)
         self.reader: AsyncEngine = make_engine(settings.database_url, writer=False)
-        self.store = ReportingStore(self.writer)
+        # a hub's own stream is that hub's log; central's names each message's hub in its headers
+        self.store = ReportingStore(self.writer, hub=settings.hub)
         watch = PositionWatch()
         dlq = DeadLetters(js, stream=settings.dlq_stream, hub=settings.hub, source=DURABLE)
         self.projection = LiveProjection(self.store, dlq, watch)
@@ -64,6 +66,7 @@ class ReportingApp:
         self._started_at = 0
         self.national = NationalFeed(NationalIndex(), js, stream=settings.read_stream)
         lookup = LogLookup(js, settings.read_stream)
+        self.links = HubLinks(nc, settings.read_stream, settings.hub)
         api = build_api(
             ReadModel(self.reader),
             watch,
@@ -75,11 +78,13 @@ class ReportingApp:
                 national_router(self.national.index, ReadModel(self.reader)),
             ],
             hub=settings.hub,
+            links=self.links,
         )
         self.server = HttpServer(api, settings.http_host, settings.http_port)
         self.discovery = discovery_for(nc, settings, "reporting", readiness=self.readiness)
         self._stop = asyncio.Event()
         self._consuming: asyncio.Task[None] | None = None
+        self._watching: asyncio.Task[None] | None = None
 
     async def _rewind(self, checkpoint: int) -> None:
         await self.consumer.delete()  # unconditionally: the failed batch's ack may not have landed yet
@@ -101,15 +106,18 @@ class ReportingApp:
         await drop_orphaned_deliveries(self._js, self.settings.read_stream, DURABLE)
         await self.consumer.ensure(start_after=at.position)
         await self.national.start()
+        await self.links.poll()  # the first answers already say where each hub stands
         await self.server.start()
         await self.discovery.start()
         self._consuming = asyncio.create_task(self.runner.run(self._stop))
+        self._watching = asyncio.create_task(self.links.run(self._stop))
         log.info("reporting_started", position=at.position, colour=at.colour, port=self.server.port)
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._consuming is not None:
-            await self._consuming
+        for task in (self._consuming, self._watching):
+            if task is not None:
+                await task
         await self.projection.flush()
         await self.national.stop()
         await self.server.stop()

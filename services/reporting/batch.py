@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Table, select, tuple_
+from sqlalchemy import Date, Table, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -136,6 +136,20 @@ class BatchRows:
             await driver.copy_records_to_table(table.name, records=rows, columns=list(INDEX_COLUMNS))
         else:
             await self._write(conn, table, INDEX_COLUMNS[:-1], INDEX_COLUMNS[-1:], rows, None)
+
+    async def hub_positions(self, conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Per hub: the new position, the last event's time (kept when the batch had none), the
+        events applied added."""
+        if rows:
+            ins = (pg_insert(table) if self._pg else sqlite_insert(table)).values(rows)
+            at = func.coalesce(ins.excluded.last_event_at, table.c.last_event_at)
+            applied = table.c.events_applied + ins.excluded.events_applied
+            await conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["hub"],
+                    set_={"position": ins.excluded.position, "last_event_at": at, "events_applied": applied},
+                )
+            )
 
     async def insert(
         self, conn: AsyncConnection, table: Table, keys: list[str], rows: list[dict[str, Any]], _: None

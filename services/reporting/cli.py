@@ -44,7 +44,7 @@ async def _rebuild(name: str, settings: Settings) -> Position:
         TimeElapsedColumn(),
     )
     try:
-        store = ReportingStore(engine, name)
+        store = ReportingStore(engine, name, hub=settings.hub)
         await store.create_schema()
         with Progress(*columns) as bar:
             task = bar.add_task(name, total=None, rate=0.0, eta="?")

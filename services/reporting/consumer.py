@@ -103,7 +103,7 @@ class LiveProjection:
         if not batch.items:
             return
         await self._settle()
-        self._committing = asyncio.create_task(self._commit(batch.items))
+        self._committing = asyncio.create_task(self._commit(batch.items, batch.origins))
 
     def runner(
         self, js: JetStreamContext, *, stream: str, filter_subject: str, batch_size: int
@@ -148,8 +148,8 @@ class LiveProjection:
             except Exception:
                 log.exception("commit_failed_at_shutdown")
 
-    async def _commit(self, items: list[Item]) -> None:
-        applied = await self._store.apply(items)
+    async def _commit(self, items: list[Item], origins: dict[str, int]) -> None:
+        applied = await self._store.apply(items, origins=origins)
         self.position = items[-1].seq
         CONSUMER_POSITION.labels(DURABLE).set(self.position)
         self.watch.moved(self.position)

@@ -75,6 +75,8 @@ async def dashboard(
         restated = {**await marks(snap, "campaign", [""]), **await marks(snap, "province", codes)}
         border = await snap.rows(snap.border(today, None))
         counters = await snap.counters(reads.read.projection)
+        hub_rows = await snap.hub_rows()
+        hubs = await reads.hubs(snap)
     return HTMLResponse(
         PAGE.substitute(
             refresh_ms=int(refresh_s * 1000),
@@ -86,7 +88,7 @@ async def dashboard(
             **_restated(restated[""]),
             border_date=today.isoformat(),
             **_border(border),
-            **_freshness(snap, reads.hub, counters["events_applied"]),
+            **_freshness(snap, hubs, {h: r["events_applied"] for h, r in hub_rows.items()}),
             dead_letters=counters["dead_lettered"],
             health_items="<li>…</li>",
             health_note=escape(HEALTH_NOTE),
@@ -150,11 +152,15 @@ def _border(rows: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
-def _freshness(snap: Snapshot, hub: str, applied: int) -> dict[str, object]:
+def _freshness(snap: Snapshot, hubs: list[dict[str, object]], applied: dict[str, int]) -> dict[str, object]:
     f = snap.freshness
     at = f.last_event_at.isoformat() if f.last_event_at else "—"
-    row = (
-        f'<tr data-hub="{escape(hub)}"><th scope="row">{escape(hub) or "—"}</th><td>{f.position}</td>'
-        f"<td><time>{escape(at)}</time></td><td>—</td><td>{applied}</td></tr>"
+    rows = "".join(
+        f'<tr data-hub="{escape(str(h["hub"]))}" data-source="{escape(str(h["source"]))}">'
+        f'<th scope="row">{escape(str(h["hub"]))}</th>'
+        f"<td>{h['position']}</td><td><time>{escape(str(h['last_event_at'] or '—'))}</time></td>"
+        f"<td>{'—' if h['lag'] is None else h['lag']}</td><td>{escape(str(h['source']))}</td>"
+        f"<td>{applied.get(str(h['hub']), 0)}</td></tr>"
+        for h in hubs
     )
-    return {"position": f.position, "last_event_at": escape(at), "freshness_rows": row}
+    return {"position": f.position, "last_event_at": escape(at), "freshness_rows": rows}

@@ -62,10 +62,10 @@ def decode_bytes(seq: int, raw: bytes) -> tuple[Item, str | None]:
     known = IRRELEVANT.get(env.event_type)
     if known is not None:
         if env.schema_version <= known:
-            return Item(seq, None, env.recorded_at, ignored=True), None
+            return Item(seq, None, env.recorded_at, True, env.hub), None
     elif env.schema_version == CATALOGUE[env.event_type].schema_version:
         event: Event = env.data  # type: ignore[assignment]  # the variant typed it
-        return Item(seq, event, env.recorded_at, hub=env.hub), None
+        return Item(seq, event, env.recorded_at, False, env.hub), None
     return _decode_general(seq, raw)  # an older version (upcast) or a newer one (refused)
 
 
@@ -76,8 +76,8 @@ def _decode_general(seq: int, raw: bytes) -> tuple[Item, str | None]:
         return Item(seq, None, None), err.reason
     known = IRRELEVANT.get(envelope.event_type)
     if known is not None and envelope.schema_version <= known:
-        return Item(seq, None, envelope.recorded_at, ignored=True), None  # known, counts nothing
+        return Item(seq, None, envelope.recorded_at, True, envelope.hub), None  # counts nothing
     try:
-        return Item(seq, read_event(envelope), envelope.recorded_at, hub=envelope.hub), None
+        return Item(seq, read_event(envelope), envelope.recorded_at, False, envelope.hub), None
     except PoisonEventError as err:
-        return Item(seq, None, envelope.recorded_at), err.reason
+        return Item(seq, None, envelope.recorded_at, False, envelope.hub), err.reason

@@ -16,42 +16,42 @@ from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
 
 from services.reporting.consumer import PositionWatch
+from services.reporting.hubfresh import Wanted, behind
 from services.reporting.queries import Freshness, ReadModel, Row, Snapshot
 from shared.refdata import communes, provinces
 
 H_POSITION = "Vhub-Position"
 H_LAST_EVENT_AT = "Vhub-Last-Event-At"
+H_HUB_POSITIONS = "Vhub-Hub-Positions"  # hcm:1234,ct:56: how far the answer goes in each hub's log
 
 
-class FreshnessOut(BaseModel):
-    position: int
-    last_event_at: str | None
+def freshness_out(f: Freshness, hubs: list[Row]) -> Row:
+    """The ``freshness`` of an answer: the read stream's position, and per hub (:mod:`.hubfresh`)."""
+    at = f.last_event_at.isoformat() if f.last_event_at else None
+    return {"position": f.position, "last_event_at": at, "hubs": hubs}
 
 
-def freshness_out(f: Freshness) -> FreshnessOut:
-    return FreshnessOut(
-        position=f.position, last_event_at=f.last_event_at.isoformat() if f.last_event_at else None
-    )
-
-
-def freshness_headers(f: Freshness) -> dict[str, str]:
+def freshness_headers(f: Freshness, hubs: list[Row] | None = None) -> dict[str, str]:
     out = {H_POSITION: str(f.position)}
     if f.last_event_at:
         out[H_LAST_EVENT_AT] = f.last_event_at.isoformat()
+    if hubs:
+        out[H_HUB_POSITIONS] = ",".join(f"{h['hub']}:{h['position']}" for h in hubs)
     return out
 
 
-def answer(snap: Snapshot, body: dict[str, Any], cache: AnswerCache | None = None) -> JSONResponse:
+def answer(
+    snap: Snapshot, hubs: list[Row], body: dict[str, Any], cache: AnswerCache | None = None
+) -> JSONResponse:
     """A JSON answer that says how fresh it is, in the body and in headers."""
+    headers = freshness_headers(snap.freshness, hubs)
     response = JSONResponse(
-        jsonable({"freshness": freshness_out(snap.freshness).model_dump(), **body}),
-        headers=freshness_headers(snap.freshness),
+        jsonable({"freshness": freshness_out(snap.freshness, hubs), **body}), headers=headers
     )
     if cache is not None:
-        cache.put(snap, bytes(response.body))
+        cache.put(snap, bytes(response.body), headers)
     return response
 
 
@@ -62,75 +62,85 @@ def jsonable(value: Any) -> Any:
 
 
 class AnswerCache:
-    """JSON answers by request and by the position they reflect: figures only change when the
-    projection moves, so readers between two batches share one answer (and one query)."""
+    """JSON answers by request, by the position they reflect and by the hubs' link state
+    (``links``, a generation that moves when any hub's source or lag changes): figures only change
+    when the projection moves, so readers between two batches share one answer (and one query)."""
 
     def __init__(self, size: int = 1_024) -> None:
         self._size = size
-        self._answers: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._answers: OrderedDict[tuple[Any, ...], tuple[bytes, dict[str, str]]] = OrderedDict()
         self._request: ContextVar[tuple[Any, ...] | None] = ContextVar("request", default=None)
+        self.links: Callable[[], int] = lambda: 0
 
     def remember(self, request: Request) -> None:
         """Note which request this is (without ``min_position``), for the rest of its task."""
         query = tuple(sorted(kv for kv in request.query_params.multi_items() if kv[0] != "min_position"))
         self._request.set((request.url.path, query))
 
-    def get(self, snap: Snapshot) -> bytes | None:
+    def get(self, snap: Snapshot) -> tuple[bytes, dict[str, str]] | None:
         key = self._key(snap)
         return self._answers.get(key) if key else None
 
-    def put(self, snap: Snapshot, payload: bytes) -> None:
+    def put(self, snap: Snapshot, payload: bytes, headers: dict[str, str]) -> None:
         key = self._key(snap)
         if key:
-            self._answers[key] = payload
+            self._answers[key] = (payload, headers)
             if len(self._answers) > self._size:
                 self._answers.popitem(last=False)
 
     def _key(self, snap: Snapshot) -> tuple[Any, ...] | None:
         request = self._request.get()
         f = snap.freshness
-        return (*request, f.colour, f.position) if request else None
+        return (*request, f.colour, f.position, self.links()) if request else None
 
 
 def cached_answer(cache: AnswerCache, snap: Snapshot) -> Response | None:
-    payload = cache.get(snap)
-    if payload is None:
+    hit = cache.get(snap)
+    if hit is None:
         return None
-    return Response(payload, media_type="application/json", headers=freshness_headers(snap.freshness))
+    return Response(hit[0], media_type="application/json", headers=hit[1])
 
 
 class Waiter:
-    """Holds a request until the projection reaches ``min_position``, for a bounded time."""
+    """Holds a request until the projection reaches ``min_position`` (the stream's, and each hub's
+    asked for), for a bounded time."""
 
     def __init__(self, read: ReadModel, watch: PositionWatch, max_wait_s: float) -> None:
         self._read = read
         self._watch = watch
         self.max_wait_s = max_wait_s
 
-    async def until(self, min_position: int | None) -> None:
-        if not min_position:
+    async def until(self, wanted: Wanted) -> None:
+        if not wanted.position and not wanted.hubs:
             return
         deadline = time.monotonic() + self.max_wait_s
         while True:
             mark = self._watch.mark()
             position = await self._read.position()
-            if position >= min_position:
+            hubs = await self._read.hub_positions() if wanted.hubs else {}
+            late = behind(wanted, position, hubs)
+            if late is None:
                 return
             left = deadline - time.monotonic()
             if left <= 0:
-                raise HTTPException(
-                    status_code=503,
-                    detail={
-                        "reason": "projection_behind",
-                        "position": position,
-                        "min_position": min_position,
-                        "message": f"figures reflect position {position}, not yet "
-                        f"{min_position}; retry shortly",
-                    },
-                    headers={"Retry-After": "1", H_POSITION: str(position)},
-                )
+                raise _behind(*late)
             # Woken by our own projection's commits; the short cap covers other writers.
             await self._watch.wait(min(left, 0.05), since=mark)
+
+
+def _behind(hub: str | None, reached: int, wanted: int) -> HTTPException:
+    where = f"hub {hub}'s log" if hub else "the log"
+    return HTTPException(
+        status_code=503,
+        detail={
+            "reason": "projection_behind",
+            "position": reached,
+            "min_position": wanted,
+            "hub": hub,
+            "message": f"figures reflect position {reached} of {where}, not yet {wanted}; retry shortly",
+        },
+        headers={"Retry-After": "1", H_POSITION: str(reached)},
+    )
 
 
 def csv_response(
@@ -139,6 +149,7 @@ def csv_response(
     rows: Callable[[Snapshot], AsyncIterator[Iterable[Row]]],
     stack: AsyncExitStack,
     snap: Snapshot,
+    hubs: list[Row],
 ) -> Response:
     """Stream ``rows`` as CSV from the snapshot ``snap`` (closed by ``stack`` at the end)."""
 
@@ -157,7 +168,7 @@ def csv_response(
             await stack.aclose()
 
     headers = {
-        **freshness_headers(snap.freshness),
+        **freshness_headers(snap.freshness, hubs),
         "Content-Disposition": f'attachment; filename="{name}.csv"',
     }
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)

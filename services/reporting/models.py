@@ -194,6 +194,17 @@ class PossibleDuplicate(SQLModel, table=True):
     duplicate_of: str
 
 
+class HubPosition(SQLModel, table=True):
+    """How far a colour's tables go in one hub's log: the hub's own stream sequence (the
+    ``version`` its replies return) of the last of its events applied, written with them."""
+
+    __tablename__ = "rpt_hub_position"
+    hub: str = Field(primary_key=True)
+    position: int = 0
+    last_event_at: datetime | None = None
+    events_applied: int = 0
+
+
 # -- not coloured: which colour is live, and how far each colour got --------------------------
 
 
@@ -234,6 +245,7 @@ SHAPES: dict[str, Table] = {
         "provenance": Provenance,
         "days": DayPublication,
         "restatement": Restatement,
+        "hub": HubPosition,
     }.items()
 }
 CONTROL_TABLES: list[Table] = [

@@ -16,7 +16,7 @@ from services.reporting import models as m
 from services.reporting.http import answer, commune_or_404, province_or_404
 from services.reporting.provenance import LogLookup, explain
 from services.reporting.queries import ReadModel
-from services.reporting.routers.common import ONE_OR_404
+from services.reporting.routers.common import ONE_OR_404, ReadsDep
 from services.reporting.trail_schemas import ProvenancePage
 from shared.refdata import communes
 
@@ -28,6 +28,7 @@ def provenance_router(read: ReadModel, log: LogLookup) -> APIRouter:
 
     @router.get("/provenance", response_model=ProvenancePage, responses=ONE_OR_404)
     async def provenance(
+        reads: ReadsDep,
         figure: Annotated[str, Query(pattern=TRACED, description=f"one of {', '.join(m.TRACED)}")],
         province: Annotated[str | None, Query(pattern=r"^[0-9]{1,2}$")] = None,
         commune: Annotated[str | None, Query(pattern=r"^[0-9]{5}$")] = None,
@@ -51,6 +52,7 @@ def provenance_router(read: ReadModel, log: LogLookup) -> APIRouter:
                 404, detail={"reason": "unknown_commune", "message": f"{place} is not in {code}"}
             )
         async with read.snapshot() as snap:
+            hubs = await reads.hubs(snap)
             ex = await explain(
                 snap,
                 figure,
@@ -86,6 +88,6 @@ def provenance_router(read: ReadModel, log: LogLookup) -> APIRouter:
             "page_size": page_size,
             "items": items,
         }
-        return answer(snap, body)
+        return answer(snap, hubs, body)
 
     return router

@@ -38,6 +38,10 @@ class ReadModel:
         async with self.snapshot() as snap:
             return snap.freshness.position
 
+    async def hub_positions(self) -> dict[str, int]:
+        async with self.snapshot() as snap:
+            return {hub: int(r["position"]) for hub, r in (await snap.hub_rows()).items()}
+
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Snapshot]:
         async with self.engine.connect() as conn, conn.begin():
@@ -70,6 +74,10 @@ class Snapshot:
         result = await self.conn.stream(query)
         async for part in result.partitions(chunk):
             yield [dict(r._mapping) for r in part]
+
+    async def hub_rows(self) -> dict[str, Row]:
+        """How far the figures go in each hub's log (:class:`models.HubPosition`), by hub."""
+        return {r["hub"]: r for r in await self.rows(select(self.t["hub"]))}
 
     async def figures(self, level: str, codes: list[str] | None = None) -> dict[str, Row]:
         """Figures per code at ``level`` (all codes, or those named); missing ones are absent."""

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from services.reporting.decoding import decode_msg
 from services.reporting.projections import Loaded
 from services.reporting.store import Item, Position, ReportingStore
-from shared.delivery import pending_after
+from shared.delivery import origin, pending_after
 from shared.envelope import utcnow
 from shared.reader import StreamReader
 
@@ -74,6 +74,7 @@ async def rebuild(
     memory = Loaded()  # the new colour's entity rows: we are their only writer, from empty
     writing: asyncio.Task[int] | None = None  # the previous group, written while we read on
     group: list[Item] = []
+    origins: dict[str, int] = {}  # how far the group goes in each hub's log
     try:
         while True:
             msgs = await reader.take(fetch_timeout)
@@ -83,6 +84,8 @@ async def rebuild(
                     item, reason = decode_msg(msg)
                     skipped += reason is not None  # the live projection dead-letters it
                     group.append(item)
+                    came = origin(msg)
+                    origins[came[0] if came else ""] = came[1] if came else item.seq
                 pending = pending_after(msgs[-1])
                 caught_up = pending == 0
                 applied, last = applied + len(msgs), group[-1].seq
@@ -92,8 +95,10 @@ async def rebuild(
             if group and (caught_up or len(group) >= commit_size):
                 if writing is not None:
                     await writing  # groups are written in order, one at a time
-                writing = asyncio.create_task(store.apply(group, rebuild_owner=owner, memory=memory))
-                group = []
+                writing = asyncio.create_task(
+                    store.apply(group, origins=origins, rebuild_owner=owner, memory=memory)
+                )
+                group, origins = [], {}
             if not caught_up:
                 continue
             if writing is not None:

@@ -15,7 +15,7 @@ from services.reporting.http import answer, commune_or_404, province_or_404
 from services.reporting.provenance import LogLookup
 from services.reporting.queries import ReadModel
 from services.reporting.restatements import restatements
-from services.reporting.routers.common import ONE_OR_404
+from services.reporting.routers.common import ONE_OR_404, ReadsDep
 from services.reporting.trail_schemas import RestatementPage
 from shared.refdata import communes
 
@@ -25,6 +25,7 @@ def restatements_router(read: ReadModel, log: LogLookup) -> APIRouter:
 
     @router.get("/restatements", response_model=RestatementPage, responses=ONE_OR_404)
     async def restated(
+        reads: ReadsDep,
         province: Annotated[str | None, Query(pattern=r"^[0-9]{1,2}$")] = None,
         commune: Annotated[str | None, Query(pattern=r"^[0-9]{5}$")] = None,
         start: Annotated[date | None, Query(alias="from")] = None,
@@ -45,6 +46,7 @@ def restatements_router(read: ReadModel, log: LogLookup) -> APIRouter:
                 404, detail={"reason": "unknown_commune", "message": f"{place} is not in {code}"}
             )
         async with read.snapshot() as snap:
+            hubs = await reads.hubs(snap)
             found = await restatements(snap, province=code, commune=place, start=start, end=end)
         shown = found[(page - 1) * page_size : page * page_size]
         events = await log.describe(sorted({r["seq"] for r in shown}))
@@ -74,6 +76,6 @@ def restatements_router(read: ReadModel, log: LogLookup) -> APIRouter:
             "page_size": page_size,
             "items": items,
         }
-        return answer(snap, body)
+        return answer(snap, hubs, body)
 
     return router

@@ -18,11 +18,26 @@ Focus = Literal["admin_support", "online_public_services", "digital_skills"]
 Covered = Literal["day", "week", "never"]
 
 
+class HubFreshness(BaseModel):
+    """How far an answer goes in one hub's log, and whether that log is reaching it (hubfresh.py)."""
+
+    hub: str
+    position: int = Field(ge=0, description="the hub's own log position: the version its replies return")
+    last_event_at: str | None = Field(description="ISO 8601: the hub's last applied event")
+    lag: int | None = Field(description="the hub's events not reflected yet; null when it cannot be asked")
+    source: Literal["local", "active", "cut_off", "unknown"] = Field(
+        description="local: this stream is the hub's own; active or cut_off: its source at central"
+    )
+    cut_off_since: str | None = Field(description="ISO 8601: when a cut-off source last heard from it")
+
+
 class Freshness(BaseModel):
-    """The log position an answer reflects, and when its last applied event was recorded."""
+    """The log position an answer reflects, when its last applied event was recorded, and the
+    same per hub."""
 
     position: int = Field(ge=0)
     last_event_at: str | None = Field(description="ISO 8601; null before the first event")
+    hubs: list[HubFreshness]
 
 
 class Figures(BaseModel):
@@ -169,21 +184,17 @@ class DuplicateList(Answer):
     items: list[DuplicateRow]
 
 
-class HubFreshness(BaseModel):
-    """How far the figures of one hub's events go."""
-
-    hub: str
-    position: int
-    last_event_at: str | None
-    events_applied: int
-    dead_lettered: int = Field(description="events reporting refused (in the dead-letter stream)")
+class HubEvents(HubFreshness):
+    events_applied: int = Field(description="the hub's events counted in the figures")
 
 
 class FreshnessList(Answer):
-    """Freshness per hub: today one row, the stream this service reads (a hub's own, or central's
-    with every hub sourced into it)."""
+    """Freshness per hub (a hub's own reporting: one; central's: every hub it sources), with the
+    events applied per hub and the dead letters of the stream read."""
 
-    hubs: list[HubFreshness]
+    hubs: list[HubEvents]
+    events_applied: int
+    dead_lettered: int = Field(description="events reporting refused (in the dead-letter stream)")
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -198,6 +209,7 @@ class Behind(Problem):
     reason: Literal["projection_behind"]
     position: int
     min_position: int
+    hub: str | None = Field(description="the hub whose log is behind; null: the stream read")
 
 
 class NotFound(BaseModel):

@@ -9,10 +9,11 @@ rolls all of it back together; the consumer redelivers from the last ack.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -35,7 +36,7 @@ class Item(NamedTuple):
     event: Event | None
     recorded_at: datetime | None
     ignored: bool = False
-    hub: str = ""  # the envelope's: whose closed day a counted fact restates
+    hub: str = ""  # the hub whose log it is (its envelope's), "" when unreadable
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,16 @@ class RebuildSupersededError(RuntimeError):
 
 class ReportingStore:
     def __init__(
-        self, engine: AsyncEngine, projection: str = m.PROJECTION, *, provenance: bool = True
+        self,
+        engine: AsyncEngine,
+        projection: str = m.PROJECTION,
+        *,
+        provenance: bool = True,
+        hub: str = "",
     ) -> None:
         self.engine = engine
         self.projection = projection
+        self.hub = hub  # the hub whose own stream this is ("": as its events say; central: unused)
         self.provenance = provenance  # index every counted contribution (off: to measure its cost)
         self._rows = BatchRows(postgres=engine.dialect.name == "postgresql")
 
@@ -86,10 +93,18 @@ class ReportingStore:
             return await self._checkpoint(conn, colour or active, lock=False)
 
     async def apply(
-        self, items: Sequence[Item], *, rebuild_owner: str | None = None, memory: Loaded | None = None
+        self,
+        items: Sequence[Item],
+        *,
+        origins: Mapping[str, int] | None = None,
+        rebuild_owner: str | None = None,
+        memory: Loaded | None = None,
     ) -> int:
         """Apply a batch to the live colour (or, for a rebuild, the inactive one it owns).
         Returns how many items were new (above the checkpoint).
+
+        ``origins``: how far the batch goes in each hub's log (:attr:`shared.projection.Batch.origins`:
+        origin stream, or "" for this stream itself, -> sequence there), kept per hub with the batch.
 
         ``memory``: every entity row of the target colour, kept by a caller that is its only writer
         since the tables were created (a rebuild); the batch then reads nothing back. It is updated
@@ -107,11 +122,13 @@ class ReportingStore:
             if not fresh:
                 return 0
             events = [i.event for i in fresh if i.event is not None]
-            origins = [(i.seq, i.hub, i.recorded_at) for i in fresh if i.event is not None]
+            sources = [(i.seq, i.hub, i.recorded_at) for i in fresh if i.event is not None]
             tables = m.TABLES[colour]
             loaded = memory if memory is not None else await self._rows.load(conn, tables, events)
-            changes = fold(events, loaded, origins, trail=self.provenance)
+            changes = fold(events, loaded, sources, trail=self.provenance)
             await self._rows.write(conn, tables, changes)
+            if origins:
+                await self._rows.hub_positions(conn, tables["hub"], self._hub_rows(fresh, origins))
             stamps = [i.recorded_at for i in fresh if i.recorded_at is not None]
             await conn.execute(
                 update(CHECKPOINT)
@@ -125,6 +142,23 @@ class ReportingStore:
                 )
             )
             return len(fresh)
+
+    def _hub_rows(self, fresh: list[Item], origins: Mapping[str, int]) -> list[dict[str, Any]]:
+        """One row per hub the batch reached: its position there, the last event's time, the count."""
+        applied: Counter[str] = Counter()
+        last: dict[str, datetime] = {}
+        for item in fresh:
+            applied[item.hub] += item.event is not None
+            if item.recorded_at is not None:
+                last[item.hub] = item.recorded_at
+        # a hub's own stream holds only its events: its envelopes name the hub
+        local = self.hub or next((i.hub for i in fresh if i.hub), "")
+        at = {origin_hub(o, local): seq for o, seq in origins.items()}
+        return [
+            {"hub": h, "position": seq, "last_event_at": last.get(h), "events_applied": applied[h]}
+            for h, seq in at.items()
+            if h
+        ]
 
     # -- rebuild control -----------------------------------------------------------------------
 
@@ -184,6 +218,11 @@ class ReportingStore:
             query = query.with_for_update()
         row = (await conn.execute(query)).one()
         return Position(colour, int(row[0]), row[1])
+
+
+def origin_hub(stream: str, local: str) -> str:
+    """The hub whose log ``stream`` is (``VHUB_EVT_<HUB>``); "" (the stream read) is ``local``."""
+    return stream.removeprefix("VHUB_EVT_").lower() if stream else local
 
 
 def _ddl(table: Table, *, drop: bool) -> Callable[[Connection], None]:

@@ -17,7 +17,11 @@ def generated_files(hubs: HubList | None = None) -> dict[Path, str]:
     hubs = hubs or load_hub_list()
     out = {Path("deploy/nats") / name: text for name, text in production_files(hubs).items()}
     for hub in hubs.hubs:  # central's reporting reads the central stream
-        accounts = render_accounts(hub.code, read_stream=CENTRAL_STREAM if hub.central else None)
+        accounts = (
+            render_accounts(hub.code, read_stream=CENTRAL_STREAM, sourced=[h.code for h in hubs.hubs])
+            if hub.central
+            else render_accounts(hub.code)
+        )
         out[Path("deploy/nats") / accounts_file(hub)] = accounts
     out[Path("docker-compose.yml")] = compose_text(hubs)
     out[Path("shared/hubmap.py")] = hubmap_text(hubs)

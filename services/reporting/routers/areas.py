@@ -50,10 +50,9 @@ async def freshness(reads: ReadsDep, min_position: MinPosition = None) -> Respon
     """How fresh the figures are, per hub, with the events applied and dead-lettered."""
 
     async def body(snap: Snapshot) -> Row:
-        f = snap.freshness
-        at = f.last_event_at.isoformat() if f.last_event_at else None
-        counts = await snap.counters(reads.read.projection)
-        return {"hubs": [{"hub": reads.hub, "position": f.position, "last_event_at": at, **counts}]}
+        applied = {hub: r["events_applied"] for hub, r in (await snap.hub_rows()).items()}
+        hubs = [{**h, "events_applied": applied.get(h["hub"], 0)} for h in await reads.hubs(snap)]
+        return {"hubs": hubs, **await snap.counters(reads.read.projection)}
 
     return await reads.one(min_position, body)
 

