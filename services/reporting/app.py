@@ -67,7 +67,7 @@ class ReportingApp:
         self.national = NationalFeed(NationalIndex(), js, stream=settings.read_stream)
         lookup = LogLookup(js, settings.read_stream)
         self.links = HubLinks(nc, settings.read_stream, settings.hub)
-        api = build_api(
+        self.api = api = build_api(
             ReadModel(self.reader),
             watch,
             max_wait_s=max_wait_s,
