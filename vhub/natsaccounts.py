@@ -135,7 +135,8 @@ def service_permissions(
         c = f"{API}.CONSUMER"
         deny = [r for n in others for r in (f"{c}.CREATE.{evt}.{n}.>", f"{c}.DELETE.{evt}.{n}")]
     elif service == "reporting":
-        publish = [f"vhub.dlq.{hub}.reporting", f"{API}.STREAM.INFO.{streams.read}"]
+        # $SRV.STATS: the dashboard's service health asks every instance (services/reporting/health.py)
+        publish = [f"vhub.dlq.{hub}.reporting", f"{API}.STREAM.INFO.{streams.read}", "$SRV.STATS"]
         # how far each sourced hub's log goes (services/reporting/links.py): its stream's info,
         # in its own JetStream domain over the leaf link (the central hub's own locally)
         publish += [

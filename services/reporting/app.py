@@ -18,6 +18,7 @@ from services.reporting.consumer import (
     drop_orphaned_deliveries,
 )
 from services.reporting.db import make_engine
+from services.reporting.health import ServiceHealth, services_router
 from services.reporting.links import HubLinks
 from services.reporting.national import NationalFeed, NationalIndex
 from services.reporting.national_api import national_router
@@ -67,6 +68,7 @@ class ReportingApp:
         self.national = NationalFeed(NationalIndex(), js, stream=settings.read_stream)
         lookup = LogLookup(js, settings.read_stream)
         self.links = HubLinks(nc, settings.read_stream, settings.hub)
+        self.health = ServiceHealth(nc)
         self.api = api = build_api(
             ReadModel(self.reader),
             watch,
@@ -76,15 +78,17 @@ class ReportingApp:
                 provenance_router(ReadModel(self.reader), lookup),
                 restatements_router(ReadModel(self.reader), lookup),
                 national_router(self.national.index, ReadModel(self.reader)),
+                services_router(self.health),
             ],
             hub=settings.hub,
             links=self.links,
+            health=self.health,
         )
         self.server = HttpServer(api, settings.http_host, settings.http_port)
         self.discovery = discovery_for(nc, settings, "reporting", readiness=self.readiness)
         self._stop = asyncio.Event()
         self._consuming: asyncio.Task[None] | None = None
-        self._watching: asyncio.Task[None] | None = None
+        self._watching: list[asyncio.Task[None]] = []
 
     async def _rewind(self, checkpoint: int) -> None:
         await self.consumer.delete()  # unconditionally: the failed batch's ack may not have landed yet
@@ -110,12 +114,12 @@ class ReportingApp:
         await self.server.start()
         await self.discovery.start()
         self._consuming = asyncio.create_task(self.runner.run(self._stop))
-        self._watching = asyncio.create_task(self.links.run(self._stop))
+        self._watching = [asyncio.create_task(w.run(self._stop)) for w in (self.links, self.health)]
         log.info("reporting_started", position=at.position, colour=at.colour, port=self.server.port)
 
     async def stop(self) -> None:
         self._stop.set()
-        for task in (self._consuming, self._watching):
+        for task in [self._consuming, *self._watching]:
             if task is not None:
                 await task
         await self.projection.flush()

@@ -16,12 +16,13 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import swagger_ui
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.reporting import models as m
+from services.reporting.health import ServiceHealth
 from services.reporting.queries import Snapshot
 from services.reporting.restatements import marks
 from services.reporting.routers.common import ReadsDep
@@ -55,8 +56,8 @@ PROVINCE_COLUMNS = {
     "people_supported": "Người dân được hỗ trợ",
 }
 HEALTH_NOTE = (
-    "Tình trạng dịch vụ: service discovery ($SRV) is not in this build yet, so this shows what this "
-    "reporting service's /readyz says (NATS link, lag, position); other services are not listed."
+    "Tình trạng dịch vụ (service health): every vhub instance at every hub that answers service "
+    "discovery ($SRV.STATS, as `vhub status` shows it); a service with no instance is listed too."
 )
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +65,9 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(
-    reads: ReadsDep, refresh_s: Annotated[float, Query(alias="refresh", ge=0.5, le=3600)] = 10
+    request: Request,
+    reads: ReadsDep,
+    refresh_s: Annotated[float, Query(alias="refresh", ge=0.5, le=3600)] = 10,
 ) -> HTMLResponse:
     """The dashboard, rendered from one snapshot; it refreshes itself every ``refresh`` seconds."""
     today = datetime.now(LOCAL_TZ).date()
@@ -90,7 +93,7 @@ async def dashboard(
             **_border(border),
             **_freshness(snap, hubs, {h: r["events_applied"] for h, r in hub_rows.items()}),
             dead_letters=counters["dead_lettered"],
-            health_items="<li>…</li>",
+            health_items=_health(request.app.state.health),
             health_note=escape(HEALTH_NOTE),
         )
     )
@@ -164,3 +167,20 @@ def _freshness(snap: Snapshot, hubs: list[dict[str, object]], applied: dict[str,
         for h in hubs
     )
     return {"position": f.position, "last_event_at": escape(at), "freshness_rows": rows}
+
+
+def _health(health: ServiceHealth | None) -> str:
+    """The service rows as list items (static/dashboard.js words them the same way)."""
+    if health is None or not health.rows:
+        return '<li class="bad">chưa có số liệu (no $SRV survey yet)</li>'
+    out = []
+    for r in health.rows:
+        state = "sẵn sàng (healthy)" if r.healthy else f"không sẵn sàng (unhealthy): {r.reason}"
+        lag = "—" if r.lag is None else r.lag
+        dead = "—" if r.dead_letters is None else r.dead_letters
+        out.append(
+            f'<li class="{"ok" if r.healthy else "bad"}" data-service="{escape(r.service)}" '
+            f'data-hub="{escape(r.hub)}">{escape(r.service)} @ {escape(r.hub)} #{escape(r.instance)}: '
+            f"{escape(state)} · lag {lag} · dead letters {dead}</li>"
+        )
+    return "".join(out)

@@ -88,6 +88,13 @@ async def test_central_freshness_says_which_hub_is_cut_off_and_when_it_is_back(t
             await eventually(both_active_and_current, "both hubs active, no lag", 30)
             assert list(await fresh()) == ["hn", "hcm"]
 
+            async def every_hub_surveyed() -> bool:  # the dashboard's health, through the leaf link
+                items = (await http.get("/services")).json()["items"]
+                found = {(r["service"], r["hub"]) for r in items if r["healthy"]}
+                return found >= {(s, h) for s in ("registry", "dispatch") for h in ("hn", "hcm")}
+
+            await eventually(every_hub_surveyed, "$SRV answers from both hubs", 30)
+
             await launch.cut("hcm")
             cut_at = time.monotonic()
             during = Tally()

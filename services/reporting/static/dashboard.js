@@ -84,7 +84,7 @@
     return "không rõ (unknown)";
   }
 
-  function operations(fresh, ready) {
+  function operations(fresh, services) {
     const tbody = $("#freshness tbody");
     tbody.innerHTML = "";
     for (const h of fresh.hubs) {
@@ -103,22 +103,38 @@
       tbody.appendChild(tr);
     }
     text($("#dead-letters"), fresh.dead_lettered);
-    const ok = ready.ready && ready.nats_connected;
-    const li = document.createElement("li");
-    li.className = ok ? "ok" : "bad";
-    li.textContent = "reporting" + (body.dataset.hub ? " @ " + body.dataset.hub : "") + ": " +
-      (ok ? "sẵn sàng (ready)" : "không sẵn sàng (not ready)") + " · NATS " +
-      (ready.nats_connected ? "connected" : "disconnected") + " · lag " + ready.lag + " · position " + ready.position;
-    $("#health").replaceChildren(li);
+    health(services);
+  }
+
+  // every instance at every hub, from service discovery ($SRV.STATS), as `vhub status` shows it
+  function health(services) {
+    const items = services.items.map((r) => {
+      const li = document.createElement("li");
+      li.className = r.healthy ? "ok" : "bad";
+      li.dataset.service = r.service;
+      li.dataset.hub = r.hub;
+      const state = r.healthy ? "sẵn sàng (healthy)" : "không sẵn sàng (unhealthy): " + r.reason;
+      const rate = r.commands_per_s === null ? "" : " · " + num.format(Math.round(r.commands_per_s)) + " lệnh/s";
+      li.textContent = r.service + " @ " + r.hub + " #" + r.instance + ": " + state + " · lag " +
+        (r.lag === null ? "—" : r.lag) + " · dead letters " + (r.dead_letters === null ? "—" : r.dead_letters) + rate;
+      return li;
+    });
+    if (!items.length) {
+      const li = document.createElement("li");
+      li.className = "bad";
+      li.textContent = "chưa có số liệu (no $SRV survey yet)";
+      items.push(li);
+    }
+    $("#health").replaceChildren(...items);
   }
 
   async function refresh() {
     try {
-      const [summary, provs, bord, daily, fresh, ready] = await Promise.all([
+      const [summary, provs, bord, daily, fresh, services] = await Promise.all([
         get("/v1/summary"), get("/v1/provinces"), get("/v1/border-communes?date=" + localDay()),
-        get("/v1/daily"), get("/v1/freshness"), get("/readyz"),
+        get("/v1/daily"), get("/v1/freshness"), get("/services"),
       ]);
-      figures(summary); provinces(provs); border(bord); chart(daily); operations(fresh, ready);
+      figures(summary); provinces(provs); border(bord); chart(daily); operations(fresh, services);
       text($("#updated"), "cập nhật " + new Date().toLocaleTimeString("vi-VN"));
       body.dataset.position = String(summary.freshness.position);
       body.classList.remove("stale");

@@ -76,7 +76,10 @@ async def shown(page: Page) -> dict[str, Any]:
         restated_provinces: [...document.querySelectorAll('#provinces tbody tr.restated')]
             .map(r => r.dataset.code),
         restated_days: [...document.querySelectorAll('#chart rect.restated')].map(r => r.dataset.day),
-        health: document.querySelector('#health').textContent,
+        health: [...document.querySelectorAll('#health li')]
+            .map(li => [li.dataset.service, li.dataset.hub, li.className, li.textContent]),
+        hubs: [...document.querySelectorAll('#freshness tbody tr')]
+            .map(tr => [tr.dataset.hub, tr.dataset.source]),
     })"""
     )
     return result
@@ -135,7 +138,8 @@ async def test_dashboard_shows_the_api_figures_and_follows_new_commands(
         seen = await shown(page)
         _same(seen, before)
         assert seen["provinces"]["01"]["name"] == provinces()["01"].name == "Thành phố Hà Nội"
-        assert "sẵn sàng" in seen["health"]
+        assert seen["hubs"] == [[reporting.settings.hub, "local"]]  # a hub's own reporting
+        await _health_shown(page, http)
         assert sum(before["figures"].values()) > 0
         assert before["restated_at"]
         assert len(before["restated_provinces"]) == 1  # the late report's
@@ -171,6 +175,36 @@ async def test_dashboard_shows_the_api_figures_and_follows_new_commands(
         await browser.close()
         assert errors == []
     print(f"screenshots: {tmp_path / 'dashboard.png'} {tmp_path / 'dashboard-phone.png'}")
+
+
+async def _health_shown(page: Page, http: httpx.AsyncClient) -> None:
+    """Service health comes from $SRV (GET /services): registry and reporting answer at this
+    hub and are healthy, dispatch (not running here) is unhealthy with its reason; the page
+    lists exactly those rows."""
+    hub = (await http.get("/v1/freshness")).json()["hubs"][0]["hub"]
+
+    async def surveyed() -> bool:  # a survey after the campaign was projected (every 5 s)
+        items = (await http.get("/services")).json()["items"]
+        healthy = {(r["service"], r["hub"]) for r in items if r["healthy"]}
+        return healthy >= {("registry", hub), ("reporting", hub)}
+
+    await eventually(surveyed, "registry and reporting answer $SRV.STATS, healthy", 30)
+    items = (await http.get("/services")).json()["items"]
+    by_service = {r["service"]: r for r in items}
+    assert by_service["registry"]["healthy"]
+    assert by_service["reporting"]["healthy"]
+    assert not by_service["dispatch"]["healthy"]
+    assert by_service["dispatch"]["reason"] == "no instance answers"
+    rows = [[r["service"], r["hub"], "ok" if r["healthy"] else "bad"] for r in items]
+    await page.wait_for_function(  # the page's own refresh shows the same rows
+        """(rows) => JSON.stringify([...document.querySelectorAll('#health li')]
+            .map(li => [li.dataset.service, li.dataset.hub, li.className])) === JSON.stringify(rows)""",
+        arg=rows,
+        timeout=20_000,
+    )
+    shown_rows = (await shown(page))["health"]
+    assert [row[:3] for row in shown_rows] == rows
+    assert "no instance answers" in shown_rows[[r[0] for r in rows].index("dispatch")][3]
 
 
 def _same(seen: dict[str, Any], wanted: dict[str, Any]) -> None:
