@@ -114,6 +114,9 @@ async def test_central_freshness_says_which_hub_is_cut_off_and_when_it_is_back(t
             waiting = await http.get("/v1/summary", params={"min_position": f"hcm:{version(during)}"})
             assert waiting.status_code == 503
             assert waiting.json()["detail"]["hub"] == "hcm"
+            page = (await http.get("/")).text  # the dashboard's freshness table, one row per hub
+            assert '<tr data-hub="hcm" data-source="cut_off">' in page
+            assert '<tr data-hub="hn" data-source="active">' in page
             answer = (await http.get("/v1/provinces")).json()  # every answer carries it
             assert {h["hub"]: h["source"] for h in answer["freshness"]["hubs"]} == {
                 "hn": "active",
