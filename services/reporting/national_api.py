@@ -10,11 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from services.reporting.http import answer
 from services.reporting.national import Holder, NationalIndex
 from services.reporting.queries import ReadModel
+from services.reporting.routers.common import ONE, ReadsDep
+from services.reporting.schemas import Answer
 
 
 class Registration(BaseModel):
@@ -31,7 +34,7 @@ class NationalPair(BaseModel):
     resolved: bool = Field(description="one of the two is withdrawn")
 
 
-class NationalDuplicates(BaseModel):
+class NationalDuplicates(Answer):
     scope: Literal["national"] = "national"
     position: int = Field(description="the read stream's sequence the index has applied")
     pairs: list[NationalPair]
@@ -47,19 +50,22 @@ def _reg(h: Holder) -> Registration:
 def national_router(index: NationalIndex, read: ReadModel) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reporting"])
 
-    @router.get("/duplicates", response_model=NationalDuplicates)
+    @router.get("/duplicates", response_model=NationalDuplicates, responses=ONE)
     async def duplicates(
+        reads: ReadsDep,
         scope: Annotated[Literal["national"], Query(description="national: across hubs")],
-    ) -> NationalDuplicates:
+    ) -> Response:
         """Pairs of registrations of one person at two hubs (the same phone, or the same name and
         birth date where registrations carry that pseudonym), which one counts, and whether an
         operator has resolved it."""
         pairs = index.pairs()
         async with read.snapshot() as snap:
+            hubs = await reads.hubs(snap)
             figures = (await snap.figures("campaign", [""])).get("", {})
         active = int(figures.get("active_volunteers", 0))
         unresolved = sum(not p.resolved for p in pairs)
-        return NationalDuplicates(
+        body = dict(
+            scope="national",
             position=index.position,
             pairs=[
                 NationalPair(
@@ -75,5 +81,6 @@ def national_router(index: NationalIndex, read: ReadModel) -> APIRouter:
             active_volunteers=active,
             active_volunteers_counted_once=active - unresolved,
         )
+        return answer(snap, hubs, body)  # the read model's freshness, as every answer
 
     return router
