@@ -49,8 +49,10 @@ class PositionWatch:
     def __init__(self) -> None:
         self._changed = asyncio.Event()
         self.listeners: list[Callable[[int], None]] = []
+        self.generation = 0  # one more after each commit of this process's projection
 
     def moved(self, position: int = 0) -> None:
+        self.generation += 1
         self._changed.set()
         self._changed = asyncio.Event()
         for listener in self.listeners:

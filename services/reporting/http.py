@@ -8,15 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack
-from contextvars import ContextVar
 from typing import Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import HTTPException, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from services.reporting.answers import AnswerCache
 from services.reporting.consumer import PositionWatch
 from services.reporting.hubfresh import Wanted, behind
 from services.reporting.queries import Freshness, ReadModel, Row, Snapshot
@@ -59,46 +58,6 @@ def jsonable(value: Any) -> Any:
     from fastapi.encoders import jsonable_encoder
 
     return jsonable_encoder(value)
-
-
-class AnswerCache:
-    """JSON answers by request, by the position they reflect and by the hubs' link state
-    (``links``, a generation that moves when any hub's source or lag changes): figures only change
-    when the projection moves, so readers between two batches share one answer (and one query)."""
-
-    def __init__(self, size: int = 1_024) -> None:
-        self._size = size
-        self._answers: OrderedDict[tuple[Any, ...], tuple[bytes, dict[str, str]]] = OrderedDict()
-        self._request: ContextVar[tuple[Any, ...] | None] = ContextVar("request", default=None)
-        self.links: Callable[[], int] = lambda: 0
-
-    def remember(self, request: Request) -> None:
-        """Note which request this is (without ``min_position``), for the rest of its task."""
-        query = tuple(sorted(kv for kv in request.query_params.multi_items() if kv[0] != "min_position"))
-        self._request.set((request.url.path, query))
-
-    def get(self, snap: Snapshot) -> tuple[bytes, dict[str, str]] | None:
-        key = self._key(snap)
-        return self._answers.get(key) if key else None
-
-    def put(self, snap: Snapshot, payload: bytes, headers: dict[str, str]) -> None:
-        key = self._key(snap)
-        if key:
-            self._answers[key] = (payload, headers)
-            if len(self._answers) > self._size:
-                self._answers.popitem(last=False)
-
-    def _key(self, snap: Snapshot) -> tuple[Any, ...] | None:
-        request = self._request.get()
-        f = snap.freshness
-        return (*request, f.colour, f.position, self.links()) if request else None
-
-
-def cached_answer(cache: AnswerCache, snap: Snapshot) -> Response | None:
-    hit = cache.get(snap)
-    if hit is None:
-        return None
-    return Response(hit[0], media_type="application/json", headers=hit[1])
 
 
 class Waiter:

@@ -4,21 +4,21 @@ waiter, answer cache), the common query parameters, and the documented error ans
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query, Request, Response
 
+from services.reporting.answers import AnswerCache, cached_answer
 from services.reporting.consumer import PositionWatch
 from services.reporting.http import (
     H_HUB_POSITIONS,
     H_LAST_EVENT_AT,
     H_POSITION,
-    AnswerCache,
     Waiter,
     answer,
-    cached_answer,
     csv_response,
 )
 from services.reporting.hubfresh import MIN_POSITION_RE, hub_freshness, ordered, parse_min_position
@@ -59,6 +59,7 @@ class Reads:
         self.read = read
         self.hub = hub
         self.links = links
+        self.watch = watch
         self.waiter = Waiter(read, watch, max_wait_s)
         self.cache = AnswerCache()
         if links is not None:
@@ -91,12 +92,21 @@ class Reads:
 
     async def one(self, min_position: str | None, body: Body) -> Response:
         """A JSON answer built by ``body`` from one snapshot (or the cached bytes of it)."""
+        mark = self._mark()
+        if min_position is None and (kept := self.cache.current(mark[0])):
+            return kept
         await self.wait(min_position)
         async with self.read.snapshot() as snap:
-            if hit := cached_answer(self.cache, snap):
-                return hit
-            fields = await body(snap)
-            return answer(snap, await self.hubs(snap), fields, self.cache)
+            response = cached_answer(self.cache, snap)
+            if response is None:
+                fields = await body(snap)
+                response = answer(snap, await self.hubs(snap), fields, self.cache)
+        self.cache.keep(*mark, response)
+        return response
+
+    def _mark(self) -> tuple[int, int, float]:
+        """What an answer read from now on depends on: this process's commits, the hubs' links."""
+        return self.watch.generation, self.cache.links(), time.monotonic()
 
     async def listing(
         self,
@@ -109,17 +119,22 @@ class Reads:
         csv_source: Source | None = None,
     ) -> Response:
         """A list as JSON (``extra`` fields beside ``items``) or streamed as CSV."""
+        mark = self._mark()
+        if fmt != "csv" and min_position is None and (kept := self.cache.current(mark[0])):
+            return kept
         await self.wait(min_position)
         stack = AsyncExitStack()
         snap = await stack.enter_async_context(self.read.snapshot())
         if fmt == "csv":
             return csv_response(name, columns, csv_source or source, stack, snap, await self.hubs(snap))
         async with stack:
-            if hit := cached_answer(self.cache, snap):
-                return hit
-            fields = (await extra(snap)) if callable(extra) else (extra or {})
-            items = [r async for chunk in source(snap) for r in chunk]
-            return answer(snap, await self.hubs(snap), {**fields, "items": items}, self.cache)
+            response = cached_answer(self.cache, snap)
+            if response is None:
+                fields = (await extra(snap)) if callable(extra) else (extra or {})
+                items = [r async for chunk in source(snap) for r in chunk]
+                response = answer(snap, await self.hubs(snap), {**fields, "items": items}, self.cache)
+        self.cache.keep(*mark, response)
+        return response
 
 
 async def reads(request: Request) -> Reads:
