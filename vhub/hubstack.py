@@ -12,6 +12,9 @@ which sources every hub's stream. Every process is supervised (vhub/supervisor.p
 and reloads it (SIGHUP; nats-server 2.15 drops and re-adds a leaf remote on reload, checked): the hub's server
 and services keep running, cut off; ``vhub hub heal HUB`` reloads the linked config. A hub server
 the supervisor restarts comes back as it was left (cut or linked): it reads the same file.
+
+Just past the ~250-line guide on purpose: the stack's one start-up sequence (configs, servers,
+provisioning, services, ready file) reads best in one place; cut and heal are vhub/hublink.py.
 """
 
 from __future__ import annotations
