@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +20,7 @@ class Kept:
     generation (:class:`PositionWatch`), the hubs' link generation, the monotonic time."""
 
     generation: int
-    links: int
+    links: Hashable
     at: float
     payload: bytes
     headers: dict[str, str]
@@ -43,7 +43,7 @@ class AnswerCache:
         self._kept: OrderedDict[tuple[Any, ...], Kept] = OrderedDict()
         self._refreshing: dict[tuple[Any, ...], float] = {}  # request -> when one reader set out
         self._request: ContextVar[tuple[Any, ...] | None] = ContextVar("request", default=None)
-        self.links: Callable[[], int] = lambda: 0
+        self.links: Callable[[], Hashable] = lambda: 0
 
     def current(self, generation: int) -> Response | None:
         """The kept answer to this request, if nothing it depends on has moved since it was read."""
@@ -63,7 +63,7 @@ class AnswerCache:
                 return None
         return Response(kept.payload, media_type="application/json", headers=kept.headers)
 
-    def keep(self, generation: int, links: int, read_at: float, response: Response) -> None:
+    def keep(self, generation: int, links: Hashable, read_at: float, response: Response) -> None:
         """Keep ``response`` as the answer to this request at ``generation`` and ``links`` (both
         taken before the snapshot was opened, so a commit landing meanwhile makes it stale)."""
         request = self._request.get()

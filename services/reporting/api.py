@@ -18,6 +18,7 @@ from services.reporting import dashboard
 from services.reporting.consumer import PositionWatch
 from services.reporting.health import ServiceHealth
 from services.reporting.links import HubLinks
+from services.reporting.national import NationalIndex
 from services.reporting.queries import ReadModel
 from services.reporting.routers import ROUTERS
 from services.reporting.routers.common import Reads
@@ -32,10 +33,11 @@ def build_api(
     hub: str = "",
     links: HubLinks | None = None,
     health: ServiceHealth | None = None,
+    national: NationalIndex | None = None,
 ) -> FastAPI:
     """The reporting app over ``read``: the /v1 routers, then ``extra_routers`` (operations)."""
     app = FastAPI(title="vhub reporting", version="1", docs_url=None, redoc_url=None, description=__doc__)
-    app.state.reads = Reads(read, watch, max_wait_s, hub, links)
+    app.state.reads = Reads(read, watch, max_wait_s, hub, links, national)
     app.state.health = health  # the dashboard's service health ($SRV), when watched
     for router in [*ROUTERS, *(extra_routers or [])]:
         app.include_router(router)

@@ -82,6 +82,7 @@ class ReportingApp:
             ],
             hub=settings.hub,
             links=self.links,
+            national=self.national.index,
             health=self.health,
         )
         self.server = HttpServer(api, settings.http_host, settings.http_port)

@@ -75,10 +75,19 @@ class Marks(BaseModel):
     restated_at: str | None = Field(description="ISO 8601; null when never restated")
 
 
+class National(BaseModel):
+    """Each person once across hubs (``/v1/duplicates?scope=national`` lists the pairs): the
+    registration recorded first counts, a later one at another hub is a duplicate until resolved."""
+
+    duplicate_pairs_unresolved: int
+    active_volunteers_counted_once: int = Field(description="active_volunteers less the unresolved pairs")
+
+
 class Summary(Answer, Marks):
     """The campaign's figures and breakdowns."""
 
     figures: Figures
+    national: National
     teams_by_focus: dict[str, int]
     volunteers_by_affiliation: dict[str, int]
     border_communes: int

@@ -175,6 +175,10 @@ async def test_the_same_phone_at_two_hubs_while_cut_is_one_pair_at_central_count
         )
         assert (pair["kind"], pair["resolved"], body["active_volunteers_counted_once"]) == ("phone", False, 1)
         assert "912345678" not in json.dumps(body)  # no phone, in any form
+        async with httpx.AsyncClient(base_url=info["services"]["reporting"], timeout=5) as client:
+            summary = (await client.get("/v1/summary")).json()
+        assert summary["figures"]["active_volunteers"] == 2  # each hub's log, as it holds them
+        assert summary["national"] == {"duplicate_pairs_unresolved": 1, "active_volunteers_counted_once": 1}
 
         ready = tmp_path / "ready.json"
         assert "withdrawn at hub hcm" in vhub(

@@ -34,8 +34,13 @@ async def summary(reads: ReadsDep, min_position: MinPosition = None) -> Response
     async def body(snap: Snapshot) -> Row:
         figures = (await snap.figures("campaign", [""])).get("", ZERO)
         focus, affiliation = await snap.breakdowns("campaign", "")
+        unresolved = sum(not p.resolved for p in reads.national.pairs())
         return {
             "figures": figures,
+            "national": {
+                "duplicate_pairs_unresolved": unresolved,
+                "active_volunteers_counted_once": figures["active_volunteers"] - unresolved,
+            },
             **(await marks(snap, "campaign", [""]))[""],
             "teams_by_focus": focus,
             "volunteers_by_affiliation": affiliation,

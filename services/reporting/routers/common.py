@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import AsyncExitStack
 from typing import Annotated, Any, Literal
 
@@ -23,6 +23,7 @@ from services.reporting.http import (
 )
 from services.reporting.hubfresh import MIN_POSITION_RE, hub_freshness, ordered, parse_min_position
 from services.reporting.links import HubLinks
+from services.reporting.national import NationalIndex
 from services.reporting.queries import ReadModel, Row, Snapshot
 from services.reporting.schemas import Invalid, NotFound, ProjectionBehind
 
@@ -55,15 +56,20 @@ class Reads:
         max_wait_s: float,
         hub: str = "",
         links: HubLinks | None = None,
+        national: NationalIndex | None = None,
     ) -> None:
         self.read = read
+        self.national = national or NationalIndex()
         self.hub = hub
         self.links = links
         self.watch = watch
         self.waiter = Waiter(read, watch, max_wait_s)
         self.cache = AnswerCache()
-        if links is not None:
-            self.cache.links = lambda: links.generation
+        # answers also depend on the hubs' links and on the national index (the summary's counted-once)
+        gen = self.national
+        self.cache.links = (
+            (lambda: links.generation * 1_000_003 + gen.position) if links else (lambda: gen.position)
+        )
 
     def refuse_unread_hubs(self, min_position: str | None) -> None:
         """422 ``hub_not_read`` for a hub-qualified position of a hub whose log these figures do
@@ -104,7 +110,7 @@ class Reads:
         self.cache.keep(*mark, response)
         return response
 
-    def _mark(self) -> tuple[int, int, float]:
+    def _mark(self) -> tuple[int, Hashable, float]:
         """What an answer read from now on depends on: this process's commits, the hubs' links."""
         return self.watch.generation, self.cache.links(), time.monotonic()
 
