@@ -1,26 +1,26 @@
 """Sends a plan through the public command subjects only, as an outside system would.
 
 Bounded concurrency inside a phase, phases in order. Ids the services hand out are remembered
-under the step's ``saves`` key for later steps. Timeouts are resent with the same command id
-(safe: commands are idempotent); refusals that only mean "not known there yet" (dispatch keeps its
-own projection of registry facts) are retried with back-off until a deadline.
+under the step's ``saves`` key for later steps. A command with no answer yet is resent with the
+same command id until it is answered (safe: commands are idempotent), and an answer to any of its
+attempts counts (vhub/simulate/resend.py); refusals that only mean "not known there yet" (dispatch
+keeps its own projection of registry facts) are retried with back-off until a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import nats.errors
 from nats.aio.client import Client
 
 from vhub.simulate.model import Noise, Phase, Plan, Ref, Step
 from vhub.simulate.progress import PhaseProgress
+from vhub.simulate.resend import Resender
 
 # Refusals worth resending: "not yet known here" while a projection catches up, and the ones whose
 # reason says "send the command again" (a write that lost its optimistic-concurrency retries, an
@@ -78,13 +78,16 @@ class Driver:
         request_timeout: float = 10.0,
         transient_deadline: float = 60.0,
         route: Route = plain_route,
+        answer_deadline: float = 600.0,
     ) -> None:
         self._nc = nc
         self._route = route
         self._concurrency = concurrency
         self._correlation = correlation_id
         self._timeout = request_timeout
-        self._deadline = transient_deadline
+        self._transient_deadline = transient_deadline
+        self._answer_deadline = answer_deadline
+        self._resender: Resender | None = None
         self.ids: dict[str, str] = {}
         self.tally = Tally()
         # A replay (this run id was applied before): planned refusals are re-decided against the
@@ -92,15 +95,27 @@ class Driver:
         # code will do for them.
         self.replay = False
         self.on_phase: Callable[[str], None] | None = None  # told as each phase starts
+        self.on_answered: Callable[[int], None] | None = None  # told the count after each step
+        self.answered = 0
 
     async def run(self, plan: Plan, progress: PhaseProgress) -> None:
-        for n, phase in enumerate(plan.phases):
-            if self.on_phase is not None:
-                self.on_phase(phase.name)
-            await self.run_phase(phase, progress)
-            if n == 0:
-                t = self.tally
-                self.replay = t.accepted > 0 and t.duplicates == t.accepted
+        self._resender = Resender(
+            self._nc,
+            self.tally,
+            answer_deadline=self._answer_deadline,
+            transient_deadline=self._transient_deadline,
+        )
+        await self._resender.start()
+        try:
+            for n, phase in enumerate(plan.phases):
+                if self.on_phase is not None:
+                    self.on_phase(phase.name)
+                await self.run_phase(phase, progress)
+                if n == 0:
+                    t = self.tally
+                    self.replay = t.accepted > 0 and t.duplicates == t.accepted
+        finally:
+            await self._resender.stop()
 
     async def run_phase(self, phase: Phase, progress: PhaseProgress) -> None:
         steps = phase.steps()
@@ -110,6 +125,9 @@ class Driver:
             for step in steps:  # one shared iterator: each step is taken by exactly one worker
                 refused = await self.send(step)
                 progress.advance(task, refused)
+                self.answered += 1
+                if self.on_answered is not None:
+                    self.on_answered(self.answered)
 
         await asyncio.gather(*(worker() for _ in range(min(self._concurrency, phase.size or 1))))
         progress.finish(task)
@@ -141,35 +159,19 @@ class Driver:
         return refused
 
     async def _request(self, step: Step, subject: str, raw: bytes) -> dict[str, Any]:
+        assert self._resender is not None, "run() starts the resender"
+        t = self.tally
+
+        def not_yet(answer: dict[str, Any]) -> bool:
+            code = answer.get("code")
+            if answer.get("accepted") or code not in TRANSIENT or code == step.expect.code:
+                return False
+            t.transient_retries += 1
+            t.transient_codes[str(code)] += 1
+            return True
+
         timeout = max(self._timeout, SLOW_COMMANDS.get(step.name, 0.0))
-        deadline = time.monotonic() + max(self._deadline, 2 * timeout)
-        backoff = 0.05
-        while True:
-            self.tally.sent += 1
-            try:
-                msg = await self._nc.request(subject, raw, timeout=timeout)
-            except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as err:
-                self.tally.timeouts += 1
-                if time.monotonic() > deadline:
-                    return {"accepted": False, "code": "timeout", "reason": "no answer"}
-                if isinstance(err, nats.errors.NoRespondersError):  # the service is (re)starting
-                    await asyncio.sleep(backoff)  # back-off until a service instance subscribes
-                    backoff = min(backoff * 2, 1.0)
-                continue  # resend with the same command id: idempotent
-            reply: dict[str, Any] = json.loads(msg.data)
-            code = reply.get("code")
-            retry = (
-                not reply.get("accepted")
-                and code in TRANSIENT
-                and code != step.expect.code
-                and time.monotonic() < deadline
-            )
-            if not retry:
-                return reply
-            self.tally.transient_retries += 1
-            self.tally.transient_codes[str(code)] += 1
-            await asyncio.sleep(backoff)  # back-off while another service's projection catches up
-            backoff = min(backoff * 2, 1.0)
+        return await self._resender.ask(subject, raw, wait_s=timeout, transient=not_yet)
 
     def _record(self, step: Step, reply: dict[str, Any]) -> None:
         t = self.tally

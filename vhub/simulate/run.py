@@ -91,6 +91,8 @@ async def run_scenario(
     settled: Callable[[], Awaitable[int]] | None = None,
     more_rows: Callable[[Truth, check.Reading], list[check.Row]] | None = None,
     credentials: tuple[str, str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    answer_deadline: float = 600.0,
 ) -> Report:
     """Run ``scenario`` against a running stack and check its ground truth.
 
@@ -99,6 +101,8 @@ async def run_scenario(
     command id; running the same run id twice is a replay, whose commands all come back duplicates.
     Linked hubs (vhub/simulate/hubs.py): ``route`` sends each command to its hub, ``settled`` waits
     until central holds every hub's log and gives the position to read at, ``more_rows`` adds rows.
+    A command is resent (same id) until it is answered or ``answer_deadline`` seconds pass;
+    ``on_progress(answered, total)`` is told after each command's answer.
     """
     plan: Plan = build_plan(scenario, scale=scale, seed=seed, run_id=run_id)
     run = run_id or f"{scenario.replace('-', '')}{seed}"
@@ -111,8 +115,11 @@ async def run_scenario(
         correlation_id=f"{run}-{uuid.uuid4().hex[:8]}",
         request_timeout=request_timeout,
         route=route,
+        answer_deadline=answer_deadline,
     )
     driver.on_phase = on_phase
+    if on_progress is not None:
+        driver.on_answered = lambda answered: on_progress(answered, plan.size)
     started = time.perf_counter()
     try:
         with PhaseProgress(show_progress, console) as progress:
