@@ -26,8 +26,8 @@ demo-one-hub: $(STAMP)  ## the fallback: one standalone hub serving every provin
 dev: $(STAMP)           ## the embedded stack in the foreground (Ctrl-C stops it)
 	$(BIN)/vhub dev
 
-test: $(STAMP)          ## the whole suite: real nats-server, SQLite and PostgreSQL (the chaos run: make chaos)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not chaos"
+test: $(STAMP)          ## the whole suite: real nats-server, SQLite and PostgreSQL, a short chaos run
+	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 fuzz: $(STAMP)          ## the property tests (marker "property") with the large hypothesis profile
 	VHUB_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider -m property --timeout=3600

@@ -3,11 +3,18 @@ each, and the nats-server once; the ground truth must still be exact (0 lost, 0 
 
 The stack is `vhub dev`'s (vhub/devstack.py, supervised: whatever dies comes back after its
 back-off, on the same port), with ``sync_interval: always`` as shipped. The simulator resends a
-command that got no answer with the same command id; the services must make that harmless. Each
-kill waits until its victim is up and healthy, so every kill bites a running process.
+command that has no answer yet with the same command id until it is answered; the services must
+make that harmless. Each kill waits until its victim is up and healthy, so every kill bites a
+running process.
 
-Short profile in ``make test`` (about a minute); ``make chaos`` runs the full size
-(``VHUB_CHAOS=full``: a larger campaign, more kills). The figures are printed (``-s``).
+The kills are paced by the campaign's progress, not by the clock: each falls at a random point
+between 3% and 65% of the commands answered, so the campaign outlasts its kills on a quiet machine
+and on a loaded one alike (clock-paced kills either ran out of campaign on a quiet machine or
+piled up on a loaded one).
+
+Short profile in ``make test`` (scale 0.01, 3 kills per service: about 20 s on a quiet 2-core
+machine); ``make chaos`` runs the full size (``VHUB_CHAOS=full``: a larger campaign, more kills).
+The figures are printed (``-s``).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ pytestmark = pytest.mark.chaos
 FULL = os.environ.get("VHUB_CHAOS") == "full"
 SCALE = 0.05 if FULL else 0.01  # the campaign must outlast every kill, on a quiet machine too
 KILLS_EACH = 5 if FULL else 3  # per service; the nats-server once
-GAP_S = (1.0, 3.0) if FULL else (0.3, 1.2)  # between one victim's recovery and the next kill
+MARKS = (0.03, 0.65)  # where the kills fall, as fractions of the campaign's commands answered
 SEED = int(os.environ.get("VHUB_CHAOS_SEED", "20261201"))
 
 
@@ -43,6 +50,13 @@ class Chaos:
     stack: DevStack
     rng: random.Random
     done: list[tuple[float, str]] = field(default_factory=list)
+    mark: float = 0.0  # the progress at which the next kill falls
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def on_progress(self, answered: int, total: int) -> None:
+        """Told by the simulator after each answer: wakes the killer at its next mark."""
+        if answered >= self.mark * total:
+            self.reached.set()
 
     def plan(self) -> list[str]:
         victims = [name for name in self.stack.services for _ in range(KILLS_EACH)]
@@ -70,18 +84,27 @@ class Chaos:
                 await asyncio.sleep(0.1)  # polling a restarting process, bounded by the deadline
 
     async def run(self, finished: asyncio.Event, began: float) -> None:
-        for victim in self.plan():
+        victims = self.plan()
+        marks = sorted(self.rng.uniform(*MARKS) for _ in victims)
+        for victim, mark in zip(victims, marks, strict=True):
+            self.mark = mark
+            self.reached.clear()
+            await _first(self.reached, finished)
             await self.up(victim)
-            try:  # a random moment; stop early if the campaign is over
-                await asyncio.wait_for(finished.wait(), self.rng.uniform(*GAP_S))
+            if finished.is_set():
                 return
-            except TimeoutError:
-                pass
             if victim == "nats-server":
                 await asyncio.to_thread(self.stack.kill_nats)
             else:
                 await asyncio.to_thread(self.stack.kill, victim)
             self.done.append((round(time.monotonic() - began, 1), victim))
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waits = [asyncio.create_task(e.wait()) for e in events]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for w in waits:
+        w.cancel()
 
 
 @pytest.fixture
@@ -113,6 +136,7 @@ async def test_ground_truth_is_exact_through_random_kills(stack: DevStack) -> No
             concurrency=16,
             show_progress=False,
             request_timeout=2.0,
+            on_progress=chaos.on_progress,
         )
     finally:
         finished.set()
