@@ -17,12 +17,13 @@ Least privilege is decided by the server, so it has to be written in subjects th
   ``_INBOX_ingest``.
 
 Direct gets: the payload form (``$JS.API.DIRECT.GET.<stream>`` + ``{"seq", "next_by_subj"}``)
-names no subject the server could check: whoever has it reads any subject of the stream. Only the
-registry (which owns the personal data) keeps it; dispatch reads its aggregates with subject-scoped
-requests (shared/subjectread.py): the subject form (``$JS.API.DIRECT.GET.<stream>.<subject>``, last
-message only: a payload gets ``408 Bad Request``, checked on 2.15.1) and short-lived consumers
-created through ``$JS.API.CONSUMER.CREATE.<stream>.<name>.<subject>`` on its own subjects (the
-server refuses a config whose filter is not the subject's; other services' names are denied).
+names no subject the server could check: whoever has it reads any subject of the stream. No service
+has it: registry and dispatch read their aggregates with subject-scoped requests
+(shared/subjectread.py, :func:`scoped_reads`): the subject form
+(``$JS.API.DIRECT.GET.<stream>.<subject>``, last message only: a payload gets ``408 Bad Request``,
+checked on 2.15.1) and short-lived consumers created through
+``$JS.API.CONSUMER.CREATE.<stream>.<name>.<subject>`` on their own subjects (the server refuses a
+config whose filter is not the subject's; other services' consumer names are denied).
 
 Known limits: a consumer created without a filter token (a durable with several filters, like
 ``dispatch_facts_<slot>``) can be given any filter by its owner; and the server delivers a push
@@ -92,6 +93,31 @@ def consumer_rights(stream: str, name: str) -> list[str]:
     ]
 
 
+def scoped_reads(stream: str, own: str) -> list[str]:
+    """A service's aggregate history through subject-scoped requests only (shared/subjectread.py):
+    the last message of one of its ``own`` subjects, else a short-lived consumer filtered on that
+    one subject (deleted when read). No payload-form direct get: it would read any subject."""
+    return [
+        f"{API}.DIRECT.GET.{stream}.{own}",
+        f"{API}.CONSUMER.CREATE.{stream}.*.{own}",
+        f"{API}.CONSUMER.DELETE.{stream}.*",
+    ]
+
+
+def not_under_others_names(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> list[str]:
+    """What :func:`scoped_reads`' wildcards must not reach: another service's consumer names (a
+    create would update that consumer, a delete would drop it)."""
+    c, evt = f"{API}.CONSUMER", streams.events
+    others = [
+        n
+        for svc in ("registry", "dispatch", "reporting")
+        if svc != service
+        for stream, n in consumers(svc, streams, instances)
+        if stream == evt
+    ]
+    return [r for n in others for r in (f"{c}.CREATE.{evt}.{n}.>", f"{c}.DELETE.{evt}.{n}")]
+
+
 def service_permissions(
     service: str, streams: Streams, instances: Sequence[str] = INSTANCES
 ) -> tuple[list[str], list[str], list[str]]:
@@ -107,8 +133,7 @@ def service_permissions(
     if service == "registry":
         publish = [
             f"vhub.evt.{hub}.registry.>",
-            f"{API}.DIRECT.GET.{evt}",  # its aggregates' history (see the module's known limit)
-            f"{API}.DIRECT.GET.{evt}.vhub.evt.{hub}.registry.>",
+            *scoped_reads(evt, f"vhub.evt.{hub}.registry.>"),
             f"{API}.STREAM.INFO.{evt}",
             # the data keys (services/registry/keystore.py): only the registry, on no other
             # service's list, so dispatch and reporting can neither read nor delete one
@@ -117,23 +142,17 @@ def service_permissions(
             f"{API}.STREAM.INFO.KV_{streams.keys}",
         ]
         subscribe[:0] = ["vhub.cmd.registry.>", f"vhub.cmd.{hub}.registry.>"]
+        deny = not_under_others_names("registry", streams, instances)
     elif service == "dispatch":
         publish = [
             f"vhub.evt.{hub}.dispatch.>",
             f"vhub.dlq.{hub}.dispatch_ingest",  # shared/deadletter.py, source dispatch_ingest
-            # its aggregates' history through subject-scoped requests only (shared/subjectread.py):
-            # the last message, else a short-lived consumer filtered on that one subject
-            f"{API}.DIRECT.GET.{evt}.vhub.evt.{hub}.dispatch.>",
-            f"{API}.CONSUMER.CREATE.{evt}.*.vhub.evt.{hub}.dispatch.>",
-            f"{API}.CONSUMER.DELETE.{evt}.*",
+            *scoped_reads(evt, f"vhub.evt.{hub}.dispatch.>"),
             f"{API}.STREAM.INFO.{evt}",
             f"{API}.STREAM.INFO.{streams.ingest}",
         ]
         subscribe[:0] = ["vhub.cmd.dispatch.>", f"vhub.cmd.{hub}.dispatch.>"]
-        # ... but never under another service's consumer name (a create would update that one)
-        others = [n for svc in ("registry", "reporting") for _, n in consumers(svc, streams, instances)]
-        c = f"{API}.CONSUMER"
-        deny = [r for n in others for r in (f"{c}.CREATE.{evt}.{n}.>", f"{c}.DELETE.{evt}.{n}")]
+        deny = not_under_others_names("dispatch", streams, instances)
     elif service == "reporting":
         # $SRV.STATS: the dashboard's service health asks every instance (services/reporting/health.py)
         publish = [f"vhub.dlq.{hub}.reporting", f"{API}.STREAM.INFO.{streams.read}", "$SRV.STATS"]

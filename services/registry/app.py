@@ -28,6 +28,7 @@ from shared.runtime import instance_name
 from shared.settings import Settings
 from shared.transaction import Writer
 
+READ_CONSUMERS = "registry_read"  # prefix of the short-lived consumers its aggregate loads use
 log = structlog.get_logger(__name__)
 
 
@@ -47,7 +48,11 @@ class RegistryApp:
         self.settings = settings
         self._catch_up_s = catch_up_s
         store = EventStore(
-            nc, stream=settings.event_stream, hub=settings.hub, publish_timeout=settings.publish_timeout_s
+            nc,
+            stream=settings.event_stream,
+            hub=settings.hub,
+            publish_timeout=settings.publish_timeout_s,
+            scoped_reads=READ_CONSUMERS,  # its own subjects only, as dispatch (vhub/natsaccounts.py)
         )
         self.registry = Registry(store, settings, writer=Writer(store, retries=settings.occ_retries))
         self.privacy = Privacy(self.registry)

@@ -41,6 +41,7 @@ S = load_settings(env="test", hub=HUB)
 EVT, ING = S.event_stream, S.ingest_stream
 VOLUNTEER = f"vhub.evt.{HUB}.registry.volunteer.v1"
 OWN = f"vhub.evt.{HUB}.dispatch.dispatch.d1"  # a dispatch subject
+TEAM = f"vhub.evt.{HUB}.registry.team.t1"  # a registry subject that is not personal data
 # the victims, named as the services name them (replica slot 1)
 VICTIMS = {
     (EVT, "registry_identities_1"): f"vhub.evt.{HUB}.registry.volunteer.*",
@@ -112,6 +113,14 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("sub", "_INBOX_registry.>", b""),
     ],
     "registry": [
+        # its aggregates through subject-scoped reads only: no payload-form (whole-stream) direct
+        # get, no direct get or consumer on dispatch's subjects, none under another's name
+        ("pub", f"{API}.DIRECT.GET.{EVT}", json.dumps({"seq": 1, "next_by_subj": OWN}).encode()),
+        ("pub", f"{API}.DIRECT.GET.{EVT}.{OWN}", b""),
+        ("pub", f"{C}.CREATE.{EVT}.registry_read_spy.{OWN}", create(EVT, "registry_read_spy", OWN)),
+        ("pub", f"{C}.CREATE.{EVT}.dispatch_facts_1.{TEAM}", create(EVT, "dispatch_facts_1", TEAM)),
+        ("pub", f"{C}.CREATE.{EVT}.reporting.{TEAM}", create(EVT, "reporting", TEAM)),
+        ("pub", f"{C}.DELETE.{EVT}.reporting", b""),
         ("pub", f"{C}.DELETE.{EVT}.dispatch_facts_1", b""),
         ("pub", f"{C}.DELETE.{ING}.dispatch_ingest_activity", b""),
         ("pub", f"{C}.MSG.NEXT.{ING}.dispatch_ingest_activity", b'{"batch":10}'),
@@ -283,24 +292,31 @@ def event(n: int) -> Envelope:
     )
 
 
-async def test_dispatch_reads_its_own_subjects_only(hub: Hub) -> None:
-    """Dispatch's aggregate loads go through subject-scoped requests (shared/subjectread.py): they
-    work on its own subjects, and the server will not let the same right read a volunteer."""
+@pytest.mark.parametrize(
+    ("user", "own", "other"),
+    [("dispatch", OWN, VOLUNTEER), ("registry", TEAM, OWN)],
+    ids=["dispatch", "registry"],
+)
+async def test_a_service_reads_its_own_subjects_only(hub: Hub, user: str, own: str, other: str) -> None:
+    """Registry's and dispatch's aggregate loads go through subject-scoped requests
+    (shared/subjectread.py): they work on the service's own subjects, and the server will not let
+    the same right read another service's (for dispatch: a volunteer's)."""
     js = hub.operator.jetstream()
     for n in range(3):
-        await js.publish(OWN, event(n).to_bytes(), stream=EVT)
-    who = User("dispatch")
+        await js.publish(own, event(n).to_bytes(), stream=EVT)
+    who = User(user)
     nc = await who.connect(hub.server.url)
+    prefix = f"{user}_read"  # services/<user>/app.py: READ_CONSUMERS
     try:
-        js_d = nc.jetstream()
-        mine = await read_subject(nc, js_d, EVT, OWN, 0, prefix="dispatch_read", wait_s=5)
+        js_u = nc.jetstream()
+        mine = await read_subject(nc, js_u, EVT, own, 0, prefix=prefix, wait_s=5)
         assert [r.envelope.data["n"] for r in mine] == [0, 1, 2]
-        after = await read_subject(nc, js_d, EVT, OWN, mine[0].seq, prefix="dispatch_read", wait_s=5)
+        after = await read_subject(nc, js_u, EVT, own, mine[0].seq, prefix=prefix, wait_s=5)
         assert [r.seq for r in after] == [r.seq for r in mine[1:]]
-        assert await read_subject(nc, js_d, EVT, OWN, mine[-1].seq, prefix="dispatch_read", wait_s=5) == []
-        # the right to create a consumer filtered on its own subject, with a volunteer filter inside
-        spy = create(EVT, "dispatch_read_spy", VOLUNTEER)
-        reply = await nc.request(f"{C}.CREATE.{EVT}.dispatch_read_spy.{OWN}", spy, timeout=5)
+        assert await read_subject(nc, js_u, EVT, own, mine[-1].seq, prefix=prefix, wait_s=5) == []
+        # the right to create a consumer filtered on its own subject, with another filter inside
+        spy = create(EVT, f"{prefix}_spy", other)
+        reply = await nc.request(f"{C}.CREATE.{EVT}.{prefix}_spy.{own}", spy, timeout=5)
         assert json.loads(reply.data)["error"]["err_code"] == 10131, reply.data  # filter mismatch
         assert who.errors == []
     finally:
