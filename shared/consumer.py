@@ -2,14 +2,18 @@
 
 The handler's own store is the truth about how far it got (a checkpoint written with its effects);
 the consumer is a cursor. On start, a consumer that is ahead of the checkpoint (a fresh or restored
-database) is recreated from ``checkpoint + 1``. ``max_ack_pending`` is one batch, so when a batch
-fails and is nak'd the server cannot deliver anything after it first: order holds.
+database, an in-memory projection) is recreated from ``checkpoint + 1``, or, when the operator
+provisioned it (shared/streams.py: the service may only bind to it, vhub/natsaccounts.py), reset
+to ``checkpoint + 1`` (``$JS.API.CONSUMER.RESET``, server 2.14+). ``max_ack_pending`` is one
+batch, so when a batch fails and is nak'd the server cannot deliver anything after it first:
+order holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Awaitable, Callable
 
@@ -17,12 +21,13 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from shared.metrics import BATCH_EVENTS, BATCH_SECONDS, CONSUMER_LAG
 from shared.puller import Puller
 
 log = structlog.get_logger(__name__)
+PROVISIONED = "(provisioned by the operator)"  # in a consumer's description: bind and reset only
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
 
 
@@ -61,31 +66,46 @@ class DurableConsumer:
         self.failures = 0
 
     def _config(self, start_after: int) -> ConsumerConfig:
-        policy = DeliverPolicy.BY_START_SEQUENCE if start_after > 0 else DeliverPolicy.ALL
-        return ConsumerConfig(
-            durable_name=self.durable,
-            deliver_policy=policy,
-            opt_start_seq=start_after + 1 if start_after > 0 else None,
-            ack_policy=AckPolicy.EXPLICIT if self._explicit else AckPolicy.ALL,
+        return consumer_config(
+            self.durable,
+            self._filters,
+            start_after=start_after,
+            batch_size=self._batch,
             ack_wait=self._ack_wait,
-            max_ack_pending=self._batch,
-            filter_subjects=self._filters,
-            description=f"vhub consumer {self.durable}",
+            explicit_ack=self._explicit,
             inactive_threshold=self._inactive,
         )
 
     async def ensure(self, start_after: int) -> None:
-        """Create the consumer, or recreate it when it is past ``start_after`` (our checkpoint)."""
+        """Create the consumer, or recreate it when it is past ``start_after`` (our checkpoint);
+        one the operator provisioned (:data:`PROVISIONED` in its description) is only reset."""
         try:
             info = await self._js.consumer_info(self.stream, self.durable)
         except NotFoundError:
             await self._js.add_consumer(self.stream, self._config(start_after))
             return
-        floor = info.ack_floor.stream_seq if info.ack_floor else 0
-        if (floor or 0) > start_after or set(info.config.filter_subjects or []) != set(self._filters):
+        floor = (info.ack_floor.stream_seq if info.ack_floor else 0) or 0
+        if PROVISIONED in (info.config.description or ""):
+            if set(info.config.filter_subjects or [info.config.filter_subject or ""]) != set(self._filters):
+                raise RuntimeError(
+                    f"{self.durable}: the provisioned consumer has other filters (vhub provision)"
+                )
+            if floor > start_after:
+                log.info("consumer_reset", durable=self.durable, ack_floor=floor, checkpoint=start_after)
+                await self.reset(start_after + 1)
+            return
+        if floor > start_after or set(info.config.filter_subjects or []) != set(self._filters):
             log.warning("consumer_recreated", durable=self.durable, ack_floor=floor, checkpoint=start_after)
             await self._js.delete_consumer(self.stream, self.durable)
             await self._js.add_consumer(self.stream, self._config(start_after))
+
+    async def reset(self, seq: int) -> None:
+        """Deliver again from stream sequence ``seq`` (nats-py 2.16 has no call for it)."""
+        subject = f"{self._js._prefix}.CONSUMER.RESET.{self.stream}.{self.durable}"
+        reply = await self._js._nc.request(subject, json.dumps({"seq": seq}).encode(), timeout=5.0)
+        answer = json.loads(reply.data)
+        if "error" in answer:
+            raise APIError.from_error(answer["error"])
 
     async def delete(self) -> None:
         with contextlib.suppress(NotFoundError):
@@ -135,6 +155,33 @@ class DurableConsumer:
         BATCH_EVENTS.labels(self.durable).inc(len(msgs))
         self.lag = int(msgs[-1].metadata.num_pending or 0)
         CONSUMER_LAG.labels(self.durable).set(self.lag)
+
+
+def consumer_config(
+    durable: str,
+    filters: list[str],
+    *,
+    start_after: int = 0,
+    batch_size: int = 500,
+    ack_wait: float = 60.0,
+    explicit_ack: bool = False,
+    inactive_threshold: float | None = None,
+    provisioned: bool = False,
+) -> ConsumerConfig:
+    """The config of a durable pull consumer as :class:`DurableConsumer` reads it; ``provisioned``:
+    as the operator provisions it (shared/streams.py)."""
+    policy = DeliverPolicy.BY_START_SEQUENCE if start_after > 0 else DeliverPolicy.ALL
+    return ConsumerConfig(
+        durable_name=durable,
+        deliver_policy=policy,
+        opt_start_seq=start_after + 1 if start_after > 0 else None,
+        ack_policy=AckPolicy.EXPLICIT if explicit_ack else AckPolicy.ALL,
+        ack_wait=ack_wait,
+        max_ack_pending=batch_size,
+        filter_subjects=filters,
+        description=f"vhub consumer {durable}" + (f" {PROVISIONED}" if provisioned else ""),
+        inactive_threshold=inactive_threshold,
+    )
 
 
 async def keep_running(

@@ -9,12 +9,18 @@
   purge removes a key for good). Hub-local: never sourced to central, never in the event log.
 * ``VHUB_CENTRAL``: at the central hub only, a stream with no subjects of its own that sources every
   hub's stream across JetStream domains.
+
+And the consumers a service may only bind to (:func:`operator_consumers`): dispatch's per-replica
+facts consumers ``dispatch_facts_<slot>``, whose several filters the server cannot check in a
+create request, so no service may create or alter them (vhub/natsaccounts.py). Created when
+missing, never touched when present (their position belongs to their reader, who resets it).
 """
 
 from __future__ import annotations
 
 from nats.js import JetStreamContext
 from nats.js.api import (
+    ConsumerConfig,
     DiscardPolicy,
     ExternalStream,
     KeyValueConfig,
@@ -25,8 +31,31 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
-from shared.envelope import DLQ_PREFIX, INGEST_PREFIX, hub_events_filter
+from shared.consumer import consumer_config
+from shared.envelope import DLQ_PREFIX, INGEST_PREFIX, event_subject, hub_events_filter
 from shared.settings import Settings
+
+REPLICA_SLOTS = ("1", "2", "3", "4")  # VHUB_INSTANCE of each service replica under the accounts files
+
+
+def dispatch_facts_filters(hub: str) -> list[str]:
+    """What dispatch's facts projection reads: registry teams, service points and campaign facts
+    (never volunteers: no personal data reaches dispatch) and its own events."""
+    return [
+        event_subject(hub, "registry", "team", "*"),
+        event_subject(hub, "registry", "service_point", "*"),
+        event_subject(hub, "registry", "campaign", "*"),
+        f"vhub.evt.{hub}.dispatch.>",
+    ]
+
+
+def operator_consumers(settings: Settings) -> list[tuple[str, ConsumerConfig]]:
+    """(stream, config) of every consumer the operator provisions and services only bind to."""
+    filters = dispatch_facts_filters(settings.hub)
+    return [
+        (settings.event_stream, consumer_config(f"dispatch_facts_{slot}", filters, provisioned=True))
+        for slot in REPLICA_SLOTS
+    ]
 
 
 def event_stream_config(settings: Settings) -> StreamConfig:
@@ -120,11 +149,17 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 
 
 async def provision(js: JetStreamContext, settings: Settings) -> None:
-    """Every stream a hub needs."""
+    """Every stream a hub needs, the consumers services only bind to, and the key bucket."""
     for config in (
         event_stream_config(settings),
         ingest_stream_config(settings),
         dlq_stream_config(settings),
     ):
         await ensure_stream(js, config)
+    for stream, consumer in operator_consumers(settings):
+        assert consumer.durable_name is not None
+        try:
+            await js.consumer_info(stream, consumer.durable_name)
+        except NotFoundError:
+            await js.add_consumer(stream, consumer)
     await ensure_keys_bucket(js, settings)

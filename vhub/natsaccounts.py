@@ -25,11 +25,15 @@ checked on 2.15.1) and short-lived consumers created through
 ``$JS.API.CONSUMER.CREATE.<stream>.<name>.<subject>`` on their own subjects (the server refuses a
 config whose filter is not the subject's; other services' consumer names are denied).
 
-Known limits: a consumer created without a filter token (a durable with several filters, like
-``dispatch_facts_<slot>``) can be given any filter by its owner; and the server delivers a push
-consumer to any ``deliver_subject``, whatever its creator may publish (checked on 2.15.1). So a
-service's own consumer names remain a read (and push) capability on their stream; closing that
-needs the consumers provisioned by the operator and only bound by the services.
+Consumers the server cannot check in a create request (a durable with several filters:
+``dispatch_facts_<slot>``, see shared/streams.py) are provisioned by the operator (``vhub
+provision``), and their service may only bind to them (:func:`bound_rights`): look at, pull from,
+ack on and reset its own (``$JS.API.CONSUMER.RESET``, 2.14+, to replay from its checkpoint), never
+create, alter or delete them.
+
+Known limit: the server delivers a push consumer to any ``deliver_subject``, whatever its creator
+may publish (checked on 2.15.1), and the subject-scoped reads create push consumers filtered on
+the service's own subjects; so a service can have its own events delivered to any subject.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-INSTANCES = ("1", "2", "3", "4")  # replica slots: VHUB_INSTANCE of each service replica
+from shared.streams import REPLICA_SLOTS
+
+INSTANCES = REPLICA_SLOTS  # replica slots: VHUB_INSTANCE of each service replica
 API = "$JS.API"
 
 
@@ -118,13 +124,35 @@ def not_under_others_names(service: str, streams: Streams, instances: Sequence[s
     return [r for n in others for r in (f"{c}.CREATE.{evt}.{n}.>", f"{c}.DELETE.{evt}.{n}")]
 
 
+def provisioned(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> set[tuple[str, str]]:
+    """The consumers of ``service`` that the operator provisions (shared/streams.py)."""
+    if service == "dispatch":
+        return {(streams.events, f"dispatch_facts_{i}") for i in instances}
+    return set()
+
+
+def bound_rights(stream: str, name: str) -> list[str]:
+    """Look at, pull from, ack on and reset ONE consumer the operator provisioned."""
+    c = f"{API}.CONSUMER"
+    return [
+        f"{c}.INFO.{stream}.{name}",
+        f"{c}.MSG.NEXT.{stream}.{name}",
+        f"{c}.RESET.{stream}.{name}",
+        f"$JS.ACK.{stream}.{name}.>",
+        f"$JS.ACK.*.*.{stream}.{name}.>",
+    ]
+
+
 def service_permissions(
     service: str, streams: Streams, instances: Sequence[str] = INSTANCES
 ) -> tuple[list[str], list[str], list[str]]:
     """(publish allow, publish deny, subscribe allow) of one service user."""
     hub, evt = streams.hub, streams.events
+    bound = provisioned(service, streams, instances)
     owned = [
-        r for stream, name in consumers(service, streams, instances) for r in consumer_rights(stream, name)
+        r
+        for stream, name in consumers(service, streams, instances)
+        for r in (bound_rights if (stream, name) in bound else consumer_rights)(stream, name)
     ]
     inbox = f"_INBOX_{service}.>"
     # every service answers the NATS micro-service protocol (shared/discovery.py)
@@ -134,6 +162,10 @@ def service_permissions(
         publish = [
             f"vhub.evt.{hub}.registry.>",
             *scoped_reads(evt, f"vhub.evt.{hub}.registry.>"),
+            # and the teams' schedules, the same way: a volunteer's shifts for `vhub export`
+            # (services/registry/privacy.py); dispatch's other subjects stay out of reach
+            f"{API}.DIRECT.GET.{evt}.vhub.evt.{hub}.dispatch.schedule.>",
+            f"{API}.CONSUMER.CREATE.{evt}.*.vhub.evt.{hub}.dispatch.schedule.>",
             f"{API}.STREAM.INFO.{evt}",
             # the data keys (services/registry/keystore.py): only the registry, on no other
             # service's list, so dispatch and reporting can neither read nor delete one
@@ -163,6 +195,11 @@ def service_permissions(
         ]
     else:
         raise ValueError(f"unknown service {service!r}")
+    # the scoped reads' wildcards must not create or delete its own provisioned consumers either
+    c = f"{API}.CONSUMER"
+    deny += [
+        r for stream, n in sorted(bound) for r in (f"{c}.CREATE.{stream}.{n}.>", f"{c}.DELETE.{stream}.{n}")
+    ]
     # command services publish on their own inbox too (shared/runtime.barrier)
     return [*publish, *owned, inbox], deny, subscribe
 

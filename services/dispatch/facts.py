@@ -26,10 +26,8 @@ from nats.js import JetStreamContext
 from services.dispatch.bookings import Bookings
 from services.dispatch.domain.dayfigures import DayTally
 from services.dispatch.domain.model import PointView, TeamView, shared
-from shared.envelope import event_subject
 from shared.events import Event
 from shared.events.dispatch import (
-    CONTEXT,
     ActivityReported,
     CoverageRequested,
     DayClosed,
@@ -48,6 +46,7 @@ from shared.events.registry import (
     TeamMemberRemoved,
 )
 from shared.projection import Batch, ProjectionRunner
+from shared.streams import dispatch_facts_filters
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
 APPLIED = frozenset(
@@ -97,13 +96,8 @@ def decode_fact(seq: int, raw: bytes) -> tuple[Fact | None, str | None]:
 
 
 def filter_subjects(hub: str) -> list[str]:
-    reg = "registry"
-    return [
-        event_subject(hub, reg, "team", "*"),
-        event_subject(hub, reg, "service_point", "*"),
-        event_subject(hub, reg, "campaign", "*"),
-        f"vhub.evt.{hub}.{CONTEXT}.>",
-    ]
+    """As the operator provisions ``dispatch_facts_<slot>`` (shared/streams.py)."""
+    return dispatch_facts_filters(hub)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from shared.envelope import Envelope, ingest_subject
 from shared.natsserver import NatsServer
 from shared.settings import load_settings
-from shared.streams import provision
+from shared.streams import REPLICA_SLOTS, dispatch_facts_filters, provision
 from shared.subjectread import read_subject
 from tests.support.leafnodes import hub_config, secrets, start_configured_server
 from tests.support.waiting import eventually, free_port
@@ -42,13 +42,16 @@ EVT, ING = S.event_stream, S.ingest_stream
 VOLUNTEER = f"vhub.evt.{HUB}.registry.volunteer.v1"
 OWN = f"vhub.evt.{HUB}.dispatch.dispatch.d1"  # a dispatch subject
 TEAM = f"vhub.evt.{HUB}.registry.team.t1"  # a registry subject that is not personal data
-# the victims, named as the services name them (replica slot 1)
-VICTIMS = {
-    (EVT, "registry_identities_1"): f"vhub.evt.{HUB}.registry.volunteer.*",
-    (EVT, "dispatch_facts_1"): f"vhub.evt.{HUB}.dispatch.>",
-    (EVT, "reporting"): ">",
-    (ING, "dispatch_ingest_activity"): f"vhub.ingest.{HUB}.>",
+SCHEDULE = f"vhub.evt.{HUB}.dispatch.schedule.t1"  # a team's shifts: the registry's export reads them
+# the victims, named as the services name them (replica slot 1) and their filters: the ones the
+# test creates, and dispatch's facts consumers, which the operator provisions (shared/streams.py)
+MADE = {
+    (EVT, "registry_identities_1"): [f"vhub.evt.{HUB}.registry.volunteer.*"],
+    (EVT, "reporting"): [">"],
+    (ING, "dispatch_ingest_activity"): [f"vhub.ingest.{HUB}.>"],
 }
+PROVISIONED = {(EVT, f"dispatch_facts_{slot}"): dispatch_facts_filters(HUB) for slot in REPLICA_SLOTS}
+VICTIMS = {**MADE, **PROVISIONED}
 
 
 def create(stream: str, name: str, filter_subject: str) -> bytes:
@@ -81,6 +84,12 @@ KEY_BUCKET: list[Action] = [
 FORBIDDEN: dict[str, list[Action]] = {
     "dispatch": [
         *KEY_BUCKET,
+        # its own facts consumer is the operator's: bind, pull, ack, reset; never create, alter,
+        # delete (several filters: the server could not check a create's config)
+        ("pub", f"{C}.CREATE.{EVT}.dispatch_facts_1", create(EVT, "dispatch_facts_1", ">")),
+        ("pub", f"{C}.CREATE.{EVT}.dispatch_facts_1.{OWN}", create(EVT, "dispatch_facts_1", OWN)),
+        ("pub", f"{C}.DURABLE.CREATE.{EVT}.dispatch_facts_1", create(EVT, "dispatch_facts_1", ">")),
+        ("pub", f"{C}.DELETE.{EVT}.dispatch_facts_1", b""),
         ("pub", f"{C}.DELETE.{EVT}.registry_identities_1", b""),  # seen: dispatch deleted it
         ("pub", f"{C}.DELETE.{EVT}.reporting", b""),
         ("pub", f"{C}.CREATE.{EVT}.registry_identities_1", create(EVT, "registry_identities_1", ">")),
@@ -224,7 +233,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
         await js.publish(VOLUNTEER, b'{"name": "personal data"}', stream=EVT)
         await (await js.key_value(KEYS)).put("v1", b"wrapped data key")
         await js.publish(ingest_subject(HUB, "activity_reported"), b'{"fact": 1}', stream=ING)
-        for (stream, name), filt in VICTIMS.items():
+        for (stream, name), [filt] in MADE.items():
             await js.add_consumer(
                 stream, ConsumerConfig(durable_name=name, filter_subject=filt, ack_policy=AckPolicy.EXPLICIT)
             )
@@ -238,7 +247,8 @@ async def victims_untouched(hub: Hub) -> None:
     js = hub.operator.jetstream()
     for (stream, name), filt in VICTIMS.items():
         info = await js.consumer_info(stream, name)  # raises NotFoundError if it was deleted
-        assert info.config.filter_subject == filt, (name, info.config)
+        filters = info.config.filter_subjects or [info.config.filter_subject]
+        assert set(filters) == set(filt), (name, info.config)
         assert info.num_ack_pending == 0, (name, "someone pulled from it")
     fact = await js.consumer_info(ING, "dispatch_ingest_activity")
     assert fact.num_pending == 1, "the fact left the work queue"
@@ -294,8 +304,8 @@ def event(n: int) -> Envelope:
 
 @pytest.mark.parametrize(
     ("user", "own", "other"),
-    [("dispatch", OWN, VOLUNTEER), ("registry", TEAM, OWN)],
-    ids=["dispatch", "registry"],
+    [("dispatch", OWN, VOLUNTEER), ("registry", TEAM, OWN), ("registry", SCHEDULE, OWN)],
+    ids=["dispatch", "registry", "registry-reads-schedules"],
 )
 async def test_a_service_reads_its_own_subjects_only(hub: Hub, user: str, own: str, other: str) -> None:
     """Registry's and dispatch's aggregate loads go through subject-scoped requests
@@ -322,3 +332,28 @@ async def test_a_service_reads_its_own_subjects_only(hub: Hub, user: str, own: s
     finally:
         await nc.close()
     assert {c.name for c in await js.consumers_info(EVT)} == {n for s, n in VICTIMS if s == EVT}
+
+
+async def test_dispatch_binds_to_its_provisioned_facts_consumer(hub: Hub) -> None:
+    """Dispatch may look at, pull from, ack on and reset the facts consumer the operator
+    provisioned (how a replica replays its in-memory projection from the start)."""
+    js = hub.operator.jetstream()
+    for n in range(2):
+        await js.publish(OWN, event(n).to_bytes(), stream=EVT)
+    who = User("dispatch")
+    nc = await who.connect(hub.server.url)
+    try:
+        js_d = nc.jetstream()
+        info = await js_d.consumer_info(EVT, "dispatch_facts_1")
+        assert set(info.config.filter_subjects or []) == set(dispatch_facts_filters(HUB))
+        sub = await js_d.pull_subscribe_bind("dispatch_facts_1", EVT)
+        first = await sub.fetch(2, timeout=5)
+        await first[-1].ack()
+        reply = await nc.request(f"{C}.RESET.{EVT}.dispatch_facts_1", b'{"seq": 1}', timeout=5)
+        assert "error" not in json.loads(reply.data), reply.data
+        again = await sub.fetch(2, timeout=5)
+        assert [m.data for m in again] == [m.data for m in first]  # replayed from the start
+        await again[-1].ack()
+        assert who.errors == []
+    finally:
+        await nc.close()
