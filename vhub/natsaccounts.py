@@ -39,108 +39,18 @@ the service's own subjects; so a service can have its own events delivered to an
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from shared.streams import REPLICA_SLOTS
-
-INSTANCES = REPLICA_SLOTS  # replica slots: VHUB_INSTANCE of each service replica
-API = "$JS.API"
-
-
-@dataclass(frozen=True)
-class Streams:
-    """The hub's stream names (as shared.settings derives them) and what reporting reads."""
-
-    hub: str
-    read: str
-    sourced: tuple[str, ...] = ()  # the hubs whose streams ``read`` sources (central only)
-
-    @property
-    def events(self) -> str:
-        return f"VHUB_EVT_{self.hub.upper()}"
-
-    @property
-    def ingest(self) -> str:
-        return f"VHUB_INGEST_{self.hub.upper()}"
-
-    @property
-    def keys(self) -> str:
-        """The registry's key bucket (shared.settings: keys_bucket); its stream is KV_<bucket>."""
-        return f"VHUB_KEYS_{self.hub.upper()}"
-
-
-def consumers(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> list[tuple[str, str]]:
-    """(stream, consumer name) of every consumer ``service`` may own. The names are the services'
-    own constants (registry/app.py, dispatch/app.py + ingest.py, reporting/consumer.py + rebuild)."""
-    if service == "registry":
-        return [(streams.events, f"registry_identities_{i}") for i in instances]
-    if service == "dispatch":
-        own = [(streams.events, f"dispatch_facts_{i}") for i in instances]
-        return [*own, (streams.ingest, "dispatch_ingest_activity")]
-    if service == "reporting":
-        # the read model's, its rebuild's, and the national duplicates index's (reporting/national.py)
-        return [(streams.read, n) for n in ("reporting", "reporting_rebuild", "reporting_national")]
-    raise ValueError(f"unknown service {service!r}")
-
-
-def consumer_rights(stream: str, name: str) -> list[str]:
-    """Create (both API forms, with or without a filter token), look at, pull from, ack on and
-    delete ONE consumer. ``$JS.ACK`` has two forms: plain, and with domain + account hash."""
-    c = f"{API}.CONSUMER"
-    return [
-        f"{c}.CREATE.{stream}.{name}",
-        f"{c}.CREATE.{stream}.{name}.>",
-        f"{c}.DURABLE.CREATE.{stream}.{name}",
-        f"{c}.INFO.{stream}.{name}",
-        f"{c}.DELETE.{stream}.{name}",
-        f"{c}.MSG.NEXT.{stream}.{name}",
-        f"$JS.ACK.{stream}.{name}.>",
-        f"$JS.ACK.*.*.{stream}.{name}.>",
-    ]
-
-
-def scoped_reads(stream: str, own: str) -> list[str]:
-    """A service's aggregate history through subject-scoped requests only (shared/subjectread.py):
-    the last message of one of its ``own`` subjects, else a short-lived consumer filtered on that
-    one subject (deleted when read). No payload-form direct get: it would read any subject."""
-    return [
-        f"{API}.DIRECT.GET.{stream}.{own}",
-        f"{API}.CONSUMER.CREATE.{stream}.*.{own}",
-        f"{API}.CONSUMER.DELETE.{stream}.*",
-    ]
-
-
-def not_under_others_names(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> list[str]:
-    """What :func:`scoped_reads`' wildcards must not reach: another service's consumer names (a
-    create would update that consumer, a delete would drop it)."""
-    c, evt = f"{API}.CONSUMER", streams.events
-    others = [
-        n
-        for svc in ("registry", "dispatch", "reporting")
-        if svc != service
-        for stream, n in consumers(svc, streams, instances)
-        if stream == evt
-    ]
-    return [r for n in others for r in (f"{c}.CREATE.{evt}.{n}.>", f"{c}.DELETE.{evt}.{n}")]
-
-
-def provisioned(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> set[tuple[str, str]]:
-    """The consumers of ``service`` that the operator provisions (shared/streams.py)."""
-    if service == "dispatch":
-        return {(streams.events, f"dispatch_facts_{i}") for i in instances}
-    return set()
-
-
-def bound_rights(stream: str, name: str) -> list[str]:
-    """Look at, pull from, ack on and reset ONE consumer the operator provisioned."""
-    c = f"{API}.CONSUMER"
-    return [
-        f"{c}.INFO.{stream}.{name}",
-        f"{c}.MSG.NEXT.{stream}.{name}",
-        f"{c}.RESET.{stream}.{name}",
-        f"$JS.ACK.{stream}.{name}.>",
-        f"$JS.ACK.*.*.{stream}.{name}.>",
-    ]
+from vhub.natsrights import (
+    API,
+    INSTANCES,
+    Streams,
+    bound_rights,
+    consumer_rights,
+    consumers,
+    not_under_others_names,
+    provisioned,
+    scoped_reads,
+)
 
 
 def service_permissions(
