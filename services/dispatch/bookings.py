@@ -19,6 +19,7 @@ from shared.events.dispatch import (
     CoverageRequested,
     DispatchCancelled,
     DispatchMarkedNoShow,
+    NoShowWithdrawn,
     OverCapacityRecorded,
     TeamCheckedIn,
     TeamDispatched,
@@ -119,7 +120,7 @@ class Bookings:
             self.over_capacity_recorded.add(shared(ev.dispatch_id))
         elif isinstance(ev, TeamDispatched):
             return self._dispatched(ev)
-        elif isinstance(ev, TeamCheckedIn | DispatchMarkedNoShow | DispatchCancelled):
+        elif isinstance(ev, TeamCheckedIn | DispatchMarkedNoShow | DispatchCancelled | NoShowWithdrawn):
             booking = self.bookings.get(ev.dispatch_id)
             if booking is None:
                 return []
@@ -127,6 +128,10 @@ class Bookings:
                 if booking.state != CANCELLED:
                     self._active[booking.point_day] -= 1
                 booking.state = CANCELLED
+            elif isinstance(ev, NoShowWithdrawn):
+                if booking.state == NO_SHOW:  # a late check-in follows: the day has one no-show less
+                    booking.state = SCHEDULED
+                    self._no_shows[ev.date] -= 1
             elif isinstance(ev, TeamCheckedIn):
                 booking.state = ATTENDED
             elif booking.state != NO_SHOW:

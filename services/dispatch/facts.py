@@ -33,6 +33,8 @@ from shared.events.dispatch import (
     DayClosed,
     DispatchCancelled,
     DispatchMarkedNoShow,
+    FieldReportCorrected,
+    NoShowWithdrawn,
     OverCapacityRecorded,
     TeamCheckedIn,
     TeamDispatched,
@@ -66,6 +68,8 @@ APPLIED = frozenset(
         OverCapacityRecorded,
         DayClosed,
         ActivityReported,
+        NoShowWithdrawn,
+        FieldReportCorrected,
     )
 )
 # What a batch of facts makes dispatch write: an over-capacity conflict to record, or a disbanded
@@ -140,7 +144,7 @@ class FactsView(Bookings):
             self.border_communes.update(shared(c) for c in ev.commune_codes)
         elif isinstance(ev, DayClosed):
             self.closed_days.add(ev.date)
-        elif isinstance(ev, ActivityReported):
+        elif isinstance(ev, ActivityReported | FieldReportCorrected):
             pass  # counted in the tally only
         else:
             return list(self._dispatch_fact(ev))

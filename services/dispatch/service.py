@@ -236,6 +236,11 @@ class DispatchService:
             lambda s: attendance.report_activity(s, cmd, policy=self.policy, source=source),
         )
 
+    async def correct_field_report(self, cmd: c.CorrectFieldReport, ctx: CommandContext) -> Accepted:
+        return await self._on_shift(
+            cmd.dispatch_id, ctx, lambda s: attendance.correct_field_report(s, cmd, policy=self.policy)
+        )
+
     async def suggest_teams(self, cmd: c.SuggestTeams, ctx: CommandContext) -> Accepted:
         """A query: nothing is written; ``version`` is the projection's position."""
         request = await self.coverage_request(cmd.request_id)

@@ -84,6 +84,17 @@ class DispatchMarkedNoShow(_Where):
     team_id: str
 
 
+@event
+class NoShowWithdrawn(_Where):
+    """A check-in arrived for a shift its day's close had marked a no-show (the field's record
+    arrived late): the shift is no longer a no-show. Recorded just before that ``TeamCheckedIn``."""
+
+    event_type = "dispatch.no_show_withdrawn"
+
+    dispatch_id: str
+    team_id: str
+
+
 Source = Literal["command", "ingest"]
 
 
@@ -101,6 +112,26 @@ class ActivityReported(_Where):
     session_attendees: int = Field(ge=0)
     elderly_attendees: int = Field(ge=0)
     source: Source = "command"
+
+
+@event
+class FieldReportCorrected(_Where):
+    """An earlier field report of the dispatch, corrected: its seven counts as they now stand, and
+    ``change``, what each count moved by (only those that moved; the report itself still counts
+    once)."""
+
+    event_type = "dispatch.field_report_corrected"
+
+    dispatch_id: str
+    team_id: str
+    people_supported: int = Field(ge=0)
+    businesses_supported: int = Field(ge=0)
+    officials_supported: int = Field(ge=0)
+    online_applications_guided: int = Field(ge=0)
+    digital_sessions_held: int = Field(ge=0)
+    session_attendees: int = Field(ge=0)
+    elderly_attendees: int = Field(ge=0)
+    change: dict[str, int]
 
 
 @event

@@ -102,6 +102,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "dispatch.check_out": {"dispatch_id": "fz-none:abc", "at": f"{FAR}T11:55:00+07:00"},
     "dispatch.close_day": {"date": FAR},
     "dispatch.report_activity": {"dispatch_id": "fz-none:abc", "people_supported": -1},
+    "dispatch.correct_field_report": {"dispatch_id": "fz-none:abc", "people_supported": 3},
     "dispatch.suggest_teams": {"request_id": "fz-none:abc", "limit": 5},
 }
 SUBJECTS = sorted(TEMPLATES)

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from services.dispatch.domain.commands import CancelDispatch, CheckIn, CheckOut, ReportActivity
+from services.dispatch.domain.commands import (
+    CancelDispatch,
+    CheckIn,
+    CheckOut,
+    CorrectFieldReport,
+    ReportActivity,
+)
 from services.dispatch.domain.decide import in_campaign, not_in_future, shift_of
 from services.dispatch.domain.model import REPORT_FIELDS, Coverage, Day, Policy, Schedule, local_date
 from shared.decider import Rejected
@@ -18,6 +24,8 @@ from shared.events.dispatch import (
     DayFiguresPublished,
     DispatchCancelled,
     DispatchMarkedNoShow,
+    FieldReportCorrected,
+    NoShowWithdrawn,
     OverCapacityRecorded,
     PlaceFigures,
     Source,
@@ -52,10 +60,10 @@ def cancel_for_disbanded_team(state: Schedule, *, now: datetime) -> list[Event]:
 
 
 def check_in(state: Schedule, cmd: CheckIn, *, now: datetime, policy: Policy) -> list[Event]:
+    """A check-in of a shift its day's close marked a no-show is accepted (the field's record
+    arrived late), by the same rules: the no-show is withdrawn, then the check-in recorded."""
     shift = shift_of(state, cmd.dispatch_id)
-    if shift.status == "no_show":
-        raise Rejected("marked_no_show", f"{shift.date} was closed with this dispatch a no-show")
-    if shift.status != "scheduled":
+    if shift.status not in ("scheduled", "no_show"):
         raise Rejected("already_checked_in", f"checked in at {shift.checked_in_at}")
     not_in_future(policy, cmd.at, now)
     if not shift.starts_at - policy.checkin_grace <= cmd.at <= shift.ends_at:
@@ -64,14 +72,19 @@ def check_in(state: Schedule, cmd: CheckIn, *, now: datetime, policy: Policy) ->
             f"check-in is open from {policy.checkin_grace} "
             f"before {shift.starts_at.isoformat()} to {shift.ends_at.isoformat()}",
         )
+    withdrawn: list[Event] = []
+    if shift.status == "no_show":
+        where = shift.where()
+        withdrawn.append(NoShowWithdrawn(dispatch_id=shift.dispatch_id, team_id=shift.team_id, **where))
     return [
+        *withdrawn,
         TeamCheckedIn(
             dispatch_id=shift.dispatch_id,
             team_id=shift.team_id,
             at=cmd.at,
             late=cmd.at > shift.starts_at,
             **shift.where(),
-        )
+        ),
     ]
 
 
@@ -104,6 +117,37 @@ def report_activity(
     if shift.reported:
         raise Rejected("already_reported", f"dispatch {shift.dispatch_id} has its report")
     counts = {name: int(getattr(cmd, name)) for name in REPORT_FIELDS}
+    _plausible(counts, policy)
+    return [
+        ActivityReported(
+            dispatch_id=shift.dispatch_id, team_id=shift.team_id, source=source, **counts, **shift.where()
+        )
+    ]
+
+
+def correct_field_report(state: Schedule, cmd: CorrectFieldReport, *, policy: Policy) -> list[Event]:
+    """The counts given replace the report's; the corrected report obeys the rules of a report.
+    A correction that changes nothing is accepted and records nothing."""
+    shift = shift_of(state, cmd.dispatch_id)
+    if shift.report is None:
+        raise Rejected("unknown_report", f"dispatch {shift.dispatch_id} has no field report to correct")
+    before = dict(zip(REPORT_FIELDS, shift.report, strict=True))
+    counts = {
+        name: before[name] if getattr(cmd, name) is None else int(getattr(cmd, name))
+        for name in REPORT_FIELDS
+    }
+    _plausible(counts, policy)
+    change = {name: counts[name] - before[name] for name in REPORT_FIELDS if counts[name] != before[name]}
+    if not change:
+        return []
+    return [
+        FieldReportCorrected(
+            dispatch_id=shift.dispatch_id, team_id=shift.team_id, change=change, **counts, **shift.where()
+        )
+    ]
+
+
+def _plausible(counts: dict[str, int], policy: Policy) -> None:
     for name, value in counts.items():
         if value < 0:
             raise Rejected("negative_count", f"{name} is {value}", field=name)
@@ -121,11 +165,6 @@ def report_activity(
                 value=value,
                 limit=limit,
             )
-    return [
-        ActivityReported(
-            dispatch_id=shift.dispatch_id, team_id=shift.team_id, source=source, **counts, **shift.where()
-        )
-    ]
 
 
 def mark_no_shows(state: Schedule, day: date) -> list[Event]:

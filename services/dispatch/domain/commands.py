@@ -110,6 +110,22 @@ class ReportActivity(Command):
     elderly_attendees: int = 0
 
 
+class CorrectFieldReport(Command):
+    """New values for counts of the dispatch's earlier field report; a count not given keeps its
+    value. The corrected report is checked by the same rules as a report (own codes)."""
+
+    owned_fields = ("dispatch_id",)
+
+    dispatch_id: str = Field(pattern=SCOPED_REF)
+    people_supported: int | None = None
+    businesses_supported: int | None = None
+    officials_supported: int | None = None
+    online_applications_guided: int | None = None
+    digital_sessions_held: int | None = None
+    session_attendees: int | None = None
+    elderly_attendees: int | None = None
+
+
 class SuggestTeams(Command):
     """A ranked, explained list of teams free for a coverage request (nothing is written)."""
 
@@ -128,5 +144,6 @@ COMMANDS: dict[str, type[Command]] = {
     "check_out": CheckOut,
     "close_day": CloseDay,
     "report_activity": ReportActivity,
+    "correct_field_report": CorrectFieldReport,
     "suggest_teams": SuggestTeams,
 }

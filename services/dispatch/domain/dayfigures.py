@@ -1,11 +1,13 @@
 """A day's figures as dispatch publishes them when the day is closed (``DayFiguresPublished``).
 
 Counted exactly as reporting counts its traced figures, from the same facts: a dispatch adds one
-(a cancellation takes it back), a check-in, a no-show and an over-capacity conflict one each, and a
-field report its seven counts and one report. :class:`DayTally` keeps them per date and commune
-while the facts projection folds the log, and takes the day's snapshot when it folds the day's
-``DayClosed``: so the published figures are those of the log before the close, whatever arrives
-between the close and the publication (those are restatements, like any later fact).
+(a cancellation takes it back), a check-in, a no-show and an over-capacity conflict one each (a
+no-show withdrawn by a late check-in takes its one back), a field report its seven counts and one
+report, and a correction of a report what each count moved by. :class:`DayTally` keeps them per
+date and commune while the facts projection folds the log, and takes the day's snapshot when it
+folds the day's ``DayClosed``: so the published figures are those of the log before the close,
+whatever arrives between the close and the publication (those are restatements, like any later
+fact).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from shared.events.dispatch import (
     DayClosed,
     DispatchCancelled,
     DispatchMarkedNoShow,
+    FieldReportCorrected,
+    NoShowWithdrawn,
     OverCapacityRecorded,
     PlaceFigures,
     TeamCheckedIn,
@@ -31,6 +35,7 @@ _ONE = {
     DispatchCancelled: ("dispatches", -1),
     TeamCheckedIn: ("check_ins", 1),
     DispatchMarkedNoShow: ("no_shows", 1),
+    NoShowWithdrawn: ("no_shows", -1),
     OverCapacityRecorded: ("over_capacity", 1),
 }
 _REPORTED = (
@@ -53,6 +58,8 @@ def contribution(ev: Event) -> dict[str, int] | None:
         counts = {name: getattr(ev, name) for name in _REPORTED}
         counts["activity_reports"] = 1
         return counts
+    if isinstance(ev, FieldReportCorrected):
+        return dict(ev.change)
     return None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from services.dispatch.domain.model import (
+    REPORT_FIELDS,
     Coverage,
     Day,
     Request,
@@ -25,6 +26,8 @@ from shared.events.dispatch import (
     DayFiguresPublished,
     DispatchCancelled,
     DispatchMarkedNoShow,
+    FieldReportCorrected,
+    NoShowWithdrawn,
     OverCapacityRecorded,
     TeamCheckedIn,
     TeamCheckedOut,
@@ -64,8 +67,11 @@ def evolve_schedule(state: Schedule, event: Event) -> Schedule:
         return _with(state, replace(shift, status="checked_out", checked_out_at=shared_tz(event.at)))
     if isinstance(event, DispatchMarkedNoShow):
         return _with(state, replace(shift, status="no_show"))
-    if isinstance(event, ActivityReported):
-        return _with(state, replace(shift, reported=True))
+    if isinstance(event, ActivityReported | FieldReportCorrected):
+        report = tuple(getattr(event, name) for name in REPORT_FIELDS)
+        return _with(state, replace(shift, report=report))
+    if isinstance(event, NoShowWithdrawn):
+        return _with(state, replace(shift, status="scheduled"))
     return state
 
 

@@ -150,7 +150,11 @@ class Shift:
     status: Status = "scheduled"
     checked_in_at: datetime | None = None
     checked_out_at: datetime | None = None
-    reported: bool = False
+    report: tuple[int, ...] | None = None  # the field report's counts (REPORT_FIELDS order)
+
+    @property
+    def reported(self) -> bool:
+        return self.report is not None
 
     @property
     def active(self) -> bool:

@@ -163,6 +163,16 @@ def _activity(c: Changes, e: d.ActivityReported) -> None:
         c.dirty_teams.add(e.team_id)
 
 
+def _corrected(c: Changes, e: d.FieldReportCorrected) -> None:
+    """A report corrected: each count moves by its change; the report still counts once."""
+    c.count_many(e.province_code, e.commune_code, dict(e.change), e.date)
+    team = c.state.teams.get(e.team_id)
+    moved = e.change.get("people_supported", 0)
+    if team is not None and moved:
+        team.people_supported += moved
+        c.dirty_teams.add(e.team_id)
+
+
 def _over_capacity(c: Changes, e: d.OverCapacityRecorded) -> None:
     c.count(e.province_code, e.commune_code, "over_capacity", 1, e.date)
     c.cover(e.date, e.service_point_id, e.province_code, e.commune_code).over_capacity += 1
@@ -193,6 +203,7 @@ HANDLERS: dict[type[Event], Handler] = {
     r.BorderCommunesDesignated: _border,
     d.CoverageRequested: _coverage_requested,
     d.ActivityReported: _activity,
+    d.FieldReportCorrected: _corrected,
     d.OverCapacityRecorded: _over_capacity,
     d.DayClosed: _day_closed,
     d.DayFiguresPublished: _day_published,

@@ -17,7 +17,9 @@ _TEAM_ONLY = (
     d.TeamDispatched,
     d.DispatchCancelled,
     d.DispatchMarkedNoShow,
+    d.NoShowWithdrawn,
     d.ActivityReported,
+    d.FieldReportCorrected,
 )
 
 
@@ -104,11 +106,11 @@ def _checked_in(c: Changes, e: d.TeamCheckedIn) -> None:
         counter["active_volunteers"] += t.members if t is not None else 0
 
 
-def _no_show(c: Changes, e: d.DispatchMarkedNoShow) -> None:
-    c.count(e.province_code, e.commune_code, "no_shows", 1, e.date)
+def _no_show(c: Changes, e: d.DispatchMarkedNoShow | d.NoShowWithdrawn, n: int) -> None:
+    c.count(e.province_code, e.commune_code, "no_shows", n, e.date)
     t = c.state.teams.get(e.team_id)
     if t is not None:
-        t.no_shows += 1
+        t.no_shows += n
         c.dirty_teams.add(e.team_id)
 
 
@@ -122,5 +124,6 @@ TEAM_HANDLERS: dict[type[Event], Callable[[Changes, Any], None]] = {
     d.TeamDispatched: lambda c, e: _dispatched(c, e, +1),
     d.DispatchCancelled: lambda c, e: _dispatched(c, e, -1),
     d.TeamCheckedIn: _checked_in,
-    d.DispatchMarkedNoShow: _no_show,
+    d.DispatchMarkedNoShow: lambda c, e: _no_show(c, e, +1),
+    d.NoShowWithdrawn: lambda c, e: _no_show(c, e, -1),  # a late check-in of a closed day
 }

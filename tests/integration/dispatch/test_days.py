@@ -1,5 +1,5 @@
-"""close_day marks no-shows exactly once, across a restart mid-way and a retry; times are checked
-against the injected clock."""
+"""close_day marks no-shows exactly once, across a restart mid-way and a retry (a late check-in
+withdraws one); times are checked against the injected clock."""
 
 from __future__ import annotations
 
@@ -74,8 +74,16 @@ async def test_close_day_marks_no_shows_once_across_a_restart_and_a_retry(
     assert schedules["dispatch.dispatch_marked_no_show"] == 2
     day = await hub_events(store, "day", ["2025-07-10"])
     assert day["dispatch.day_closed"] == day["dispatch.day_figures_published"] == 1
+    # the field's record of t3's arrival comes after the close: accepted, the no-show withdrawn
     late = await ask("check_in", dispatch_id=ids["t3"], at="2025-07-10T09:00:00+07:00")
-    assert late["code"] == "marked_no_show"
+    assert [e["event_type"] for e in late["events"]] == [
+        "dispatch.no_show_withdrawn",
+        "dispatch.team_checked_in",
+    ]
+    after = await ask("close_day", command_id="close-3", date="2025-07-10")
+    assert (after["result"]["no_shows"], after["result"]["marked_now"]) == (1, 0)
+    day = await hub_events(store, "day", ["2025-07-10"])
+    assert day["dispatch.day_closed"] == day["dispatch.day_figures_published"] == 1
 
 
 async def test_closed_day_takes_no_new_dispatch_and_future_days_stay_open(

@@ -177,15 +177,20 @@ def _shift(
                 daily[(scope, day)]["active_volunteers"] += sum(
                     1 for (tid, _) in members if tid == e["team_id"]
                 )
-    elif t == "dispatch_marked_no_show":
-        bumps["no_shows"] += 1
+    elif t in ("dispatch_marked_no_show", "no_show_withdrawn"):
+        n = 1 if t == "dispatch_marked_no_show" else -1
+        bumps["no_shows"] += n
         if team:
-            team["no_shows"] += 1
+            team["no_shows"] += n
     elif t == "activity_reported":
         bumps.update({k: e[k] for k in ACTIVITY})
         bumps["activity_reports"] += 1
         if team:
             team["people_supported"] += e["people_supported"]
+    elif t == "field_report_corrected":
+        bumps.update(e["change"])
+        if team:
+            team["people_supported"] += e["change"].get("people_supported", 0)
     elif t == "over_capacity_recorded":
         bumps["over_capacity"] += 1
         cov["over_capacity"] += 1

@@ -228,13 +228,6 @@ def test_no_shows_are_the_days_dispatches_not_checked_in_exactly_once() -> None:
     assert attendance.mark_no_shows(then(state, marked), DAY) == []
 
 
-def test_a_no_show_cannot_check_in_later() -> None:
-    """Once marked no-show, a dispatch refuses a late check-in."""
-    state = schedule(dispatched())
-    state = then(state, attendance.mark_no_shows(state, DAY))
-    assert code_of(check_in, state, at(10, 9)) == "marked_no_show"
-
-
 def test_closing_a_day_once_then_again_records_nothing() -> None:
     """DayClosed is recorded once; closing a closed day is accepted and records nothing."""
     [ev] = attendance.close_day(Day(), DAY, hub="hn", no_shows=2, now=NOW, policy=POLICY)
