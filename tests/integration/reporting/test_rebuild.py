@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -30,6 +31,18 @@ from tests.integration.reporting.test_projection import DAYS, PROVINCES
 from tests.support.waiting import eventually
 
 
+class HeldStore(ReportingStore):
+    """A rebuild's store that may not switch before the producer is done: a rebuild faster than
+    the producer's first append would otherwise switch before any event arrived during it."""
+
+    def __init__(self, engine: AsyncEngine, produced: asyncio.Event) -> None:
+        super().__init__(engine)
+        self._produced = produced
+
+    async def try_switch(self, owner: str, now: datetime) -> bool:
+        return self._produced.is_set() and await super().try_switch(owner, now)
+
+
 @pytest.fixture
 async def service(rsettings: Settings) -> AsyncIterator[ReportingApp]:
     settings = rsettings.model_copy(update={"reporting_batch_size": 100})
@@ -49,11 +62,12 @@ async def test_rebuild_while_events_arrive_ends_equal(
     seen: list[Progress] = []
     engine = make_engine(rsettings.database_url, writer=True)
     statuses: list[int] = []
+    produced = asyncio.Event()
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.server.port}") as http:
         rebuilding = asyncio.create_task(
             rebuild(
                 nc.jetstream(),
-                ReportingStore(engine),
+                HeldStore(engine, produced),
                 stream=rsettings.read_stream,
                 batch_size=200,
                 progress=seen.append,
@@ -65,7 +79,12 @@ async def test_rebuild_while_events_arrive_ends_equal(
 
         # the producer starts only once the rebuild has begun, so events surely arrive during it
         await eventually(started, "rebuild started", 30)
-        producing = asyncio.create_task(publish(store, log[first:second], last_seq))
+
+        async def produce() -> None:
+            await publish(store, log[first:second], last_seq)
+            produced.set()
+
+        producing = asyncio.create_task(produce())
         while not rebuilding.done():
             statuses.append((await http.get("/v1/summary")).status_code)
         switched = await rebuilding
