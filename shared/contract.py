@@ -26,7 +26,8 @@ class Command(BaseModel):
     correlation_id: str | None = Field(default=None, pattern=ID_PATTERN)
     actor: Text | None = Field(default=None, max_length=128)  # no control or invisible characters
 
-    # Which fields name an aggregate by id, and which name a province: the hub that receives the
-    # command checks that it owns / serves them (shared.ownership, in the command bus).
+    # Which fields name an aggregate by id, which name a province and which name communes: the hub
+    # that receives the command checks that it owns / serves them (shared.ownership, in the bus).
     owned_fields: ClassVar[tuple[str, ...]] = ()
     province_fields: ClassVar[tuple[str, ...]] = ()
+    commune_fields: ClassVar[tuple[str, ...]] = ()

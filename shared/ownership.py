@@ -28,6 +28,7 @@ from shared.contract import Command
 from shared.decider import Rejected
 from shared.envelope import derive_id, hub_command_subject
 from shared.hubs import central_hub, hub_codes, hub_of_province
+from shared.refdata import communes
 
 OWNED_BY_OTHER_HUB = "owned_by_other_hub"
 # a hub code (shared.settings.HUB_RE), a dash, then the start of a uuid: a bare uuid's first group
@@ -85,6 +86,14 @@ class Ownership:
                 server = self.province_owner(value)
                 if server is not None and server != self.hub:
                     _refuse(server, field, f"the {field} is a province hub {server} serves", context, name)
+        known = communes()
+        for field in command.commune_fields:
+            value = getattr(command, field)
+            for code in value if isinstance(value, list) else [value]:
+                place = known.get(code) if isinstance(code, str) else None
+                server = self.province_owner(place.province_code) if place else None
+                if server is not None and server != self.hub:
+                    _refuse(server, field, f"the {field} holds a commune hub {server} serves", context, name)
 
 
 def _refuse(owner: str, field: str, what: str, context: str, name: str) -> None:

@@ -119,5 +119,16 @@ def test_dispatch_ids_and_coverage_keys_are_checked_by_their_owner() -> None:
     refuse_foreign(cover, hub="ag", context="dispatch", name="request_coverage")
 
 
-def test_commands_without_owned_fields_pass_everywhere() -> None:
-    refuse_foreign(DesignateBorderCommunes(commune_codes=["00004"]), hub="hcm", context="registry", name="x")
+def test_border_communes_are_listed_by_the_hub_serving_their_province() -> None:
+    """A hub lists only its own provinces' communes as border communes; a list holding another
+    hub's commune is refused with that owner named."""
+    hanoi, saigon = "00004", "26734"
+    assert hub_of_province("01") == "hn"
+    assert hub_of_province("79") == "hcm"
+    rej = refusal(DesignateBorderCommunes(commune_codes=[saigon, hanoi]), "hcm", name="designate")
+    assert (rej.code, rej.details["owner"]) == (OWNED_BY_OTHER_HUB, "hn")
+    assert rej.details["field"] == "commune_codes"
+    own = DesignateBorderCommunes(commune_codes=[saigon])
+    refuse_foreign(own, hub="hcm", context="registry", name="x")
+    other = DesignateBorderCommunes(commune_codes=[hanoi])
+    refuse_foreign(other, hub="hcm", context="registry", name="x", standalone=True)

@@ -123,8 +123,9 @@ class RegisterServicePoint(Command):
 
 
 class DesignateBorderCommunes(Command):
-    """Add communes to the campaign's border-commune list."""
+    """Add communes to the campaign's border-commune list (a hub lists its own provinces' communes)."""
 
+    commune_fields = ("commune_codes",)
     commune_codes: list[CommuneCode] = Field(min_length=1, max_length=5_000)
     effective_from: CampaignDate | None = None
 
