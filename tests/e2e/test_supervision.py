@@ -127,7 +127,7 @@ def test_healthz_fails_while_nats_is_gone_and_recovers(tmp_path: Path) -> None:
         wait_until(lambda: codes() == [503, 503], "/healthz 503 on both", 30)
         body = httpx.get(f"{urls[0]}/healthz").json()
         assert body["status"] == "nats_down"
-        assert body["down_s"] > 5
+        assert body["down_s"] >= 5  # 503 comes after the 5 s grace; the answer rounds to 0.1 s
         stack.nats = start_nats_server(workdir, port=port, sync_always=stack.sync_always)
         wait_until(lambda: codes() == [200, 200], "/healthz 200 again on both", 30)
         assert all(sp.alive() for sp in stack.procs.values())
