@@ -98,9 +98,8 @@ class NoShowWithdrawn(_Where):
 Source = Literal["command", "ingest"]
 
 
-@event
-class ActivityReported(_Where):
-    event_type = "dispatch.activity_reported"
+class _Reported(_Where):
+    """A field report's seven counts (:data:`REPORT_COUNTS`), as first reported or as corrected."""
 
     dispatch_id: str
     team_id: str
@@ -111,26 +110,27 @@ class ActivityReported(_Where):
     digital_sessions_held: int = Field(ge=0)
     session_attendees: int = Field(ge=0)
     elderly_attendees: int = Field(ge=0)
+
+
+_IDS = {*_Where.model_fields, "dispatch_id", "team_id"}
+REPORT_COUNTS: tuple[str, ...] = tuple(f for f in _Reported.model_fields if f not in _IDS)
+
+
+@event
+class ActivityReported(_Reported):
+    event_type = "dispatch.activity_reported"
+
     source: Source = "command"
 
 
 @event
-class FieldReportCorrected(_Where):
+class FieldReportCorrected(_Reported):
     """An earlier field report of the dispatch, corrected: its seven counts as they now stand, and
     ``change``, what each count moved by (only those that moved; the report itself still counts
     once)."""
 
     event_type = "dispatch.field_report_corrected"
 
-    dispatch_id: str
-    team_id: str
-    people_supported: int = Field(ge=0)
-    businesses_supported: int = Field(ge=0)
-    officials_supported: int = Field(ge=0)
-    online_applications_guided: int = Field(ge=0)
-    digital_sessions_held: int = Field(ge=0)
-    session_attendees: int = Field(ge=0)
-    elderly_attendees: int = Field(ge=0)
     change: dict[str, int]
 
 

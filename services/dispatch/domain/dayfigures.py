@@ -18,6 +18,7 @@ from datetime import date
 
 from shared.events import Event
 from shared.events.dispatch import (
+    REPORT_COUNTS,
     ActivityReported,
     DayClosed,
     DispatchCancelled,
@@ -38,15 +39,6 @@ _ONE = {
     NoShowWithdrawn: ("no_shows", -1),
     OverCapacityRecorded: ("over_capacity", 1),
 }
-_REPORTED = (
-    "people_supported",
-    "businesses_supported",
-    "officials_supported",
-    "online_applications_guided",
-    "digital_sessions_held",
-    "session_attendees",
-    "elderly_attendees",
-)
 
 
 def contribution(ev: Event) -> dict[str, int] | None:
@@ -55,7 +47,7 @@ def contribution(ev: Event) -> dict[str, int] | None:
     if one is not None:
         return {one[0]: one[1]}
     if isinstance(ev, ActivityReported):
-        counts = {name: getattr(ev, name) for name in _REPORTED}
+        counts = {name: getattr(ev, name) for name in REPORT_COUNTS}
         counts["activity_reports"] = 1
         return counts
     if isinstance(ev, FieldReportCorrected):
