@@ -175,6 +175,16 @@ def commune_or_404(code: str) -> str:
     return norm
 
 
+def place_or_404(province: str | None, commune: str | None) -> tuple[str | None, str | None]:
+    """The (province, commune) codes asked for, normalised; 404 for an unknown one, or for a
+    commune that is not in the province given."""
+    code = province_or_404(province)
+    place = commune_or_404(commune) if commune else None
+    if place and code and communes()[place].province_code != code:
+        raise HTTPException(404, detail={"reason": "unknown_commune", "message": f"{place} is not in {code}"})
+    return code, place
+
+
 def named(row: Row) -> Row:
     commune = communes().get(row["commune_code"])
     return {**row, "name": commune.name if commune else None}

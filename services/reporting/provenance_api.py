@@ -13,12 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from services.reporting import models as m
-from services.reporting.http import answer, commune_or_404, province_or_404
+from services.reporting.http import answer, place_or_404
 from services.reporting.provenance import LogLookup, explain
 from services.reporting.queries import ReadModel
 from services.reporting.routers.common import ONE_OR_404, ReadsDep
 from services.reporting.trail_schemas import ProvenancePage
-from shared.refdata import communes
 
 TRACED = f"^({'|'.join(m.TRACED)})$"  # the schema says which figures have provenance
 
@@ -45,12 +44,7 @@ def provenance_router(read: ReadModel, log: LogLookup) -> APIRouter:
             raise HTTPException(
                 422, detail={"reason": "untraced_figure", "message": f"one of {', '.join(m.TRACED)}"}
             )
-        code = province_or_404(province)
-        place = commune_or_404(commune) if commune else None
-        if place and code and communes()[place].province_code != code:
-            raise HTTPException(
-                404, detail={"reason": "unknown_commune", "message": f"{place} is not in {code}"}
-            )
+        code, place = place_or_404(province, commune)
         async with read.snapshot() as snap:
             hubs = await reads.hubs(snap)
             ex = await explain(

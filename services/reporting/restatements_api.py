@@ -9,15 +9,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from services.reporting.http import answer, commune_or_404, province_or_404
+from services.reporting.http import answer, place_or_404
 from services.reporting.provenance import LogLookup
 from services.reporting.queries import ReadModel
 from services.reporting.restatements import restatements
 from services.reporting.routers.common import ONE_OR_404, ReadsDep
 from services.reporting.trail_schemas import RestatementPage
-from shared.refdata import communes
 
 
 def restatements_router(read: ReadModel, log: LogLookup) -> APIRouter:
@@ -39,12 +38,7 @@ def restatements_router(read: ReadModel, log: LogLookup) -> APIRouter:
         ``recorded_at``), its ``change``, and the area's ``published`` and ``restated`` values
         (``level``/``code``: the commune asked for, else the row's province). A period whose
         ``from`` is after its ``to`` holds no day: nothing is listed."""
-        code = province_or_404(province)
-        place = commune_or_404(commune) if commune else None
-        if place and code and communes()[place].province_code != code:
-            raise HTTPException(
-                404, detail={"reason": "unknown_commune", "message": f"{place} is not in {code}"}
-            )
+        code, place = place_or_404(province, commune)
         async with read.snapshot() as snap:
             hubs = await reads.hubs(snap)
             found = await restatements(snap, province=code, commune=place, start=start, end=end)
