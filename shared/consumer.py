@@ -99,6 +99,20 @@ class DurableConsumer:
             await self._js.delete_consumer(self.stream, self.durable)
             await self._js.add_consumer(self.stream, self._config(start_after))
 
+    async def restart_after(self, start_after: int) -> None:
+        """Deliver again from ``start_after + 1`` whatever the consumer's state: recreated (reset,
+        for one the operator provisioned)."""
+        try:
+            info = await self._js.consumer_info(self.stream, self.durable)
+        except NotFoundError:
+            info = None
+        if info is not None and PROVISIONED in (info.config.description or ""):
+            await self.reset(start_after + 1)
+            return
+        if info is not None:
+            await self._js.delete_consumer(self.stream, self.durable)
+        await self._js.add_consumer(self.stream, self._config(start_after))
+
     async def reset(self, seq: int) -> None:
         """Deliver again from stream sequence ``seq`` (nats-py 2.16 has no call for it)."""
         subject = f"{self._js._prefix}.CONSUMER.RESET.{self.stream}.{self.durable}"
