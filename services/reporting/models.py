@@ -21,32 +21,18 @@ from sqlmodel import Field, SQLModel
 
 from services.reporting.hub_tables import HubPosition
 from services.reporting.restated_tables import DayPublication, Restatement
+from shared.events.dispatch import DAY_FIGURES
 
 Colour = Literal["blue", "green"]
 COLOURS: tuple[Colour, Colour] = ("blue", "green")
 PROJECTION = "reporting"
 
 # The counted figures, in the order every API and CSV shows them.
-FIGURES: tuple[str, ...] = (
-    "active_teams",
-    "active_volunteers",
-    "dispatches",
-    "check_ins",
-    "no_shows",
-    "people_supported",
-    "businesses_supported",
-    "officials_supported",
-    "online_applications_guided",
-    "digital_sessions_held",
-    "session_attendees",
-    "elderly_attendees",
-    "activity_reports",
-    "over_capacity",
-)
+FIGURES: tuple[str, ...] = ("active_teams", "active_volunteers", *DAY_FIGURES)
 # The figures every event's contribution is indexed for (/v1/provenance): those counted per fact
 # at a service point. Active teams and volunteers are states (formed, moved, withdrawn), not sums
 # of facts at a place and day, and have no provenance.
-TRACED: tuple[str, ...] = FIGURES[2:]
+TRACED: tuple[str, ...] = DAY_FIGURES  # the figures a day publishes (shared.events.dispatch)
 # How the provenance index names a figure: its position in TRACED (two bytes instead of its name
 # in every row). Only the read model holds these codes, so a change of TRACED needs a rebuild.
 TRACE_CODE: dict[str, int] = {figure: code for code, figure in enumerate(TRACED)}

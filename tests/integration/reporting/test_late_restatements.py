@@ -13,11 +13,11 @@ from nats.aio.client import Client
 
 from services.reporting.app import ReportingApp
 from shared.eventstore import EventStore
-from tests.integration.dispatch.conftest import NOW, Ask, Registry, Start, known
+from tests.integration.dispatch.conftest import NOW, Ask, Registry, Start
 from tests.integration.reporting import test_restatements as restating
 from tests.integration.reporting.expected import expected_view
 from tests.integration.reporting.observe import observed_view
-from tests.integration.reporting.test_restatements import DAY, ON_DAY, REPORT, _at, _day, _get
+from tests.integration.reporting.test_restatements import DAY, REPORT, _at, _day, _get
 
 # dispatch's fixtures and reporting's, as test_restatements has them
 ask, clock, registry, start_dispatch, reporting = (
@@ -55,13 +55,7 @@ async def test_a_late_check_in_and_a_correction_restate_a_published_day(
     corrected to 12 people, people supported 10 -> 12 is restated, once; a correction of a shift
     with no report is refused; the served figures are the fold of the log."""
     app = await start_dispatch("a")
-    for team in ("t1", "t2", "t3"):
-        await registry.team(team)
-    await known(app, await registry.point("p1"))
-    ids = {}
-    for team in ("t1", "t2", "t3"):
-        reply = await ask("dispatch_team", team_id=team, service_point_id="p1", **ON_DAY)
-        ids[team] = reply["result"]["dispatch_id"]
+    ids = await restating.three_dispatched(app, registry, ask)
     assert (await ask("check_in", dispatch_id=ids["t1"], at="2025-07-10T08:05:00+07:00"))["accepted"]
     first = await ask("report_activity", dispatch_id=ids["t1"], **{**REPORT, "people_supported": 10})
     assert first["accepted"], first

@@ -81,6 +81,18 @@ async def _published_places(store: EventStore) -> list[dict[str, Any]]:
     return list(published.data["places"])
 
 
+async def three_dispatched(app: Any, registry: Registry, ask: Ask) -> dict[str, str]:
+    """Teams t1..t3 dispatched to point p1 on DAY (once dispatch knows them): their dispatch ids."""
+    for team in ("t1", "t2", "t3"):
+        await registry.team(team)
+    await known(app, await registry.point("p1"))
+    ids: dict[str, str] = {}
+    for team in ("t1", "t2", "t3"):
+        reply = await ask("dispatch_team", team_id=team, service_point_id="p1", **ON_DAY)
+        ids[team] = reply["result"]["dispatch_id"]
+    return ids
+
+
 async def test_a_late_report_restates_a_published_day_once_also_after_a_rebuild(
     start_dispatch: Start,
     registry: Registry,
@@ -97,13 +109,7 @@ async def test_a_late_report_restates_a_published_day_once_also_after_a_rebuild(
     and activity reports 1 -> 2, once (a retry restates nothing); the served figures are the
     published ones plus the restatements, and a rebuild gives the same answers."""
     app = await start_dispatch("a")
-    for team in ("t1", "t2", "t3"):
-        await registry.team(team)
-    await known(app, await registry.point("p1"))
-    ids = {}
-    for team in ("t1", "t2", "t3"):
-        reply = await ask("dispatch_team", team_id=team, service_point_id="p1", **ON_DAY)
-        ids[team] = reply["result"]["dispatch_id"]
+    ids = await three_dispatched(app, registry, ask)
     for team in ("t1", "t2"):
         assert (await ask("check_in", dispatch_id=ids[team], at="2025-07-10T08:05:00+07:00"))["accepted"]
     first = await ask("report_activity", dispatch_id=ids["t1"], **{**REPORT, "people_supported": 10})
