@@ -19,6 +19,7 @@ import nats
 import psutil
 
 from shared.natsserver import NatsServer, die_with_parent, free_port, start_nats_server
+from vhub.deploy.compose import NATS_GOMEMLIMIT_HUB
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = Path(__file__).resolve().parent / ".scratch"
@@ -67,9 +68,10 @@ def nats_server(name: str, *, sync_always: bool, rss: RssWatch | None = None) ->
     import shutil
 
     workdir = SCRATCH / f"{name}-{os.getpid()}-{time.monotonic_ns()}"
-    server = start_nats_server(workdir, sync_always=sync_always)
+    # under the same Go memory limit as a deployed hub's server, so its peak RSS is the shipped one
+    server = start_nats_server(workdir, sync_always=sync_always, env={"GOMEMLIMIT": NATS_GOMEMLIMIT_HUB})
     if rss is not None:
-        rss.watch(f"nats-server ({name})", server.process.pid)
+        rss.watch(f"nats-server ({name}, GOMEMLIMIT={NATS_GOMEMLIMIT_HUB})", server.process.pid)
     try:
         yield server
     finally:

@@ -96,12 +96,14 @@ def start_nats_server(
     sync_always: bool = True,
     monitor: bool = False,
     timeout: float = 15.0,
+    env: dict[str, str] | None = None,
 ) -> NatsServer:
-    """Start a server storing JetStream under ``workdir``; wait until it accepts connections."""
+    """Start a server storing JetStream under ``workdir``; wait until it accepts connections.
+    ``env``: the server's environment (e.g. ``GOMEMLIMIT``)."""
     config = render_config(
         workdir / "jetstream", port=port, sync_always=sync_always, monitor_port=-1 if monitor else None
     )
-    return run_nats_server(workdir, config, timeout=timeout)
+    return run_nats_server(workdir, config, env=env, timeout=timeout)
 
 
 def run_nats_server(

