@@ -45,9 +45,10 @@ class AnswerCache:
         self._request: ContextVar[tuple[Any, ...] | None] = ContextVar("request", default=None)
         self.links: Callable[[], Hashable] = lambda: 0
 
-    def current(self, generation: int) -> Response | None:
-        """The kept answer to this request, if nothing it depends on has moved since it was read."""
-        request = self._request.get()
+    def current(self, generation: int, request: tuple[Any, ...] | None = None) -> Response | None:
+        """The kept answer to this request (``request``: a :func:`request_key`, else the one
+        :meth:`remember` noted), if nothing it depends on has moved since it was read."""
+        request = request or self._request.get()
         if request is None:
             return None
         kept = self._kept.get(request)
@@ -77,8 +78,7 @@ class AnswerCache:
 
     def remember(self, request: Request) -> None:
         """Note which request this is (without ``min_position``), for the rest of its task."""
-        query = tuple(sorted(kv for kv in request.query_params.multi_items() if kv[0] != "min_position"))
-        self._request.set((request.url.path, query))
+        self._request.set(request_key(request))
 
     def get(self, snap: Snapshot) -> tuple[bytes, dict[str, str]] | None:
         key = self._key(snap)
@@ -95,6 +95,12 @@ class AnswerCache:
         request = self._request.get()
         f = snap.freshness
         return (*request, f.colour, f.position, self.links()) if request else None
+
+
+def request_key(request: Request) -> tuple[Any, ...]:
+    """What an answer is kept by: the path and the sorted query, ``min_position`` aside."""
+    query = tuple(sorted(kv for kv in request.query_params.multi_items() if kv[0] != "min_position"))
+    return (request.url.path, query)
 
 
 def cached_answer(cache: AnswerCache, snap: Snapshot) -> Response | None:

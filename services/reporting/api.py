@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.reporting import dashboard
 from services.reporting.consumer import PositionWatch
+from services.reporting.fastpath import KeptAnswers
 from services.reporting.health import ServiceHealth
 from services.reporting.links import HubLinks
 from services.reporting.national import NationalIndex
@@ -37,7 +38,8 @@ def build_api(
 ) -> FastAPI:
     """The reporting app over ``read``: the /v1 routers, then ``extra_routers`` (operations)."""
     app = FastAPI(title="vhub reporting", version="1", docs_url=None, redoc_url=None, description=__doc__)
-    app.state.reads = Reads(read, watch, max_wait_s, hub, links, national)
+    app.state.reads = reads = Reads(read, watch, max_wait_s, hub, links, national)
+    app.add_middleware(KeptAnswers, reads=reads)  # kept answers before routing (fastpath.py)
     app.state.health = health  # the dashboard's service health ($SRV), when watched
     for router in [*ROUTERS, *(extra_routers or [])]:
         app.include_router(router)

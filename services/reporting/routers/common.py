@@ -98,9 +98,7 @@ class Reads:
 
     async def one(self, min_position: str | None, body: Body) -> Response:
         """A JSON answer built by ``body`` from one snapshot (or the cached bytes of it)."""
-        mark = self._mark()
-        if min_position is None and (kept := self.cache.current(mark[0])):
-            return kept
+        mark = self._mark()  # a kept answer still current was served before routing (fastpath.py)
         await self.wait(min_position)
         async with self.read.snapshot() as snap:
             response = cached_answer(self.cache, snap)
@@ -125,9 +123,7 @@ class Reads:
         csv_source: Source | None = None,
     ) -> Response:
         """A list as JSON (``extra`` fields beside ``items``) or streamed as CSV."""
-        mark = self._mark()
-        if fmt != "csv" and min_position is None and (kept := self.cache.current(mark[0])):
-            return kept
+        mark = self._mark()  # a kept answer still current was served before routing (fastpath.py)
         await self.wait(min_position)
         stack = AsyncExitStack()
         snap = await stack.enter_async_context(self.read.snapshot())
