@@ -16,7 +16,10 @@ The batch then reaches the projection's ``apply`` in one call (decoded items plu
 last sequence, and for a stream that sources others how far it goes in each origin), so a store
 can apply it and move its checkpoint in one transaction; position and lag are exported as metrics.
 :meth:`ProjectionRunner.run` keeps the consumer going: after a failure it backs off and recreates
-the consumer from the projection's position.
+the consumer from the projection's position. The consumer is checked for deliveries that never
+arrived (a fetch answer lost with a dropped link): every runner's consumer has this one reader, so
+its consumer sequences must follow on without a hole, or it starts again right after the
+projection's position and the batch is not acked (:class:`shared.consumer.DurableConsumer`).
 
 Who dead-letters: only reporting, which reads every event of the log once into a durable store.
 Dispatch's and the registry's projections are in memory and replay the log on every start, one per
@@ -63,10 +66,6 @@ class Batch(Generic[T_co]):
     origins: dict[str, int] = field(default_factory=dict)
 
 
-class DeliveriesLostError(RuntimeError):
-    """A contiguous consumer skipped sequences (deliveries lost with a dropped link); restarted."""
-
-
 class Projection(Protocol[T_contra]):
     """A projection the runner feeds: its position is the last stream sequence it has applied."""
 
@@ -107,14 +106,8 @@ class ProjectionRunner(Generic[T]):
         batch_size: int = 500,
         pace: float = 0.0,
         inactive_threshold: float | None = None,
-        contiguous: bool = False,
     ) -> None:
         self.projection = projection
-        # the filter covers every message of the stream, so sequences come without holes: a hole
-        # means deliveries were lost (a fetch answer lost with a dropped link), see handle()
-        self._contiguous = contiguous
-        self._handed = 0  # the last sequence handed to the projection (its commit may be in flight)
-        self._restarted_at: int | None = None  # where a hole last restarted the consumer
         self.name = durable
         self._decode = decoder
         self._types = frozenset(event_types) if event_types is not None else None
@@ -131,12 +124,12 @@ class ProjectionRunner(Generic[T]):
             batch_size=batch_size,
             pace=pace,
             inactive_threshold=inactive_threshold,
+            checkpoint=lambda: projection.position,  # where it starts again after a lost delivery
         )
 
     async def start(self) -> None:
         """Create the consumer from the projection's position (recreating one that is ahead)."""
         await self.consumer.ensure(self.projection.position)
-        self._handed = self.projection.position
         if await self.consumer.pending() == 0:
             self.caught_up.set()
 
@@ -157,25 +150,18 @@ class ProjectionRunner(Generic[T]):
 
     async def _resume(self) -> None:
         await self.consumer.ensure(self.projection.position)
-        self._handed = self.projection.position
 
     async def handle(self, msgs: list[Msg]) -> None:
         """The consumer's batch handler (raises, and so has the batch again, if ``apply`` does)."""
         if not msgs:
             return
         position = last = self.projection.position
-        self._handed = max(self._handed, position)
         items: list[T] = []
         origins: dict[str, int] = {}
         for msg in msgs:
             seq = stream_seq(msg)
             if seq <= position:
                 continue  # redelivered: already applied
-            hole = last == position and seq > self._handed + 1 and self._restarted_at != position
-            if self._contiguous and hole:  # (a hole seen again right after a restart is real)
-                await self._lost(position, seq)
-                # raise, so this batch is not acked: an ack (all up to it) would take the hole too
-                raise DeliveriesLostError(f"{self.name}: {self._handed + 1}..{seq - 1} never arrived")
             last = seq
             came = origin(msg)
             if came is None:
@@ -193,24 +179,10 @@ class ProjectionRunner(Generic[T]):
                 items.append(item)
         pending = pending_after(msgs[-1])
         if last > position:
-            try:
-                await self.projection.apply(Batch(items, last, pending, origins))
-            except Exception:
-                self._handed = self.projection.position  # a rewind: it all comes again
-                raise
-            self._handed = last
+            await self.projection.apply(Batch(items, last, pending, origins))
         CONSUMER_POSITION.labels(self.name).set(self.projection.position)
         if pending == 0:
             self.caught_up.set()
-
-    async def _lost(self, position: int, seq: int) -> None:
-        """Deliveries after ``position`` never reached us (the server counts them delivered and
-        would redeliver them only after the ack wait, behind what came next, where the position
-        would skip them): start the consumer again right after the position."""
-        expected = self._handed + 1
-        log.warning("deliveries_lost", projection=self.name, position=position, got=seq, expected=expected)
-        await self.consumer.restart_after(position)
-        self._restarted_at = position
 
     async def _poisoned(self, msg: Msg, seq: int, reason: str) -> None:
         self.poison += 1

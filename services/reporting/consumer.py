@@ -121,7 +121,6 @@ class LiveProjection:
             filter_subjects=[filter_subject],
             dead_letters=self._dlq,
             batch_size=batch_size,
-            contiguous=True,  # the live projection reads every event of its stream
         )
 
     async def _settle(self) -> None:
