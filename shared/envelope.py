@@ -21,6 +21,8 @@ DLQ_PREFIX = "vhub.dlq"
 
 H_MSG_ID = "Nats-Msg-Id"
 H_EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+# the expected sequence checked over this subject filter instead of the published subject
+H_EXPECTED_LAST_SUBJECT_SEQ_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
 H_EVENT_TYPE = "Vhub-Event-Type"
 H_SCHEMA_VERSION = "Vhub-Schema-Version"
 H_CORRELATION_ID = "Vhub-Correlation-Id"

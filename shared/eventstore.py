@@ -31,6 +31,7 @@ from nats.nuid import NUID
 
 from shared.envelope import (
     H_EXPECTED_LAST_SUBJECT_SEQ,
+    H_EXPECTED_LAST_SUBJECT_SEQ_SUBJECT,
     H_MSG_ID,
     Envelope,
     Recorded,
@@ -63,11 +64,14 @@ class AppendFailedError(Exception):
 
 @dataclass(frozen=True)
 class Write:
-    """Events for one subject, and the last sequence the writer saw there (0: empty)."""
+    """Events for one subject, and the last sequence the writer saw there (0: empty).
+    ``guard``: check ``expected`` over this subject filter instead (a wildcard may span several
+    aggregates: the registry's phone slots, services/registry/phones.py)."""
 
     subject: str
     events: list[Envelope]
     expected: int
+    guard: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,7 @@ class EventStore:
         hub (verified on nats-server 2.15.1). Results are per write, in order.
         """
         plan: list[tuple[str, Envelope, str, int | None]] = []
+        guards = {w.subject: w.guard for w in writes if w.guard}
         for w in writes:
             if not w.events:
                 raise ValueError(f"nothing to append to {w.subject}")
@@ -186,9 +191,9 @@ class EventStore:
             try:
                 if len(plan) == 1:
                     subject, event, mid, expected = plan[0]
-                    last, duplicate = await self._publish_one(subject, event, mid, expected or 0)
+                    last, duplicate = await self._publish_one(subject, event, mid, expected or 0, guards)
                 else:
-                    last, duplicate = await self._publish_batch(plan), False
+                    last, duplicate = await self._publish_batch(plan, guards), False
             except (TimeoutError, nats.errors.TimeoutError):
                 timed_out = True
                 log.warning("append_timeout", subjects=len(writes), attempt=attempt)
@@ -210,12 +215,16 @@ class EventStore:
             return _results(writes, last, duplicate)
         raise AppendFailedError(f"{len(writes)} subjects: no answer after {self._attempts} attempts")
 
-    async def _publish_one(self, subject: str, event: Envelope, mid: str, expected: int) -> tuple[int, bool]:
+    async def _publish_one(
+        self, subject: str, event: Envelope, mid: str, expected: int, guards: dict[str, str]
+    ) -> tuple[int, bool]:
         headers = {
             **event.headers(),
             H_MSG_ID: mid,
             H_EXPECTED_LAST_SUBJECT_SEQ: str(expected),
         }
+        if guards:
+            headers[H_EXPECTED_LAST_SUBJECT_SEQ_SUBJECT] = guards[subject]
         # js.publish, minus its header copies and PubAck object: this runs for every command
         headers["Nats-Expected-Stream"] = self.stream
         try:
@@ -227,7 +236,9 @@ class EventStore:
             raise APIError.from_error(resp["error"])
         return int(resp["seq"]), bool(resp.get("duplicate"))
 
-    async def _publish_batch(self, plan: list[tuple[str, Envelope, str, int | None]]) -> int:
+    async def _publish_batch(
+        self, plan: list[tuple[str, Envelope, str, int | None]], guards: dict[str, str]
+    ) -> int:
         batch_id = self._nuid.next().decode()
         for n, (subject, event, mid, expected) in enumerate(plan, start=1):
             headers = {
@@ -238,6 +249,8 @@ class EventStore:
             }
             if expected is not None:
                 headers[H_EXPECTED_LAST_SUBJECT_SEQ] = str(expected)
+                if subject in guards:
+                    headers[H_EXPECTED_LAST_SUBJECT_SEQ_SUBJECT] = guards[subject]
             if n < len(plan):
                 await self._nc.publish(subject, event.to_bytes(), headers=headers)
                 continue

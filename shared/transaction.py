@@ -62,11 +62,14 @@ class Target:
     """An aggregate a command writes. ``new``: almost surely empty (its id was just derived from
     the command id, or it is a key most commands find free), so it is not read first; if it is not
     empty (a resend, a taken key), the append's expected sequence 0 fails and the retry, at once
-    and without back-off, reads it."""
+    and without back-off, reads it. ``guard``: the expected version is checked over this subject
+    filter instead of the aggregate's own subject (the registry's phone slots); a conflict on a
+    guarded write is the caller's to resolve, so it is raised, never retried here."""
 
     repo: Aggregates[Any]
     aggregate_id: str
     new: bool = False
+    guard: str | None = None
 
     @property
     def subject(self) -> str:
@@ -126,12 +129,14 @@ class Writer:
                 }
                 try:
                     results = await store.append_many(
-                        [Write(t.subject, envelopes[t.subject], s.version) for t, s, _ in plan]
+                        [Write(t.subject, envelopes[t.subject], s.version, t.guard) for t, s, _ in plan]
                     )
                 except ConcurrencyConflictError:
                     log.debug("occ_conflict", subjects=[t.subject for t in targets], attempt=attempt)
                     for t in targets:
                         t.repo.forget(t.aggregate_id)
+                    if any(t.guard for t in targets):
+                        raise  # what the guard spans is not ours to reload: the caller decides
                     if (
                         not guessed
                     ):  # another process won: back off a little, with jitter, so racers spread out

@@ -9,7 +9,9 @@ Keys are keyed pseudonyms (services/registry/sealing.py): no personal value is h
 Sealed registrations carry their pseudonym, so the index never decrypts; older plaintext ones are
 keyed from their fields. An erasure takes the volunteer out of the index, and (``on_erased``)
 makes sure their data key is gone here too: the key cache of this replica, and the key itself
-should a restored backup of the key bucket have brought it back.
+should a restored backup of the key bucket have brought it back. The same feed replays the legacy
+phone claims of logs written before issue 14 (services/registry/phones.py: :class:`LegacyClaims`),
+so a registration reads a legacy claim only for a number that may still hold one.
 """
 
 from __future__ import annotations
@@ -20,23 +22,46 @@ from collections.abc import Awaitable, Callable
 
 from nats.js import JetStreamContext
 
+from services.registry.phones import LegacyClaims
 from shared.envelope import event_subject
 from shared.events import Event
-from shared.events.registry import CONTEXT, VolunteerErased, VolunteerRegistered
-from shared.projection import Batch, ProjectionRunner, decode_event
+from shared.events.registry import (
+    CONTEXT,
+    PhoneClaimed,
+    PhoneReleased,
+    VolunteerErased,
+    VolunteerRegistered,
+)
+from shared.projection import Batch, ProjectionRunner
+from shared.upcast import PoisonEventError, read_envelope, read_event
 
 IdentityPseudonym = Callable[[str, str], str]  # (full_name, birth_date ISO) -> keyed pseudonym
 OnErased = Callable[[str], Awaitable[None]]
-Fact = tuple[int, Event]
+Fact = tuple[str, Event]  # the aggregate id, the event
+
+
+def decode(seq: int, raw: bytes) -> tuple[Fact | None, str | None]:
+    try:
+        env = read_envelope(raw)
+        return (str(env.aggregate_id), read_event(env)), None
+    except PoisonEventError as err:
+        return None, err.reason
 
 
 class IdentityIndex:
     """identity key (province + pseudonym of name and birth date) → the volunteer ids registered
     with it (in log order)."""
 
-    def __init__(self, pseudonym: IdentityPseudonym, on_erased: OnErased | None = None) -> None:
+    def __init__(
+        self,
+        pseudonym: IdentityPseudonym,
+        on_erased: OnErased | None = None,
+        *,
+        legacy: LegacyClaims | None = None,
+    ) -> None:
         self._pseudonym = pseudonym
         self._on_erased = on_erased
+        self.legacy = legacy or LegacyClaims()
         self._holders: dict[str, tuple[str, ...]] = {}
         self._key_of: dict[str, str] = {}  # volunteer id -> its key (to take an erased one out)
         self.position = 0  # the last stream sequence applied from the log
@@ -71,9 +96,11 @@ class IdentityIndex:
         return len(self._holders)
 
     async def apply(self, batch: Batch[Fact]) -> None:
-        """A batch from the log (the runner passes registrations only)."""
-        for _, ev in batch.items:
-            if isinstance(ev, VolunteerRegistered):
+        """A batch from the log (the runner passes registrations, erasures and claims only)."""
+        for aggregate_id, ev in batch.items:
+            if isinstance(ev, PhoneClaimed | PhoneReleased):
+                self.legacy.apply(aggregate_id, ev)
+            elif isinstance(ev, VolunteerRegistered):
                 if ev.identity_pseudonym is not None:
                     self.add(self.key(ev.identity_pseudonym, ev.province_code), ev.volunteer_id)
                 elif ev.full_name is not None and ev.birth_date is not None:  # plaintext, v2 or older
@@ -100,11 +127,19 @@ class IdentityFeed:
         self.runner = ProjectionRunner(
             js,
             index,
-            decode_event,
+            decode,
             stream=stream,
             durable=durable,
-            filter_subjects=[event_subject(hub, CONTEXT, "volunteer", "*")],
-            event_types=[VolunteerRegistered.event_type, VolunteerErased.event_type],
+            filter_subjects=[
+                event_subject(hub, CONTEXT, "volunteer", "*"),
+                event_subject(hub, CONTEXT, "phone", "*"),
+            ],
+            event_types=[
+                VolunteerRegistered.event_type,
+                VolunteerErased.event_type,
+                PhoneClaimed.event_type,
+                PhoneReleased.event_type,
+            ],
             inactive_threshold=3600.0,
             pace=0.02,
         )
@@ -116,7 +151,9 @@ class IdentityFeed:
     async def start(self, catch_up_s: float) -> None:
         await self.runner.start()
         self._task = asyncio.create_task(self.runner.run(self._stop))
-        await self.runner.wait_caught_up(catch_up_s)
+        if await self.runner.wait_caught_up(catch_up_s):
+            # every legacy claim is known now, and none is written any more: trust the set
+            self.index.legacy.complete = True
 
     async def stop(self) -> None:
         self._stop.set()

@@ -68,11 +68,12 @@ class Privacy:
         await r.keys.delete(vid)
         team_id = state.team_id
         phone_key = phone_pseudonym(r.pseudonym, state.phone) if state.phone else None
+        claim = await r.claims.release_target(phone_key, vid) if phone_key and not recorded else None
         targets = [Target(r.volunteers, vid)]
         if team_id:
             targets.append(Target(r.teams, team_id))
-        if phone_key:
-            targets.append(Target(r.phones, phone_key))
+        if claim is not None:
+            targets.append(claim)
 
         def decide(states: list[Any]) -> list[list[Event]]:
             if states[0].team_id != team_id or states[0].phone != state.phone:
@@ -80,7 +81,7 @@ class Privacy:
             events: list[list[Event]] = [volunteer.erase(states[0], vid, cmd.reason, vid)]
             if team_id:
                 events.append(team.drop_member(states[1], team_id, vid))
-            if phone_key:
+            if claim is not None:
                 events.append(places.release_phone(states[-1], vid))
             return events
 

@@ -1,11 +1,12 @@
 """The registry's use cases: load → decide → append, through the shared write path
 (:class:`shared.transaction.Writer`), across the aggregates a command touches.
 
-Uniqueness across aggregates: a phone is claimed on its own subject before the volunteer it names
-is recorded (:mod:`services.registry.phones`). Registration and membership are single appends in
-a fixed order, not one atomic batch: the server's batch path takes ~300 batches/s per stream,
-single appends several thousand (docs/architecture.md §2). Commands that change a volunteer and a
-team together, or move a phone, use one atomic batch (``transact``).
+Uniqueness across aggregates: a volunteer's id is a slot of their phone's pseudonym, so a
+registration is ONE append whose expected sequence covers the slot (:mod:`services.registry.phones`).
+Membership is two single appends in a fixed order, not one atomic batch: the server's batch path
+takes ~300 batches/s per stream, single appends several thousand (docs/architecture.md §2).
+Commands that change a volunteer and a team together, or move a phone, use one atomic batch
+(``transact``).
 
 Just past the ~250-line guide on purpose: the table of the registry's volunteer and team handlers
 reads as one list beside the command table (places are campaign.py, erasure and export privacy.py).
@@ -32,7 +33,7 @@ from services.registry.domain.commands import (
 )
 from services.registry.identities import IdentityIndex
 from services.registry.keystore import KeyStore
-from services.registry.phones import PhoneClaims
+from services.registry.phones import LegacyClaims, PhoneSlots
 from services.registry.privacy import keep_erased
 from services.registry.sealing import PersonalCodec, identity_pseudonym, keyed, phone_pseudonym
 from shared.aggregates import PLAIN, Aggregates, CommandContext, Outcome
@@ -40,7 +41,7 @@ from shared.commands import Accepted
 from shared.decider import EvolveFn, Rejected
 from shared.events import Event
 from shared.events.registry import CONTEXT, PossibleDuplicateFlagged
-from shared.eventstore import EventStore
+from shared.eventstore import ConcurrencyConflictError, EventStore
 from shared.ownership import owned_id
 from shared.settings import Settings
 from shared.transaction import Target, Writer
@@ -93,9 +94,11 @@ class Registry:
         self.campaign: Aggregates[places.BorderCommunes] = repo(
             "campaign", places.BorderCommunes, places.evolve_border
         )
-        self.claims = PhoneClaims(self._writer, self.phones, self.volunteers)
+        self.claims = PhoneSlots(self._writer, self.phones, self.volunteers, LegacyClaims())
         self.identities = IdentityIndex(
-            lambda name, birth: identity_pseudonym(self.pseudonym, name, birth), keep_erased(self.keys)
+            lambda name, birth: identity_pseudonym(self.pseudonym, name, birth),
+            keep_erased(self.keys),
+            legacy=self.claims.legacy,
         )
 
     def pseudonym(self, *parts: str) -> str:
@@ -103,25 +106,31 @@ class Registry:
         return self._pseudonym(*parts)
 
     async def register_volunteer(self, cmd: RegisterVolunteer, ctx: CommandContext) -> Accepted:
-        """Claim the phone, then record the volunteer: two single appends, each guarded by its
-        subject's version, so exactly one volunteer per phone however many instances race."""
-        volunteer_id = owned_id(self._store.hub, "volunteer", ctx.command_id)
+        """One append on the phone's first free slot, guarded over the slot, so exactly one
+        volunteer per phone however many instances race (services/registry/phones.py)."""
         today = (ctx.received_at + TZ_OFFSET).date()
         fields = volunteer.validate_registration(cmd, today)  # refuse before reading anything
-        await self.claims.claim(phone_pseudonym(self.pseudonym, str(fields["phone"])), volunteer_id, ctx)
-        if self.codec.seal:
-            await self.keys.create(volunteer_id)  # before the event it seals (sealing.py)
         identity = self.identities.key_of(
             str(fields["full_name"]), str(fields["birth_date"]), str(fields["province_code"])
         )
-        dupes = [v for v in self.identities.holders(identity) if v != volunteer_id]
-        outcome = await self._writer.write(
-            ctx,
-            Target(self.volunteers, volunteer_id, new=True),
-            lambda s: volunteer.register(
-                s, cmd, volunteer_id=volunteer_id, today=today, possible_duplicates=dupes, fields=fields
-            ),
-        )
+        dupes: list[str] = []
+
+        async def write_at(volunteer_id: str, guarded: bool) -> Outcome:
+            if self.codec.seal:
+                await self.keys.create(volunteer_id)  # before the event it seals (sealing.py)
+            dupes[:] = [v for v in self.identities.holders(identity) if v != volunteer_id]
+            guard = self.claims.guard(volunteer_id) if guarded else None
+            return await self._writer.write(
+                ctx,
+                Target(self.volunteers, volunteer_id, new=True, guard=guard),
+                lambda s: volunteer.register(
+                    s, cmd, volunteer_id=volunteer_id, today=today, possible_duplicates=dupes, fields=fields
+                ),
+            )
+
+        phone_key = phone_pseudonym(self.pseudonym, str(fields["phone"]))
+        outcome = await self.claims.register(phone_key, ctx, write_at)
+        volunteer_id = outcome.aggregate_id
         self.identities.add(identity, volunteer_id)
         if outcome.duplicate:  # a resend: the same warning as the first answer, from the log
             dupes = await self._flagged(volunteer_id, outcome)
@@ -138,8 +147,20 @@ class Registry:
         return []
 
     async def update_volunteer(self, cmd: UpdateVolunteer, ctx: CommandContext) -> Accepted:
-        """A new phone is claimed and the old one released in the same batch as the change."""
+        """A new phone is claimed (its first free slot) and the old one released in the same
+        batch as the change; a race for the new number is decided again from the log."""
+        for _ in range(self._writer.retries + 1):
+            try:
+                return await self._update(cmd, ctx)
+            except ConcurrencyConflictError:
+                continue  # the new number's slot was taken meanwhile: look again
+        raise Rejected("concurrency_conflict", "the phone number kept changing hands; send again")
+
+    async def _update(self, cmd: UpdateVolunteer, ctx: CommandContext) -> Accepted:
         current = await self.volunteers.load(cmd.volunteer_id)
+        if ctx.command_id in current.commands:
+            outcome = await self._writer.write(ctx, Target(self.volunteers, cmd.volunteer_id), lambda s: [])
+            return Accepted.of(outcome)
         volunteer.require_active(current.state, cmd.volunteer_id)
         personal = cmd.full_name is not None or cmd.phone is not None
         if personal and self.codec.seal and await self.keys.get(cmd.volunteer_id) is None:
@@ -150,25 +171,28 @@ class Registry:
         old = current.state.phone
         targets = [Target(self.volunteers, cmd.volunteer_id)]
         moving = phone is not None and old is not None and phone != old
+        released: Target | None = None
         if moving:
-            targets += [
-                Target(self.phones, phone_pseudonym(self.pseudonym, str(phone))),
-                Target(self.phones, phone_pseudonym(self.pseudonym, str(old))),
-            ]
+            targets.append(await self.claims.claim_target(self._phone_key(phone), cmd.volunteer_id))
+            released = await self.claims.release_target(self._phone_key(old), cmd.volunteer_id)
+            if released is not None:
+                targets.append(released)
 
         def decide(states: list[Any]) -> list[list[Event]]:
             vol = states[0]
             _unchanged(vol.phone == old)
             events = [volunteer.update(vol, cmd, phone=phone)]
             if moving:
-                events += [
-                    places.claim_phone(states[1], cmd.volunteer_id),
-                    places.release_phone(states[2], cmd.volunteer_id),
-                ]
+                events.append(places.claim_phone(states[1], cmd.volunteer_id))
+            if released is not None:
+                events.append(places.release_phone(states[2], cmd.volunteer_id))
             return events
 
         outcome, *_ = await self._writer.transact(ctx, targets, decide)
         return Accepted.of(outcome)
+
+    def _phone_key(self, phone: str | None) -> str:
+        return phone_pseudonym(self.pseudonym, str(phone))
 
     async def withdraw_volunteer(self, cmd: WithdrawVolunteer, ctx: CommandContext) -> Accepted:
         """Withdrawing leaves the team too, in the same batch."""

@@ -1,12 +1,13 @@
 """National duplicates at central (issue 11 part 3): one person recorded at two hubs.
 
-Within a hub a phone is hard-unique: its claim subject ``vhub.evt.<hub>.registry.phone.<key>``
-(services/registry/phones.py). Across hubs it cannot be while a hub can be cut off: each hub
-accepts what it cannot see is taken elsewhere. Central sees it once both logs have converged in
-``VHUB_CENTRAL``: the same claim key under two hubs. The key is the registry's keyed pseudonym of
-the phone (HMAC under ``VHUB_PII_KEY``, the same at every hub), so central compares without any
-personal value, and neither the key nor the phone is ever served: a pair is named by a uuid5 of
-the key. Registrations that carry an ``identity_pseudonym`` (name and birth date; issue 12) pair
+Within a hub a phone is hard-unique: its slots (services/registry/phones.py). Across hubs it
+cannot be while a hub can be cut off: each hub accepts what it cannot see is taken elsewhere.
+Central sees it once both logs have converged in ``VHUB_CENTRAL``: the same phone key under two
+hubs. The key is the registry's keyed pseudonym of the phone (HMAC under ``VHUB_PII_KEY``, the
+same at every hub): a registration and a phone change carry it (``phone_pseudonym``), and so does
+the subject of a claim written before issue 14; central compares without any personal value, and
+neither the key nor the phone is ever served: a pair is named by a uuid5 of the key.
+Registrations that carry an ``identity_pseudonym`` (name and birth date; issue 12) pair
 the same way.
 
 Which registration counts: the one recorded first (``recorded_at``, then the hub code). The other
@@ -29,13 +30,31 @@ from nats.js import JetStreamContext
 
 from shared.envelope import EVT_PREFIX, Envelope, derive_id
 from shared.events import Event
-from shared.events.registry import PhoneClaimed, PhoneReleased, VolunteerRegistered, VolunteerWithdrawn
+from shared.events.registry import (
+    PhoneClaimed,
+    PhoneReleased,
+    VolunteerErased,
+    VolunteerRegistered,
+    VolunteerUpdated,
+    VolunteerWithdrawn,
+)
+from shared.ownership import id_hub
 from shared.projection import Batch, ProjectionRunner
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
 DURABLE = "reporting_national"
 Fact = tuple[Envelope, Event]
-TYPES = [e.event_type for e in (PhoneClaimed, PhoneReleased, VolunteerRegistered, VolunteerWithdrawn)]
+TYPES = [
+    e.event_type
+    for e in (
+        PhoneClaimed,
+        PhoneReleased,
+        VolunteerRegistered,
+        VolunteerUpdated,
+        VolunteerErased,
+        VolunteerWithdrawn,
+    )
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +87,44 @@ class NationalIndex:
     def __init__(self) -> None:
         self._held: dict[str, dict[str, dict[str, Holder]]] = {"phone": {}, "name_birth_date": {}}
         self._withdrawn: set[str] = set()
+        self._phone_of: dict[str, str] = {}  # volunteer id -> the phone key it holds (by pseudonym)
         self.position = 0
 
     def _hold(self, kind: str, key: str, holder: Holder) -> None:
         self._held[kind].setdefault(key, {})[holder.hub] = holder
 
+    def _release(self, key: str, hub: str, volunteer_id: str) -> None:
+        held = self._held["phone"].get(key, {})
+        if (h := held.get(hub)) is not None and h.volunteer_id == volunteer_id:
+            del held[hub]
+
+    def _phone(self, env: Envelope, volunteer_id: str, key: str | None) -> None:
+        """A volunteer's phone key from their own events (registrations since issue 14 write no
+        claim): the previous one is released."""
+        if (old := self._phone_of.pop(volunteer_id, None)) is not None:
+            self._release(old, env.hub, volunteer_id)
+        if key:
+            self._phone_of[volunteer_id] = key
+            self._hold("phone", key, Holder(env.hub, volunteer_id, env.recorded_at))
+
     async def apply(self, batch: Batch[Fact]) -> None:
         for env, ev in batch.items:
-            if isinstance(ev, PhoneClaimed):
+            # a claim's subject names the phone only in a claim written before issue 14; a phone
+            # slot's claim (an id with a hub prefix) comes with the volunteer's own event
+            legacy = id_hub(str(env.aggregate_id)) is None
+            if isinstance(ev, PhoneClaimed) and legacy:
                 self._hold("phone", env.aggregate_id, Holder(env.hub, ev.volunteer_id, env.recorded_at))
-            elif isinstance(ev, PhoneReleased):
-                held = self._held["phone"].get(env.aggregate_id, {})
-                if (h := held.get(env.hub)) is not None and h.volunteer_id == ev.volunteer_id:
-                    del held[env.hub]
+            elif isinstance(ev, PhoneReleased) and legacy:
+                self._release(env.aggregate_id, env.hub, ev.volunteer_id)
             elif isinstance(ev, VolunteerWithdrawn):
                 self._withdrawn.add(ev.volunteer_id)
+            elif isinstance(ev, VolunteerErased):
+                self._phone(env, ev.volunteer_id, None)
+            elif isinstance(ev, VolunteerUpdated) and ev.phone_pseudonym:
+                self._phone(env, ev.volunteer_id, ev.phone_pseudonym)
             elif isinstance(ev, VolunteerRegistered):
+                if ev.phone_pseudonym:
+                    self._phone(env, ev.volunteer_id, ev.phone_pseudonym)
                 key = getattr(ev, "identity_pseudonym", None)  # issue 12's registrations carry it
                 if isinstance(key, str) and key:
                     self._hold("name_birth_date", key, Holder(env.hub, ev.volunteer_id, env.recorded_at))

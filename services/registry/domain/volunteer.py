@@ -31,6 +31,7 @@ class Volunteer(BaseModel):
     voided: bool = False
     withdrawn: bool = False
     erased: bool = False
+    moved: bool = False  # changed phone since registering: the number's slot is given up
     phone: str | None = None
     full_name: str | None = None
     birth_date: date | None = None
@@ -61,6 +62,8 @@ def evolve(state: Volunteer, event: Event) -> Volunteer:
             )
         case VolunteerUpdated():
             changes = event.model_dump(exclude_none=True, exclude={"volunteer_id", "skills"})
+            if event.phone is not None or event.phone_pseudonym is not None:  # (unopened: no key)
+                changes["moved"] = True
             return state.model_copy(update=changes)
         case VolunteerWithdrawn():
             return state.model_copy(update={"withdrawn": True})
