@@ -115,8 +115,10 @@ async def scenario(nc: Client, settings: Settings, ops: list[tuple[str, int]], r
         i = next(n)
         return CommandContext(f"r{run}c{i}", f"r{run}", "fuzz", at + timedelta(seconds=i))
 
+    registered: dict[int, str] = {}  # person -> the id their registration got (a phone slot)
+
     def vid(p: int) -> str:
-        return owned_id(settings.hub, "volunteer", f"r{run}reg{p}")
+        return registered.get(p) or owned_id(settings.hub, "volunteer", f"r{run}reg{p}")
 
     team = (
         await registry.form_team(
@@ -134,12 +136,13 @@ async def scenario(nc: Client, settings: Settings, ops: list[tuple[str, int]], r
                     "phone": f"08{run % 100000:05d}{p:03d}",
                     "birth_date": "2001-02-03",
                 }
-                await registry.register_volunteer(
+                accepted = await registry.register_volunteer(
                     RegisterVolunteer(
                         **body, province_code="01", commune_code="00070", affiliation="other", consent=True
                     ),
                     c,
                 )
+                registered[p] = accepted.aggregate_id
                 created[vid(p)] = registry.keys.cached(vid(p)) or created.get(vid(p), b"")
             elif op == "rename":
                 await registry.update_volunteer(
