@@ -38,7 +38,7 @@ from shared.envelope import (
     msg_id,
 )
 from shared.metrics import count_appended
-from shared.subjectread import read_subject
+from shared.subjectread import SubjectReader
 
 log = structlog.get_logger(__name__)
 
@@ -92,11 +92,11 @@ class EventStore:
         hub: str,
         publish_timeout: float = 5.0,
         publish_attempts: int = 3,
-        scoped_reads: str | None = None,
+        scoped_reads: SubjectReader | None = None,
     ) -> None:
         self._nc = nc
-        # a consumer-name prefix: read with subject-scoped rights only (shared/subjectread.py), for a
-        # user that may not direct-get the whole stream (dispatch: never volunteers' subjects)
+        # read with subject-scoped rights only (shared/subjectread.py), for a user that may not
+        # direct-get the whole stream (dispatch: never volunteers' subjects)
         self._scoped = scoped_reads
         self._js = nc.jetstream(timeout=publish_timeout)
         self.stream = stream
@@ -118,15 +118,7 @@ class EventStore:
     async def read(self, subject: str, after_seq: int = 0) -> list[Recorded]:
         """Every event on ``subject`` with a stream sequence above ``after_seq``, in order."""
         if self._scoped:
-            return await read_subject(
-                self._nc,
-                self._js,
-                self.stream,
-                subject,
-                after_seq,
-                prefix=self._scoped,
-                wait_s=self._timeout,
-            )
+            return await self._scoped.read(subject, after_seq)
         out: list[Recorded] = []
         seq = after_seq + 1
         while True:

@@ -12,8 +12,10 @@
 
 And the consumers a service may only bind to (:func:`operator_consumers`): dispatch's per-replica
 facts consumers ``dispatch_facts_<slot>``, whose several filters the server cannot check in a
-create request, so no service may create or alter them (vhub/natsaccounts.py). Created when
-missing, never touched when present (their position belongs to their reader, who resets it).
+create request, and the registry's and dispatch's per-replica seek consumers
+``<service>_read_<slot>`` (shared/subjectread.py), so no service may create or alter them
+(vhub/natsaccounts.py). Created when missing, never touched when present (their position belongs
+to their reader, who resets it).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from shared.consumer import consumer_config
 from shared.envelope import DLQ_PREFIX, INGEST_PREFIX, event_subject, hub_events_filter
 from shared.settings import Settings
+from shared.subjectread import read_consumer_config
 
 REPLICA_SLOTS = ("1", "2", "3", "4")  # VHUB_INSTANCE of each service replica under the accounts files
 
@@ -49,13 +52,37 @@ def dispatch_facts_filters(hub: str) -> list[str]:
     ]
 
 
+READERS = ("registry", "dispatch")  # the services whose aggregate loads are subject-scoped
+
+
+def read_filters(service: str, hub: str) -> list[str]:
+    """What a service's subject-scoped reads reach (shared/subjectread.py): its own subjects, and
+    for the registry the teams' schedules too (a volunteer's shifts, for ``vhub export``)."""
+    own = [f"vhub.evt.{hub}.{service}.>"]
+    return [*own, f"vhub.evt.{hub}.dispatch.schedule.>"] if service == "registry" else own
+
+
+def read_consumer(service: str, instance: str) -> str:
+    """The name of a replica's seek consumer (``instance``: its replica slot)."""
+    return f"{service}_read_{instance}"
+
+
 def operator_consumers(settings: Settings) -> list[tuple[str, ConsumerConfig]]:
     """(stream, config) of every consumer the operator provisions and services only bind to."""
     filters = dispatch_facts_filters(settings.hub)
-    return [
-        (settings.event_stream, consumer_config(f"dispatch_facts_{slot}", filters, provisioned=True))
+    evt = settings.event_stream
+    facts = [
+        (evt, consumer_config(f"dispatch_facts_{slot}", filters, provisioned=True)) for slot in REPLICA_SLOTS
+    ]
+    reads = [
+        (
+            evt,
+            read_consumer_config(read_consumer(svc, slot), read_filters(svc, settings.hub), provisioned=True),
+        )
+        for svc in READERS
         for slot in REPLICA_SLOTS
     ]
+    return facts + reads
 
 
 def event_stream_config(settings: Settings) -> StreamConfig:

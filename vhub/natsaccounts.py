@@ -21,19 +21,24 @@ names no subject the server could check: whoever has it reads any subject of the
 has it: registry and dispatch read their aggregates with subject-scoped requests
 (shared/subjectread.py, :func:`scoped_reads`): the subject form
 (``$JS.API.DIRECT.GET.<stream>.<subject>``, last message only: a payload gets ``408 Bad Request``,
-checked on 2.15.1) and short-lived consumers created through
-``$JS.API.CONSUMER.CREATE.<stream>.<name>.<subject>`` on their own subjects (the server refuses a
-config whose filter is not the subject's; other services' consumer names are denied).
+checked on 2.15.1) on their own subjects, then back along each event's predecessor link through a
+seek consumer per replica (``<service>_read_<slot>``, filtered on the service's subjects).
 
-Consumers the server cannot check in a create request (a durable with several filters:
-``dispatch_facts_<slot>``, see shared/streams.py) are provisioned by the operator (``vhub
-provision``), and their service may only bind to them (:func:`bound_rights`): look at, pull from,
-ack on and reset its own (``$JS.API.CONSUMER.RESET``, 2.14+, to replay from its checkpoint), never
-create, alter or delete them.
+No service user may create a consumer for its reads: a create request's config travels in the
+body, and the server delivers a push consumer to any ``deliver_subject`` whatever its creator may
+publish or subscribe (checked on 2.15.1; nats-io/nats-server#8274, whose fix #8279 was closed
+unmerged), so a service could have its own events (whose payload it writes) delivered onto another
+service's command subjects. Consumers the server cannot check in a create request (a durable with
+several filters: ``dispatch_facts_<slot>``; the seek consumers) are provisioned by the operator
+(``vhub provision``), and their service may only bind to them (:func:`bound_rights`): look at, pull
+from, ack on and reset its own (``$JS.API.CONSUMER.RESET``, 2.14+), never create, alter or delete.
 
-Known limit: the server delivers a push consumer to any ``deliver_subject``, whatever its creator
-may publish (checked on 2.15.1), and the subject-scoped reads create push consumers filtered on
-the service's own subjects; so a service can have its own events delivered to any subject.
+Known limit, which no permission can close (tests/integration/test_permissions_denied.py pins it):
+the server checks no right on a request's reply subject, so every answer a user may ask for (a
+direct get, a pull from its own consumer) lands wherever the requester says. Each such answer
+needs a live request and is one message or one pull's batch. The consumers the services still
+create themselves (``registry_identities_<slot>``, reporting's, ``dispatch_ingest_activity``)
+have the same push hole on their own filters until they are provisioned too.
 """
 
 from __future__ import annotations
@@ -47,7 +52,6 @@ from vhub.natsrights import (
     bound_rights,
     consumer_rights,
     consumers,
-    not_under_others_names,
     provisioned,
     scoped_reads,
 )
@@ -75,7 +79,6 @@ def service_permissions(
             # and the teams' schedules, the same way: a volunteer's shifts for `vhub export`
             # (services/registry/privacy.py); dispatch's other subjects stay out of reach
             f"{API}.DIRECT.GET.{evt}.vhub.evt.{hub}.dispatch.schedule.>",
-            f"{API}.CONSUMER.CREATE.{evt}.*.vhub.evt.{hub}.dispatch.schedule.>",
             f"{API}.STREAM.INFO.{evt}",
             # the data keys (services/registry/keystore.py): only the registry, on no other
             # service's list, so dispatch and reporting can neither read nor delete one
@@ -84,7 +87,6 @@ def service_permissions(
             f"{API}.STREAM.INFO.KV_{streams.keys}",
         ]
         subscribe[:0] = ["vhub.cmd.registry.>", f"vhub.cmd.{hub}.registry.>"]
-        deny = not_under_others_names("registry", streams, instances)
     elif service == "dispatch":
         publish = [
             f"vhub.evt.{hub}.dispatch.>",
@@ -94,7 +96,6 @@ def service_permissions(
             f"{API}.STREAM.INFO.{streams.ingest}",
         ]
         subscribe[:0] = ["vhub.cmd.dispatch.>", f"vhub.cmd.{hub}.dispatch.>"]
-        deny = not_under_others_names("dispatch", streams, instances)
     elif service == "reporting":
         # $SRV.STATS: the dashboard's service health asks every instance (services/reporting/health.py)
         publish = [f"vhub.dlq.{hub}.reporting", f"{API}.STREAM.INFO.{streams.read}", "$SRV.STATS"]
@@ -105,11 +106,6 @@ def service_permissions(
         ]
     else:
         raise ValueError(f"unknown service {service!r}")
-    # the scoped reads' wildcards must not create or delete its own provisioned consumers either
-    c = f"{API}.CONSUMER"
-    deny += [
-        r for stream, n in sorted(bound) for r in (f"{c}.CREATE.{stream}.{n}.>", f"{c}.DELETE.{stream}.{n}")
-    ]
     # command services publish on their own inbox too (shared/runtime.barrier)
     return [*publish, *owned, inbox], deny, subscribe
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.streams import REPLICA_SLOTS
+from shared.streams import READERS, REPLICA_SLOTS, read_consumer
 
 INSTANCES = REPLICA_SLOTS  # replica slots: VHUB_INSTANCE of each service replica
 API = "$JS.API"
@@ -38,11 +38,12 @@ class Streams:
 def consumers(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> list[tuple[str, str]]:
     """(stream, consumer name) of every consumer ``service`` may own. The names are the services'
     own constants (registry/app.py, dispatch/app.py + ingest.py, reporting/consumer.py + rebuild)."""
+    reads = [(streams.events, read_consumer(service, i)) for i in instances]
     if service == "registry":
-        return [(streams.events, f"registry_identities_{i}") for i in instances]
+        return [*((streams.events, f"registry_identities_{i}") for i in instances), *reads]
     if service == "dispatch":
         own = [(streams.events, f"dispatch_facts_{i}") for i in instances]
-        return [*own, (streams.ingest, "dispatch_ingest_activity")]
+        return [*own, *reads, (streams.ingest, "dispatch_ingest_activity")]
     if service == "reporting":
         # the read model's, its rebuild's, and the national duplicates index's (reporting/national.py)
         return [(streams.read, n) for n in ("reporting", "reporting_rebuild", "reporting_national")]
@@ -67,34 +68,18 @@ def consumer_rights(stream: str, name: str) -> list[str]:
 
 def scoped_reads(stream: str, own: str) -> list[str]:
     """A service's aggregate history through subject-scoped requests only (shared/subjectread.py):
-    the last message of one of its ``own`` subjects, else a short-lived consumer filtered on that
-    one subject (deleted when read). No payload-form direct get: it would read any subject."""
-    return [
-        f"{API}.DIRECT.GET.{stream}.{own}",
-        f"{API}.CONSUMER.CREATE.{stream}.*.{own}",
-        f"{API}.CONSUMER.DELETE.{stream}.*",
-    ]
-
-
-def not_under_others_names(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> list[str]:
-    """What :func:`scoped_reads`' wildcards must not reach: another service's consumer names (a
-    create would update that consumer, a delete would drop it)."""
-    c, evt = f"{API}.CONSUMER", streams.events
-    others = [
-        n
-        for svc in ("registry", "dispatch", "reporting")
-        if svc != service
-        for stream, n in consumers(svc, streams, instances)
-        if stream == evt
-    ]
-    return [r for n in others for r in (f"{c}.CREATE.{evt}.{n}.>", f"{c}.DELETE.{evt}.{n}")]
+    the last message of one of its ``own`` subjects; earlier ones through its seek consumers
+    (:func:`provisioned`, bound only). No payload-form direct get (it would read any subject), no
+    consumer create (its body may name any deliver subject)."""
+    return [f"{API}.DIRECT.GET.{stream}.{own}"]
 
 
 def provisioned(service: str, streams: Streams, instances: Sequence[str] = INSTANCES) -> set[tuple[str, str]]:
     """The consumers of ``service`` that the operator provisions (shared/streams.py)."""
+    reads = {(streams.events, read_consumer(service, i)) for i in instances} if service in READERS else set()
     if service == "dispatch":
-        return {(streams.events, f"dispatch_facts_{i}") for i in instances}
-    return set()
+        return reads | {(streams.events, f"dispatch_facts_{i}") for i in instances}
+    return reads
 
 
 def bound_rights(stream: str, name: str) -> list[str]:

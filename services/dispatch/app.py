@@ -34,9 +34,9 @@ from shared.ops import HttpServer, ops_app
 from shared.ownership import Ownership
 from shared.runtime import instance_name
 from shared.settings import Settings
+from shared.streams import read_consumer, read_filters
+from shared.subjectread import SubjectReader
 from shared.transaction import Writer
-
-READ_CONSUMERS = "dispatch_read"  # prefix of the short-lived consumers its aggregate loads use
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +76,14 @@ class DispatchApp:
             stream=s.event_stream,
             hub=s.hub,
             publish_timeout=s.publish_timeout_s,
-            scoped_reads=READ_CONSUMERS,  # no direct get of the whole stream (vhub/natsaccounts.py)
+            # no direct get of the whole stream, no consumer of its own making (vhub/natsaccounts.py)
+            scoped_reads=SubjectReader(
+                nc,
+                stream=s.event_stream,
+                consumer=read_consumer(CONTEXT, self.instance),
+                filters=read_filters(CONTEXT, s.hub),
+                wait_s=s.publish_timeout_s,
+            ),
         )
         self.service = DispatchService(
             Writer(store, retries=s.occ_retries),

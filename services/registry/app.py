@@ -26,9 +26,10 @@ from shared.ops import HttpServer, ops_app
 from shared.ownership import Ownership
 from shared.runtime import instance_name
 from shared.settings import Settings
+from shared.streams import read_consumer, read_filters
+from shared.subjectread import SubjectReader
 from shared.transaction import Writer
 
-READ_CONSUMERS = "registry_read"  # prefix of the short-lived consumers its aggregate loads use
 log = structlog.get_logger(__name__)
 
 
@@ -52,7 +53,13 @@ class RegistryApp:
             stream=settings.event_stream,
             hub=settings.hub,
             publish_timeout=settings.publish_timeout_s,
-            scoped_reads=READ_CONSUMERS,  # its own subjects only, as dispatch (vhub/natsaccounts.py)
+            scoped_reads=SubjectReader(  # its own subjects only, as dispatch (vhub/natsaccounts.py)
+                nc,
+                stream=settings.event_stream,
+                consumer=read_consumer(CONTEXT, instance_name(settings)),
+                filters=read_filters(CONTEXT, settings.hub),
+                wait_s=settings.publish_timeout_s,
+            ),
         )
         self.registry = Registry(store, settings, writer=Writer(store, retries=settings.occ_retries))
         self.privacy = Privacy(self.registry)

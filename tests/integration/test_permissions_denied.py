@@ -23,15 +23,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
+import nats.errors
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from shared.envelope import Envelope, ingest_subject
+from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
 from shared.settings import load_settings
-from shared.streams import REPLICA_SLOTS, dispatch_facts_filters, provision
-from shared.subjectread import read_subject
+from shared.streams import (
+    READERS,
+    REPLICA_SLOTS,
+    dispatch_facts_filters,
+    provision,
+    read_consumer,
+    read_filters,
+)
+from shared.subjectread import SubjectReader
 from tests.support.leafnodes import hub_config, secrets, start_configured_server
 from tests.support.waiting import eventually, free_port
 
@@ -43,6 +53,8 @@ VOLUNTEER = f"vhub.evt.{HUB}.registry.volunteer.v1"
 OWN = f"vhub.evt.{HUB}.dispatch.dispatch.d1"  # a dispatch subject
 TEAM = f"vhub.evt.{HUB}.registry.team.t1"  # a registry subject that is not personal data
 SCHEDULE = f"vhub.evt.{HUB}.dispatch.schedule.t1"  # a team's shifts: the registry's export reads them
+REG_CMD = "vhub.cmd.registry.register_volunteer"  # another service's command subject
+DIS_CMD = "vhub.cmd.dispatch.dispatch_team"
 # the victims, named as the services name them (replica slot 1) and their filters: the ones the
 # test creates, and dispatch's facts consumers, which the operator provisions (shared/streams.py)
 MADE = {
@@ -50,13 +62,27 @@ MADE = {
     (EVT, "reporting"): [">"],
     (ING, "dispatch_ingest_activity"): [f"vhub.ingest.{HUB}.>"],
 }
-PROVISIONED = {(EVT, f"dispatch_facts_{slot}"): dispatch_facts_filters(HUB) for slot in REPLICA_SLOTS}
+PROVISIONED = {
+    **{(EVT, f"dispatch_facts_{slot}"): dispatch_facts_filters(HUB) for slot in REPLICA_SLOTS},
+    **{(EVT, read_consumer(svc, slot)): read_filters(svc, HUB) for svc in READERS for slot in REPLICA_SLOTS},
+}
 VICTIMS = {**MADE, **PROVISIONED}
 
 
 def create(stream: str, name: str, filter_subject: str) -> bytes:
     """A consumer create request as nats-py sends it: granted, it would create (or overwrite)."""
     config = {"name": name, "durable_name": name, "filter_subject": filter_subject, "ack_policy": "explicit"}
+    return json.dumps({"stream_name": stream, "config": config}).encode()
+
+
+def push(stream: str, name: str, filter_subject: str, deliver: str) -> bytes:
+    """A push consumer's create request: granted, the server would deliver to ``deliver``."""
+    config = {
+        "name": name,
+        "filter_subject": filter_subject,
+        "deliver_subject": deliver,
+        "ack_policy": "none",
+    }
     return json.dumps({"stream_name": stream, "config": config}).encode()
 
 
@@ -103,7 +129,13 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("pub", f"{C}.NAMES.{EVT}", b""),
         ("pub", f"{API}.DIRECT.GET.{EVT}.{VOLUNTEER}", b""),  # seen: dispatch read volunteer events
         ("pub", f"{API}.DIRECT.GET.{EVT}", json.dumps({"seq": 1, "next_by_subj": VOLUNTEER}).encode()),
-        # its scoped reads' create, under another's name: it would retarget that consumer
+        # a push consumer on its own subject, delivering onto the registry's commands (the old
+        # scoped reads' right: the server never checks a deliver subject), and its seek consumer
+        # altered or deleted
+        ("pub", f"{C}.CREATE.{EVT}.dispatch_read_x.{OWN}", push(EVT, "dispatch_read_x", OWN, REG_CMD)),
+        ("pub", f"{C}.CREATE.{EVT}.dispatch_read_1.{OWN}", push(EVT, "dispatch_read_1", OWN, REG_CMD)),
+        ("pub", f"{C}.DURABLE.CREATE.{EVT}.dispatch_read_1", push(EVT, "dispatch_read_1", OWN, REG_CMD)),
+        ("pub", f"{C}.DELETE.{EVT}.dispatch_read_1", b""),
         ("pub", f"{C}.CREATE.{EVT}.registry_identities_1.{OWN}", create(EVT, "registry_identities_1", OWN)),
         ("pub", f"{C}.CREATE.{EVT}.reporting.{OWN}", create(EVT, "reporting", OWN)),
         ("pub", f"{API}.STREAM.MSG.GET.{EVT}", json.dumps({"last_by_subj": VOLUNTEER}).encode()),
@@ -127,6 +159,11 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("pub", f"{API}.DIRECT.GET.{EVT}", json.dumps({"seq": 1, "next_by_subj": OWN}).encode()),
         ("pub", f"{API}.DIRECT.GET.{EVT}.{OWN}", b""),
         ("pub", f"{C}.CREATE.{EVT}.registry_read_spy.{OWN}", create(EVT, "registry_read_spy", OWN)),
+        # a push consumer on its own subject delivering onto dispatch's commands; its seek
+        # consumer altered (to dispatch's subjects) or deleted
+        ("pub", f"{C}.CREATE.{EVT}.registry_read_x.{TEAM}", push(EVT, "registry_read_x", TEAM, DIS_CMD)),
+        ("pub", f"{C}.CREATE.{EVT}.registry_read_1.{OWN}", create(EVT, "registry_read_1", OWN)),
+        ("pub", f"{C}.DELETE.{EVT}.registry_read_1", b""),
         ("pub", f"{C}.CREATE.{EVT}.dispatch_facts_1.{TEAM}", create(EVT, "dispatch_facts_1", TEAM)),
         ("pub", f"{C}.CREATE.{EVT}.reporting.{TEAM}", create(EVT, "reporting", TEAM)),
         ("pub", f"{C}.DELETE.{EVT}.reporting", b""),
@@ -286,13 +323,13 @@ async def test_the_server_refuses_every_forbidden_action(hub: Hub, user: str) ->
         assert f'"{subject}"' in log, f"the server logged no violation for {op} {subject}"
 
 
-def event(n: int) -> Envelope:
+def event(n: int, subject: str = OWN, *, n_in_command: int = 0) -> Envelope:
     now = datetime.now(UTC)
     return Envelope(
-        event_id=f"e{n}",
+        event_id=f"e{n}" + (f".{n_in_command}" if n_in_command else ""),
         event_type="dispatch.test",
         schema_version=1,
-        aggregate_id="d1",
+        aggregate_id=subject.rsplit(".", 1)[-1],
         hub=HUB,
         occurred_at=now,
         recorded_at=now,
@@ -308,30 +345,45 @@ def event(n: int) -> Envelope:
     ids=["dispatch", "registry", "registry-reads-schedules"],
 )
 async def test_a_service_reads_its_own_subjects_only(hub: Hub, user: str, own: str, other: str) -> None:
-    """Registry's and dispatch's aggregate loads go through subject-scoped requests
-    (shared/subjectread.py): they work on the service's own subjects, and the server will not let
-    the same right read another service's (for dispatch: a volunteer's)."""
-    js = hub.operator.jetstream()
-    for n in range(3):
-        await js.publish(own, event(n).to_bytes(), stream=EVT)
+    """Registry's and dispatch's aggregate loads (shared/subjectread.py) walk back from the
+    subject's last event through the replica's provisioned seek consumer, creating no consumer:
+    they work on the service's own subjects, from any cached sequence, and neither right reaches
+    another service's subjects (for dispatch: a volunteer's)."""
+    store = EventStore(hub.operator, stream=EVT, hub=HUB)
+    first = await store.append(own, [event(0, own)], 0)
+    await hub.operator.jetstream().publish(other, event(9, other).to_bytes(), stream=EVT)  # skipped
+    second = await store.append(
+        own, [event(1, own), event(1, own, n_in_command=1)], first.last_seq
+    )  # a batch
+    await store.append(own, [event(3, own)], second.last_seq)
     who = User(user)
     nc = await who.connect(hub.server.url)
-    prefix = f"{user}_read"  # services/<user>/app.py: READ_CONSUMERS
+    consumer = read_consumer(user, "1")
+    reader = SubjectReader(nc, stream=EVT, consumer=consumer, filters=read_filters(user, HUB), wait_s=5)
     try:
-        js_u = nc.jetstream()
-        mine = await read_subject(nc, js_u, EVT, own, 0, prefix=prefix, wait_s=5)
-        assert [r.envelope.data["n"] for r in mine] == [0, 1, 2]
-        after = await read_subject(nc, js_u, EVT, own, mine[0].seq, prefix=prefix, wait_s=5)
-        assert [r.seq for r in after] == [r.seq for r in mine[1:]]
-        assert await read_subject(nc, js_u, EVT, own, mine[-1].seq, prefix=prefix, wait_s=5) == []
-        # the right to create a consumer filtered on its own subject, with another filter inside
-        spy = create(EVT, f"{prefix}_spy", other)
-        reply = await nc.request(f"{C}.CREATE.{EVT}.{prefix}_spy.{own}", spy, timeout=5)
-        assert json.loads(reply.data)["error"]["err_code"] == 10131, reply.data  # filter mismatch
+        mine = await reader.read(own, 0)
+        assert [r.envelope.event_id for r in mine] == ["e0", "e1", "e1.1", "e3"]
+        for i, rec in enumerate(mine):  # a cache stale by 3, 2, 1 and 0 events
+            assert [r.seq for r in await reader.read(own, rec.seq)] == [r.seq for r in mine[i + 1 :]]
+        # the seek consumer, set on the other subject's event, gives the next of its own
+        other_seq = (await hub.operator.jetstream().get_last_msg(EVT, other, direct=True)).seq
+        reply = await nc.request(
+            f"{C}.RESET.{EVT}.{consumer}", json.dumps({"seq": other_seq}).encode(), timeout=5
+        )
+        assert "error" not in json.loads(reply.data), reply.data
+        got = await reader._next(1)
+        assert [m.subject for m in got] == [own], "the seek consumer reached another service's subject"
         assert who.errors == []
+        with pytest.raises(nats.errors.TimeoutError):  # the direct get of `other` is refused
+            await SubjectReader(nc, stream=EVT, consumer=consumer, filters=[], wait_s=1).read(other, 0)
+        await eventually(
+            lambda: who.refused("pub", f"{API}.DIRECT.GET.{EVT}.{other}"), lambda: str(who.errors)
+        )
     finally:
         await nc.close()
-    assert {c.name for c in await js.consumers_info(EVT)} == {n for s, n in VICTIMS if s == EVT}
+    assert {c.name for c in await hub.operator.jetstream().consumers_info(EVT)} == {
+        n for s, n in VICTIMS if s == EVT
+    }, "a read created a consumer"
 
 
 async def test_dispatch_binds_to_its_provisioned_facts_consumer(hub: Hub) -> None:
@@ -355,5 +407,37 @@ async def test_dispatch_binds_to_its_provisioned_facts_consumer(hub: Hub) -> Non
         assert [m.data for m in again] == [m.data for m in first]  # replayed from the start
         await again[-1].ack()
         assert who.errors == []
+    finally:
+        await nc.close()
+
+
+async def test_known_residue_the_server_answers_onto_any_reply_subject(hub: Hub) -> None:
+    """What the server cannot police (nats-server 2.15.1): it checks neither publish nor subscribe
+    rights on a request's reply subject, so an answer the requester may ask for (a direct get of
+    its own subject, a pull from its own consumer) lands wherever the requester says, here on the
+    registry's command subject, which dispatch may not publish. Each answer needs a live request
+    and is one message (or one pull's batch); no standing delivery like a push consumer's. Pinned
+    so that a server which starts checking shows up here (docs/architecture.md §7)."""
+    store = EventStore(hub.operator, stream=EVT, hub=HUB)
+    await store.append(OWN, [event(0)], 0)
+    landed: list[str] = []
+
+    async def victim(msg: Msg) -> None:
+        landed.append(msg.subject)
+
+    await hub.operator.subscribe(REG_CMD, cb=victim)
+    await hub.operator.flush()
+    who = User("dispatch")
+    nc = await who.connect(hub.server.url)
+    try:
+        await nc.publish(f"{API}.DIRECT.GET.{EVT}.{OWN}", b"", reply=REG_CMD)
+        await nc.request(f"{C}.RESET.{EVT}.dispatch_read_1", b'{"seq": 1}', timeout=5)
+        await nc.publish(
+            f"{C}.MSG.NEXT.{EVT}.dispatch_read_1", b'{"batch": 1, "no_wait": true}', reply=REG_CMD
+        )
+        await nc.flush()
+        # a direct get answers on the reply subject; a pull delivers with the event's own subject
+        await eventually(lambda: sorted(landed) == sorted([REG_CMD, OWN]), lambda: str(landed))
+        assert who.errors == [], "the server refused a reply subject after all: update §7"
     finally:
         await nc.close()
