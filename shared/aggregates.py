@@ -178,6 +178,24 @@ class Aggregates(Generic[S]):
         """The snapshot this process holds, without asking the log (it may be behind it)."""
         return self._cache.get(self.subject(aggregate_id))
 
+    def follow(self, aggregate_id: str, seq: int, previous: int, data: bytes) -> bool:
+        """Fold an event another writer appended (shared/cachefeed.py) into the cached snapshot
+        when it directly follows it (``previous``: the event's predecessor on the subject, as the
+        server stored it); an empty aggregate starts with its first event. True if folded."""
+        if self._cache_size <= 0 or self._codec is not PLAIN:
+            return False  # sealed payloads open asynchronously: the next load reads the log
+        subject = self.subject(aggregate_id)
+        snap = self._cache.get(subject)
+        if snap is None and previous == 0:
+            snap = Snapshot(self._initial(), 0, self._index(self._store.hub, aggregate_id))
+        if snap is None or snap.version != previous:
+            return False  # not held, or held at another version (ahead: our own append)
+        envelope = Envelope.from_bytes(data)  # only now: most events are our own, already held
+        ref = EventRef(seq, envelope.event_type, envelope.event_id)
+        commands = snap.commands.with_commands({envelope.command_id: (ref,)}, append=True)
+        self._remember(subject, Snapshot(self._evolve(snap.state, decode(envelope)), seq, commands))
+        return True
+
     def forget(self, aggregate_id: str) -> None:
         """Drop the cached snapshot (it may be stale after a lost race)."""
         self._cache.pop(self.subject(aggregate_id), None)

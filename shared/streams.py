@@ -13,7 +13,8 @@
 And the consumers a service may only bind to (:func:`operator_consumers`): dispatch's per-replica
 facts consumers ``dispatch_facts_<slot>``, whose several filters the server cannot check in a
 create request, and the registry's and dispatch's per-replica seek consumers
-``<service>_read_<slot>`` (shared/subjectread.py), so no service may create or alter them
+``<service>_read_<slot>`` (shared/subjectread.py) and dispatch's cache feeds ``dispatch_feed_<slot>``
+(shared/cachefeed.py), so no service may create or alter them
 (vhub/natsaccounts.py). Created when missing, never touched when present (their position belongs
 to their reader, who resets it).
 """
@@ -67,6 +68,11 @@ def read_consumer(service: str, instance: str) -> str:
     return f"{service}_read_{instance}"
 
 
+def feed_consumer(service: str, instance: str) -> str:
+    """The name of a replica's cache feed (shared/cachefeed.py): dispatch's only."""
+    return f"{service}_feed_{instance}"
+
+
 def operator_consumers(settings: Settings) -> list[tuple[str, ConsumerConfig]]:
     """(stream, config) of every consumer the operator provisions and services only bind to."""
     filters = dispatch_facts_filters(settings.hub)
@@ -82,7 +88,16 @@ def operator_consumers(settings: Settings) -> list[tuple[str, ConsumerConfig]]:
         for svc in READERS
         for slot in REPLICA_SLOTS
     ]
-    return facts + reads
+    feeds = [
+        (
+            evt,
+            read_consumer_config(
+                feed_consumer("dispatch", slot), read_filters("dispatch", settings.hub), provisioned=True
+            ),
+        )
+        for slot in REPLICA_SLOTS
+    ]
+    return facts + reads + feeds
 
 
 def event_stream_config(settings: Settings) -> StreamConfig:

@@ -29,7 +29,8 @@ body, and the server delivers a push consumer to any ``deliver_subject`` whateve
 publish or subscribe (checked on 2.15.1; nats-io/nats-server#8274, whose fix #8279 was closed
 unmerged), so a service could have its own events (whose payload it writes) delivered onto another
 service's command subjects. Consumers the server cannot check in a create request (a durable with
-several filters: ``dispatch_facts_<slot>``; the seek consumers) are provisioned by the operator
+several filters: ``dispatch_facts_<slot>``; the seek consumers; dispatch's cache feeds
+``dispatch_feed_<slot>``, shared/cachefeed.py) are provisioned by the operator
 (``vhub provision``), and their service may only bind to them (:func:`bound_rights`): look at, pull
 from, ack on and reset its own (``$JS.API.CONSUMER.RESET``, 2.14+), never create, alter or delete.
 

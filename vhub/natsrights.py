@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.streams import READERS, REPLICA_SLOTS, read_consumer
+from shared.streams import READERS, REPLICA_SLOTS, feed_consumer, read_consumer
 
 INSTANCES = REPLICA_SLOTS  # replica slots: VHUB_INSTANCE of each service replica
 API = "$JS.API"
@@ -43,7 +43,8 @@ def consumers(service: str, streams: Streams, instances: Sequence[str] = INSTANC
         return [*((streams.events, f"registry_identities_{i}") for i in instances), *reads]
     if service == "dispatch":
         own = [(streams.events, f"dispatch_facts_{i}") for i in instances]
-        return [*own, *reads, (streams.ingest, "dispatch_ingest_activity")]
+        feeds = [(streams.events, feed_consumer(service, i)) for i in instances]
+        return [*own, *reads, *feeds, (streams.ingest, "dispatch_ingest_activity")]
     if service == "reporting":
         # the read model's, its rebuild's, and the national duplicates index's (reporting/national.py)
         return [(streams.read, n) for n in ("reporting", "reporting_rebuild", "reporting_national")]
@@ -78,7 +79,10 @@ def provisioned(service: str, streams: Streams, instances: Sequence[str] = INSTA
     """The consumers of ``service`` that the operator provisions (shared/streams.py)."""
     reads = {(streams.events, read_consumer(service, i)) for i in instances} if service in READERS else set()
     if service == "dispatch":
-        return reads | {(streams.events, f"dispatch_facts_{i}") for i in instances}
+        own = {
+            (streams.events, n) for i in instances for n in (f"dispatch_facts_{i}", feed_consumer(service, i))
+        }
+        return reads | own
     return reads
 
 

@@ -10,6 +10,7 @@ idle for an hour); the ingest consumer and the command queue group are shared.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from services.dispatch.domain.model import DEFAULT_REPORT_LIMITS, Policy
 from services.dispatch.facts import FactsProjection, FactsView
 from services.dispatch.ingest import ActivityIngest
 from services.dispatch.service import DispatchService
+from shared.cachefeed import CacheFeed
 from shared.commands import CommandBus
 from shared.consumer import keep_running
 from shared.deadletter import DeadLetters
@@ -34,7 +36,7 @@ from shared.ops import HttpServer, ops_app
 from shared.ownership import Ownership
 from shared.runtime import instance_name
 from shared.settings import Settings
-from shared.streams import read_consumer, read_filters
+from shared.streams import feed_consumer, read_consumer, read_filters
 from shared.subjectread import SubjectReader
 from shared.transaction import Writer
 
@@ -92,6 +94,14 @@ class DispatchApp:
             policy=policy_from(s),
             cache_size=s.snapshot_cache_size,
         )
+        svc = self.service  # other replicas' appends reach its cached snapshots (shared/cachefeed.py)
+        self.feed = CacheFeed(
+            nc,
+            stream=s.event_stream,
+            consumer=feed_consumer(CONTEXT, self.instance),
+            filters=read_filters(CONTEXT, s.hub),
+            repositories={"schedule": svc.schedules, "coverage": svc.coverage, "day": svc.days},
+        )
         self.projection = FactsProjection(
             f"dispatch_facts_{self.instance}", self.service.view, self.service.record_findings
         )
@@ -117,7 +127,11 @@ class DispatchApp:
         await self.ingest.ensure()
         ingesting = keep_running(self.ingest.consumer, self._stop, self.ingest.ensure)
         self._tasks.append(asyncio.create_task(ingesting))
+        await self.feed.start()  # from the start of the log: warm snapshots before serving
+        self._tasks.append(asyncio.create_task(self.feed.run(self._stop)))
         await self.facts.wait_caught_up(self._catch_up_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.feed.caught_up.wait(), self._catch_up_s)
         await self.bus.start()
         await self.discovery.start()
         await self.http.start()

@@ -37,6 +37,7 @@ from shared.streams import (
     READERS,
     REPLICA_SLOTS,
     dispatch_facts_filters,
+    feed_consumer,
     provision,
     read_consumer,
     read_filters,
@@ -65,6 +66,7 @@ MADE = {
 PROVISIONED = {
     **{(EVT, f"dispatch_facts_{slot}"): dispatch_facts_filters(HUB) for slot in REPLICA_SLOTS},
     **{(EVT, read_consumer(svc, slot)): read_filters(svc, HUB) for svc in READERS for slot in REPLICA_SLOTS},
+    **{(EVT, feed_consumer("dispatch", slot)): read_filters("dispatch", HUB) for slot in REPLICA_SLOTS},
 }
 VICTIMS = {**MADE, **PROVISIONED}
 
@@ -136,6 +138,8 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("pub", f"{C}.CREATE.{EVT}.dispatch_read_1.{OWN}", push(EVT, "dispatch_read_1", OWN, REG_CMD)),
         ("pub", f"{C}.DURABLE.CREATE.{EVT}.dispatch_read_1", push(EVT, "dispatch_read_1", OWN, REG_CMD)),
         ("pub", f"{C}.DELETE.{EVT}.dispatch_read_1", b""),
+        ("pub", f"{C}.CREATE.{EVT}.dispatch_feed_1.{OWN}", push(EVT, "dispatch_feed_1", OWN, REG_CMD)),
+        ("pub", f"{C}.DELETE.{EVT}.dispatch_feed_1", b""),
         ("pub", f"{C}.CREATE.{EVT}.registry_identities_1.{OWN}", create(EVT, "registry_identities_1", OWN)),
         ("pub", f"{C}.CREATE.{EVT}.reporting.{OWN}", create(EVT, "reporting", OWN)),
         ("pub", f"{API}.STREAM.MSG.GET.{EVT}", json.dumps({"last_by_subj": VOLUNTEER}).encode()),
