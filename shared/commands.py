@@ -33,6 +33,7 @@ from shared.refusals import INTERNAL_REASON, describe, encode_reply
 from shared.runtime import barrier
 
 log = structlog.get_logger(__name__)
+H_STORED_STREAM = "Nats-Stream"  # what the server puts on a stored message it hands out
 
 
 class EventInfo(BaseModel):
@@ -116,6 +117,7 @@ class CommandBus:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self.served = 0  # commands this bus answered (Prometheus counts per process, not per bus)
+        self._served: set[str] = set()
 
     def route(self, name: str, model: type[C], handler: Handler[C]) -> None:
         self._routes[name] = Route(model, handler)
@@ -142,6 +144,7 @@ class CommandBus:
         return [plain, hub_command_subject(self.ownership.hub, self.context, name)]
 
     async def start(self) -> None:
+        self._served = {subject for name in self._routes for subject in self.subjects(name)}
         for name in self._routes:
             for subject in self.subjects(name):
                 self._subs.append(
@@ -160,6 +163,12 @@ class CommandBus:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _receive(self, msg: Msg) -> None:
+        if msg.subject not in self._served or (msg.headers and H_STORED_STREAM in msg.headers):
+            # a stored message, not a client's command: the server answered someone's request
+            # (a pull, a direct get) onto our subject, as it checks no right on reply subjects
+            # (vhub/natsaccounts.py); a pull keeps the event's subject, a direct get adds headers
+            log.warning("command_not_from_a_client", context=self.context)
+            return
         await self._slots.acquire()
         task = asyncio.create_task(self._serve(msg))
         self._tasks.add(task)
