@@ -38,6 +38,7 @@ from shared.envelope import (
     msg_id,
 )
 from shared.metrics import count_appended
+from shared.replies import Replies
 from shared.subjectread import SubjectReader
 
 log = structlog.get_logger(__name__)
@@ -102,6 +103,8 @@ class EventStore:
         self.stream = stream
         self.hub = hub
         self._timeout = publish_timeout
+        # every append's ack comes back on one inbox subscription, under one timer (shared/replies.py)
+        self._replies = Replies(nc, timeout=publish_timeout)
         self._attempts = publish_attempts
         self._nuid = NUID()  # batch ids: unique, and far cheaper than uuid4 on the hot path
         # asked once (logging is configured before the composition root builds the store): even a
@@ -217,10 +220,11 @@ class EventStore:
         }
         if guards:
             headers[H_EXPECTED_LAST_SUBJECT_SEQ_SUBJECT] = guards[subject]
-        # js.publish, minus its header copies and PubAck object: this runs for every command
+        # js.publish, minus its header copies, PubAck object and per-request future and timer:
+        # this runs for every command
         headers["Nats-Expected-Stream"] = self.stream
         try:
-            reply = await self._nc.request(subject, event.to_bytes(), timeout=self._timeout, headers=headers)
+            reply = await self._replies.request(subject, event.to_bytes(), headers)
         except nats.errors.NoRespondersError as err:
             raise NoStreamResponseError from err
         resp = json.loads(reply.data)
@@ -247,7 +251,7 @@ class EventStore:
                 await self._nc.publish(subject, event.to_bytes(), headers=headers)
                 continue
             headers[Header.BATCH_COMMIT] = "1"
-            reply = await self._nc.request(subject, event.to_bytes(), timeout=self._timeout, headers=headers)
+            reply = await self._replies.request(subject, event.to_bytes(), headers)
             resp = json.loads(reply.data)
             if "error" in resp:
                 raise APIError.from_error(resp["error"])

@@ -10,7 +10,9 @@ from nats.js import JetStreamContext
 
 
 class LosingAcks:
-    """A NATS client whose next ``drop`` requests reach the server but lose their reply."""
+    """A NATS client whose next ``drop`` requests reach the server but lose their reply: sent
+    with ``request``, or published with a reply subject (the event store's appends), whose reply
+    is then sent to an inbox nobody reads."""
 
     def __init__(self, nc: Client, drop: int = 1) -> None:
         self._nc = nc
@@ -31,3 +33,10 @@ class LosingAcks:
             self.dropped += 1
             raise nats.errors.TimeoutError
         return reply
+
+    async def publish(self, subject: str, payload: bytes = b"", reply: str = "", **kwargs: Any) -> None:
+        if reply and self.drop > 0 and not subject.startswith("$JS.API"):
+            self.drop -= 1
+            self.dropped += 1
+            reply = self._nc.new_inbox()  # the server answers there: the ack is lost
+        await self._nc.publish(subject, payload, reply=reply, **kwargs)
