@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 EVT_PREFIX = "vhub.evt"
@@ -125,7 +126,13 @@ class Envelope(BaseModel):
         }
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+        """The logged form: ``model_dump_json``'s bytes exactly (fields in order, UTC as ``Z``),
+        written by orjson at about a sixth of the cost (it runs for every event appended). A value
+        orjson refuses (an integer past 64 bits, a lone surrogate) goes to pydantic, which decides."""
+        try:
+            return orjson.dumps(self.__dict__, option=orjson.OPT_UTC_Z)
+        except TypeError:
+            return self.model_dump_json().encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:

@@ -17,11 +17,11 @@ the concurrency header (ruff TID251 in pyproject.toml), and a split would widen 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
 import nats.errors
+import orjson
 import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -227,7 +227,7 @@ class EventStore:
             reply = await self._replies.request(subject, event.to_bytes(), headers)
         except nats.errors.NoRespondersError as err:
             raise NoStreamResponseError from err
-        resp = json.loads(reply.data)
+        resp = orjson.loads(reply.data)
         if "error" in resp:
             raise APIError.from_error(resp["error"])
         return int(resp["seq"]), bool(resp.get("duplicate"))
@@ -252,7 +252,7 @@ class EventStore:
                 continue
             headers[Header.BATCH_COMMIT] = "1"
             reply = await self._replies.request(subject, event.to_bytes(), headers)
-            resp = json.loads(reply.data)
+            resp = orjson.loads(reply.data)
             if "error" in resp:
                 raise APIError.from_error(resp["error"])
             return int(resp["seq"])

@@ -10,6 +10,14 @@ max payload).
 
 The depth is checked BEFORE ``json.loads`` runs, by a scan of the brackets outside strings, so the
 parser never recurses deeper than ``max_depth`` and ``RecursionError`` cannot happen.
+
+:func:`decode_object_reference` is that decoder, the definition. :func:`decode_object` answers the
+same, faster (orjson: about a fifth of the stdlib parser with its hooks): orjson already refuses
+NaN, Infinity, out-of-range floats, lone surrogates and invalid UTF-8, and its result is kept only
+when the reference decoder would return the same object: shallow enough, no float (orjson turns an
+integer past 64 bits into one, and float literals have the reference's length limit), and as many
+keys as the body has colons outside strings (so no duplicate key). Anything else, every failure
+included, goes to the reference decoder, so every reason is still its reason.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ import math
 import re
 from itertools import accumulate
 from typing import Any
+
+import orjson
 
 MAX_BYTES = 256 * 1024  # the largest command (a province's 5,000 commune codes) is about 65 KB
 MAX_DEPTH = 16  # commands nest two or three levels
@@ -45,7 +55,43 @@ def decode_object(raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MA
 
     Raises :class:`BadBody` for every failure: too big, not UTF-8, too deep, not JSON, not an
     object, NaN/Infinity, a number literal out of range, a duplicate key, a lone surrogate.
+    Answers exactly as :func:`decode_object_reference` does.
     """
+    if len(raw) <= max_bytes and (
+        raw.count(b"[") + raw.count(b"{") <= max_depth or nesting_depth(raw) <= max_depth
+    ):
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # the reference decoder says why
+        else:
+            if type(body) is dict and _as_reference(raw, body):
+                return body
+    return decode_object_reference(raw, max_bytes=max_bytes, max_depth=max_depth)
+
+
+def _as_reference(raw: bytes, body: dict[str, Any]) -> bool:
+    """True when the reference decoder would return ``body`` for ``raw`` (which orjson parsed)."""
+    keys = 0
+    stack: list[Any] = [body]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            keys += len(item)
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float:
+            return False
+    # every key has its colon; more colons are in strings, or are keys a duplicate overwrote
+    return raw.count(b":") == keys or _STRING.sub(b"", raw).count(b":") == keys
+
+
+def decode_object_reference(
+    raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
+) -> dict[str, Any]:
+    """The definition of :func:`decode_object`, on the standard library's parser."""
     if len(raw) > max_bytes:
         raise BadBody(f"body is larger than {max_bytes} bytes")
     try:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.jsonbody import MAX_DEPTH, BadBody, decode_object, nesting_depth
+from shared.jsonbody import MAX_DEPTH, BadBody, decode_object, decode_object_reference, nesting_depth
 
 pytestmark = pytest.mark.property
 
@@ -92,6 +92,68 @@ def test_huge_numbers_are_refused(digits: int) -> None:
     raw = b'{"n":' + b"7" * digits + b"}"
     with pytest.raises(BadBody, match=r"number|larger"):
         decode_object(raw)
+
+
+def reference(raw: bytes) -> dict[str, Any] | BadBody:
+    try:
+        return decode_object_reference(raw)
+    except BadBody as err:
+        return err
+
+
+def same(raw: bytes) -> None:
+    fast, ref = outcome(raw), reference(raw)
+    if isinstance(ref, BadBody):
+        assert isinstance(fast, BadBody), raw
+        assert fast.reason == ref.reason, raw
+    else:
+        assert fast == ref, raw
+        assert [type(v) for v in fast.values()] == [type(v) for v in ref.values()], raw  # 1 is not 1.0
+
+
+JSONISH = st.sampled_from([*'{}[]":,.-+eE0123456789 \\tnrufalsNIy', "\\ud800", "\\u00e9", "é", "\xff"])
+
+
+@given(st.binary(max_size=500))
+def test_fast_and_reference_decoders_agree_on_bytes(raw: bytes) -> None:
+    """On any bytes the fast decoder answers what the reference decoder answers, reason and all."""
+    same(raw)
+
+
+@given(
+    st.dictionaries(st.text(max_size=8), values, max_size=6),
+    st.lists(st.tuples(st.integers(0, 400), JSONISH), max_size=4),
+)
+def test_fast_and_reference_decoders_agree_near_valid_json(
+    body: dict[str, Any], edits: list[tuple[int, str]]
+) -> None:
+    """Valid objects, and objects with a few characters spliced in, get the same answer from both."""
+    text = json.dumps(body, ensure_ascii=bool(edits))
+    for at, piece in edits:
+        text = text[:at] + piece + text[at:]
+    same(text.encode("utf-8", "surrogatepass"))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a":1,"a":2}',
+        b'{"t":"08:00","t":"09:00"}',
+        b'{"a":{"b":1,"b":1}}',
+        b'{"n":18446744073709551615}',
+        b'{"n":18446744073709551616}',
+        b'{"n":-9223372036854775809}',
+        b'{"n":' + b"7" * 40 + b"}",
+        b'{"f":1.' + b"0" * 60 + b"}",
+        b'{"f":1e5, "g": 0.1}',
+        b'{"a":-0}',
+        b"\xef\xbb\xbf{}",
+        b'{"a":[' + b"{}," * 30 + b"{}]}",
+    ],
+)
+def test_fast_and_reference_decoders_agree_where_orjson_differs(raw: bytes) -> None:
+    """Duplicate keys, integers past 64 bits, long or float literals, a BOM: the reference's answer."""
+    same(raw)
 
 
 @pytest.mark.parametrize(
