@@ -53,14 +53,18 @@ class Accepted(BaseModel):
 
     @classmethod
     def of(cls, outcome: Outcome, **extra: Any) -> Accepted:
-        return cls(
-            aggregate_id=outcome.aggregate_id,
-            version=outcome.version,
-            events=[
-                EventInfo(event_type=e.event_type, event_id=e.event_id, seq=e.seq) for e in outcome.events
-            ],
-            duplicate=outcome.duplicate,
-            **extra,
+        # validated from plain dicts in one pass of pydantic's core: cheaper than building the
+        # EventInfo models first, and than model_construct (pure Python: twice the cost here)
+        return cls.model_validate(
+            {
+                "aggregate_id": outcome.aggregate_id,
+                "version": outcome.version,
+                "events": [
+                    {"event_type": e.event_type, "event_id": e.event_id, "seq": e.seq} for e in outcome.events
+                ],
+                "duplicate": outcome.duplicate,
+                **extra,
+            }
         )
 
 
@@ -118,6 +122,8 @@ class CommandBus:
         self._tasks: set[asyncio.Task[None]] = set()
         self.served = 0  # commands this bus answered (Prometheus counts per process, not per bus)
         self._served: set[str] = set()
+        self._counters: dict[tuple[str, str], Any] = {}
+        self._timers: dict[str, Any] = {}
 
     def route(self, name: str, model: type[C], handler: Handler[C]) -> None:
         self._routes[name] = Route(model, handler)
@@ -187,14 +193,28 @@ class CommandBus:
             log.exception("command_failed", command=name)
             reply = Refused(code="internal_error", reason=INTERNAL_REASON)
         outcome = "accepted" if reply.accepted else reply.code
-        COMMANDS.labels(self.context, name, outcome).inc()
+        self._counter(name, outcome).inc()
         self.served += 1
-        COMMAND_SECONDS.labels(self.context, name).observe(time.perf_counter() - started)
+        self._timer(name).observe(time.perf_counter() - started)
         if msg.reply:
             try:  # encode_reply bounds the size: an oversize publish would close our connection
                 await self._nc.publish(msg.reply, encode_reply(reply))
             except Exception:
                 log.exception("reply_not_sent", command=name)
+
+    # prometheus' labels() validates, locks and hashes on every call: the children are kept (the
+    # names are the routes', the outcomes the refusal codes: both few)
+    def _counter(self, name: str, outcome: str) -> Any:
+        child = self._counters.get((name, outcome))
+        if child is None:
+            child = self._counters[name, outcome] = COMMANDS.labels(self.context, name, outcome)
+        return child
+
+    def _timer(self, name: str) -> Any:
+        child = self._timers.get(name)
+        if child is None:
+            child = self._timers[name] = COMMAND_SECONDS.labels(self.context, name)
+        return child
 
     async def dispatch(self, name: str, raw: bytes) -> Reply:
         """Parse, validate and run one command; every failure becomes a typed refusal."""

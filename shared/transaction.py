@@ -12,9 +12,8 @@ one atomic batch. A lost ack is recognised by the store (its last Msg-Id), a dup
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,27 +33,50 @@ class Turns:
     def __init__(self) -> None:
         self._locks: dict[str, list[Any]] = {}  # subject -> [lock, users]
 
-    @contextlib.asynccontextmanager
-    async def hold(self, subjects: Sequence[str]) -> AsyncIterator[None]:
-        ordered = sorted(set(subjects))  # one global order: no waiting in a circle
-        held: list[str] = []
+    def hold(self, subjects: Sequence[str]) -> Held:
+        """``async with turns.hold(subjects):`` the caller's turn on every one of ``subjects``."""
+        return Held(self._locks, sorted(set(subjects)))  # one global order: no waiting in a circle
+
+
+class Held:
+    """One turn on some subjects. A class, not ``@asynccontextmanager``: it is taken for every
+    command, and the generator machinery cost more than the locks."""
+
+    __slots__ = ("_acquired", "_counted", "_locks", "_ordered")
+
+    def __init__(self, locks: dict[str, list[Any]], ordered: list[str]) -> None:
+        self._locks = locks
+        self._ordered = ordered
+        self._counted: list[str] = []  # subjects whose users count includes us
+        self._acquired: list[str] = []  # subjects whose lock we hold
+
+    async def __aenter__(self) -> None:
         try:
-            for subject in ordered:
+            for subject in self._ordered:
                 entry = self._locks.get(subject)
                 if entry is None:
                     entry = self._locks[subject] = [asyncio.Lock(), 0]
                 entry[1] += 1
-                held.append(subject)
+                self._counted.append(subject)
                 await entry[0].acquire()
-            yield
-        finally:
-            for subject in held:
-                entry = self._locks[subject]
-                if entry[0].locked():
-                    entry[0].release()
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._locks[subject]
+                self._acquired.append(subject)
+        except BaseException:  # cancelled while waiting: give back what we took, and only that
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        for subject in self._acquired:
+            self._locks[subject][0].release()
+        for subject in self._counted:
+            entry = self._locks[subject]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[subject]
+        self._acquired.clear()
+        self._counted.clear()
 
 
 @dataclass(frozen=True)
