@@ -140,6 +140,9 @@ class Aggregates(Generic[S]):
         self._codec = codec
         self._cache: OrderedDict[str, Snapshot[S]] = OrderedDict()
         self._cache_size = cache_size
+        # told the sequence of another writer's append found behind a held snapshot (a lazy
+        # cache feed wakes on it: shared/cachefeed.py)
+        self.behind: Callable[[int], None] | None = None
 
     @property
     def store(self) -> EventStore:
@@ -153,11 +156,14 @@ class Aggregates(Generic[S]):
         (``assume_new``: an empty aggregate without asking the log; the append will check)."""
         subject = self.subject(aggregate_id)
         snap = self._cache.get(subject)
+        held = snap is not None and snap.version > 0
         if snap is None:
             snap = Snapshot(self._initial(), 0, self._index(self._store.hub, aggregate_id))
         if assume_new and snap.version == 0:
             return snap
         newer = await self._store.read(subject, after_seq=snap.version)
+        if newer and held and self.behind is not None:
+            self.behind(newer[-1].seq)  # another writer appended here (shared/cachefeed.py)
         if newer:
             added: dict[str, Refs] = {}
             for rec in newer:

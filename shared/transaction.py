@@ -155,10 +155,14 @@ class Writer:
                     )
                 except ConcurrencyConflictError:
                     log.debug("occ_conflict", subjects=[t.subject for t in targets], attempt=attempt)
-                    for t in targets:
-                        t.repo.forget(t.aggregate_id)
                     if any(t.guard for t in targets):
+                        for t in targets:
+                            t.repo.forget(t.aggregate_id)
                         raise  # what the guard spans is not ours to reload: the caller decides
+                    # the cached snapshots stay: each is a prefix of its subject's log (only loads
+                    # and our own acknowledged appends move it), so the next load reads only the
+                    # events after it (shared/subjectread.py: one direct get when one behind) and
+                    # tells a lazy cache feed that another writer is about (shared/cachefeed.py)
                     if (
                         not guessed
                     ):  # another process won: back off a little, with jitter, so racers spread out

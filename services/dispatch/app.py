@@ -101,7 +101,10 @@ class DispatchApp:
             consumer=feed_consumer(CONTEXT, self.instance),
             filters=read_filters(CONTEXT, s.hub),
             repositories={"schedule": svc.schedules, "coverage": svc.coverage, "day": svc.days},
+            lazy=True,  # a lone replica never follows: only another replica's append wakes it
         )
+        for repo in (svc.schedules, svc.coverage, svc.days):
+            repo.behind = self.feed.wake
         self.projection = FactsProjection(
             f"dispatch_facts_{self.instance}", self.service.view, self.service.record_findings
         )

@@ -90,3 +90,46 @@ async def test_a_replica_follows_another_replicas_appends(
     finally:
         stop.set()
         await running
+
+
+async def test_a_lazy_feed_sleeps_until_a_load_finds_its_snapshot_behind(
+    nc: Client, store: EventStore, provisioned: Settings
+) -> None:
+    """A lazy feed folds nothing while its replica is alone; once a load finds a held snapshot
+    behind another writer's append, it follows that writer's later appends by itself."""
+    a, b = schedules(store), schedules(store)
+    feed = CacheFeed(
+        nc,
+        stream=store.stream,
+        consumer="dispatch_feed_lazy",
+        filters=read_filters("dispatch", provisioned.hub),
+        repositories={"schedule": b},
+        pace=0.0,
+        lazy=True,
+    )
+    b.behind = feed.wake
+    await feed.start()
+    stop = asyncio.Event()
+    running = asyncio.create_task(feed.run(stop))
+    try:
+        await asyncio.wait_for(feed.caught_up.wait(), 10)
+        # given B holds the schedule after its own append, and A appends behind B's back
+        snap = await b.load("t1", assume_new=True)
+        first = await store.append(b.subject("t1"), [b.envelope("t1", ctx("c0"), shift(0), 0)], 0)
+        b.advance(
+            "t1", snap, ctx("c0"), [shift(0)], (EventRef(first.last_seq, "dispatch.team_dispatched", "x"),)
+        )
+        one = await store.append(a.subject("t1"), [a.envelope("t1", ctx("c1"), shift(1), 0)], first.last_seq)
+        # when B's next load finds its snapshot behind (the sleeping feed did not follow), it wakes
+        assert (await b.load("t1")).version == one.last_seq
+        # then A's next append reaches B through the feed alone
+        two = await store.append(a.subject("t1"), [a.envelope("t1", ctx("c2"), shift(2), 0)], one.last_seq)
+        await eventually(
+            lambda: (b.cached("t1") or snap).version == two.last_seq, lambda: str(b.cached("t1"))
+        )
+        # and A's first append, read by B's load, was never fed: the feed slept through it and
+        # resumed after it (an always-on feed folds both, or the first and not the second)
+        assert feed.folded == 1
+    finally:
+        stop.set()
+        await running
