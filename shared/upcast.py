@@ -97,6 +97,11 @@ def describe(err: ValidationError) -> str:
 
 
 # -- the upcasters themselves -------------------------------------------------------------------
+# Not here on purpose: rotations. ``dispatch.team_rotation_planned`` (one event a rotation) is a new
+# type, not a version of ``dispatch.team_dispatched``; the old form of a rotation (one
+# ``team_dispatched`` a day in one batch) is made of valid current events and is read as it is
+# (``shared.events.dispatch.shift_facts``). An upcaster sees one event, so it could not merge a
+# batch anyway.
 
 
 @upcaster("registry.volunteer_registered", 1)

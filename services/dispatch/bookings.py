@@ -23,6 +23,7 @@ from shared.events.dispatch import (
     OverCapacityRecorded,
     TeamCheckedIn,
     TeamDispatched,
+    TeamRotationPlanned,
 )
 
 # what the projection knows of a dispatch's attendance (close_day visits only SCHEDULED ones)
@@ -120,6 +121,8 @@ class Bookings:
             self.over_capacity_recorded.add(shared(ev.dispatch_id))
         elif isinstance(ev, TeamDispatched):
             return self._dispatched(ev)
+        elif isinstance(ev, TeamRotationPlanned):  # each shift, as the old batch form recorded it
+            return [found for shift in ev.dispatched() for found in self._dispatched(shift)]
         elif isinstance(ev, TeamCheckedIn | DispatchMarkedNoShow | DispatchCancelled | NoShowWithdrawn):
             booking = self.bookings.get(ev.dispatch_id)
             if booking is None:

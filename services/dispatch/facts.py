@@ -38,6 +38,7 @@ from shared.events.dispatch import (
     OverCapacityRecorded,
     TeamCheckedIn,
     TeamDispatched,
+    TeamRotationPlanned,
 )
 from shared.events.registry import (
     BorderCommunesDesignated,
@@ -61,6 +62,7 @@ APPLIED = frozenset(
         ServicePointRegistered,
         BorderCommunesDesignated,
         TeamDispatched,
+        TeamRotationPlanned,
         TeamCheckedIn,
         DispatchMarkedNoShow,
         DispatchCancelled,

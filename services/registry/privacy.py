@@ -25,7 +25,7 @@ from shared.decider import Rejected
 from shared.envelope import event_subject
 from shared.events import Event
 from shared.events.dispatch import CONTEXT as DISPATCH
-from shared.events.dispatch import TeamDispatched
+from shared.events.dispatch import TeamDispatched, shift_facts
 from shared.events.registry import (
     PERSONAL_FIELDS,
     VolunteerJoinedTeam,
@@ -136,24 +136,25 @@ class Privacy:
         subject = event_subject(r.store.hub, DISPATCH, "schedule", membership["team_id"])
         shifts: dict[str, dict[str, Any]] = {}
         for rec in await r.store.read(subject):
-            ev = decode(rec.envelope)
-            if (
-                isinstance(ev, TeamDispatched)
-                and ev.starts_at >= start
-                and (end is None or ev.starts_at < end)
-            ):
-                shifts[ev.dispatch_id] = {
-                    "dispatch_id": ev.dispatch_id,
-                    "team_id": ev.team_id,
-                    **ev.model_dump(
-                        mode="json", include={"service_point_id", "date", "starts_at", "ends_at"}
-                    ),
-                    "events": [],
-                }
-            dispatch_id = getattr(ev, "dispatch_id", None)
-            if dispatch_id in shifts:
-                at = rec.envelope.recorded_at.isoformat()
-                shifts[dispatch_id]["events"].append({"event_type": ev.event_type, "recorded_at": at})
+            logged = decode(rec.envelope)
+            for ev in shift_facts(logged):  # a rotation: each of its shifts
+                if (
+                    isinstance(ev, TeamDispatched)
+                    and ev.starts_at >= start
+                    and (end is None or ev.starts_at < end)
+                ):
+                    shifts[ev.dispatch_id] = {
+                        "dispatch_id": ev.dispatch_id,
+                        "team_id": ev.team_id,
+                        **ev.model_dump(
+                            mode="json", include={"service_point_id", "date", "starts_at", "ends_at"}
+                        ),
+                        "events": [],
+                    }
+                dispatch_id = getattr(ev, "dispatch_id", None)
+                if dispatch_id in shifts:
+                    at = rec.envelope.recorded_at.isoformat()
+                    shifts[dispatch_id]["events"].append({"event_type": logged.event_type, "recorded_at": at})
         return list(shifts.values())
 
 

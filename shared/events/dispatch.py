@@ -6,6 +6,7 @@ so read models can count by province, commune and day without joining back to th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Literal
 
@@ -46,6 +47,65 @@ class TeamDispatched(_Where):
     focus: Focus
     coverage_request_id: str | None = None
     rotation_id: str | None = None
+
+
+class RotationShift(BaseModel):
+    """One day of a rotation: what a ``TeamDispatched`` of it would hold beyond the rotation's own
+    fields (team, focus, rotation id)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dispatch_id: str
+    service_point_id: str
+    province_code: str
+    commune_code: str
+    date: date  # local (Asia/Ho_Chi_Minh) date of the shift
+    starts_at: datetime
+    ends_at: datetime
+
+
+@event
+class TeamRotationPlanned(Event):
+    """A rotation (``plan_rotation``): a shift a day, all of them in this one event, so a rotation
+    is one append rather than an atomic batch of one ``dispatch.team_dispatched`` a day (a batch
+    costs the server ~10x an append). Each entry of ``shifts`` is a dispatch exactly as a
+    ``dispatch.team_dispatched`` with this event's ``team_id``, ``focus`` and ``rotation_id`` (and
+    no coverage request) records one: count and follow it as one. Logs from before this event
+    hold a rotation in that older form, one ``dispatch.team_dispatched`` a day with
+    ``rotation_id`` set; both forms mean the same."""
+
+    event_type = "dispatch.team_rotation_planned"
+
+    rotation_id: str
+    team_id: str
+    focus: Focus
+    shifts: tuple[RotationShift, ...] = Field(min_length=1)
+
+    def dispatched(self) -> tuple[TeamDispatched, ...]:
+        """Each shift as the ``TeamDispatched`` the batch form recorded for it (not validated
+        again: the rotation was)."""
+        return tuple(
+            TeamDispatched.model_construct(
+                service_point_id=s.service_point_id,
+                province_code=s.province_code,
+                commune_code=s.commune_code,
+                date=s.date,
+                dispatch_id=s.dispatch_id,
+                team_id=self.team_id,
+                starts_at=s.starts_at,
+                ends_at=s.ends_at,
+                focus=self.focus,
+                coverage_request_id=None,
+                rotation_id=self.rotation_id,
+            )
+            for s in self.shifts
+        )
+
+
+def shift_facts(ev: Event) -> Sequence[Event]:
+    """The facts ``ev`` records, one per shift: a rotation's ``TeamDispatched`` each, any other
+    event itself."""
+    return ev.dispatched() if isinstance(ev, TeamRotationPlanned) else (ev,)
 
 
 @event

@@ -1,13 +1,13 @@
 """A day's figures as dispatch publishes them when the day is closed (``DayFiguresPublished``).
 
 Counted exactly as reporting counts its traced figures, from the same facts: a dispatch adds one
-(a cancellation takes it back), a check-in, a no-show and an over-capacity conflict one each (a
-no-show withdrawn by a late check-in takes its one back), a field report its seven counts and one
-report, and a correction of a report what each count moved by. :class:`DayTally` keeps them per
-date and commune while the facts projection folds the log, and takes the day's snapshot when it
-folds the day's ``DayClosed``: so the published figures are those of the log before the close,
-whatever arrives between the close and the publication (those are restatements, like any later
-fact).
+(a cancellation takes it back; a rotation one per shift), a check-in, a no-show and an
+over-capacity conflict one each (a no-show withdrawn by a late check-in takes its one back), a
+field report its seven counts and one report, and a correction of a report what each count moved
+by. :class:`DayTally` keeps them per date and commune while the facts projection folds the log,
+and takes the day's snapshot when it folds the day's ``DayClosed``: so the published figures are
+those of the log before the close, whatever arrives between the close and the publication (those
+are restatements, like any later fact).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from shared.events.dispatch import (
     PlaceFigures,
     TeamCheckedIn,
     TeamDispatched,
+    shift_facts,
 )
 
 _ONE = {
@@ -66,11 +67,12 @@ class DayTally:
         if isinstance(ev, DayClosed):
             self.at_close.setdefault(ev.date, self.places(ev.date))
             return
-        counts = contribution(ev)
-        if counts is None:
-            return
-        place = (ev.province_code, ev.commune_code)  # type: ignore[attr-defined]  # every counted fact has them
-        self.days.setdefault(ev.date, {}).setdefault(place, Counter()).update(counts)  # type: ignore[attr-defined]  # and a date
+        for fact in shift_facts(ev):  # a rotation counts as one dispatch a shift
+            counts = contribution(fact)
+            if counts is None:
+                continue
+            place = (fact.province_code, fact.commune_code)  # type: ignore[attr-defined]  # every counted fact has them
+            self.days.setdefault(fact.date, {}).setdefault(place, Counter()).update(counts)  # type: ignore[attr-defined]  # and a date
 
     def places(self, day: date) -> list[PlaceFigures]:
         """The day's figures now, one entry per commune with any, in code order."""

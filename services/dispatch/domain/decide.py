@@ -29,7 +29,9 @@ from shared.decider import Rejected
 from shared.events import Event
 from shared.events.dispatch import (
     CoverageRequested,
+    RotationShift,
     TeamDispatched,
+    TeamRotationPlanned,
 )
 from shared.events.registry import Focus
 
@@ -196,7 +198,8 @@ def plan_rotation(
     dispatch_ids: Sequence[str],
     policy: Policy,
 ) -> list[Event]:
-    """One shift a day, cycling over the points; every shift is checked, none is kept on refusal."""
+    """One shift a day, cycling over the points; every shift is checked, none is kept on refusal.
+    The rotation is one event (one append): :class:`TeamRotationPlanned` holding every shift."""
     known = _team(team, cmd.team_id)
     where = [_point(points.get(p), p) for p in cmd.service_point_ids]
     days = (cmd.to_date - cmd.from_date).days + 1
@@ -209,7 +212,7 @@ def plan_rotation(
     if len(dispatch_ids) < days:
         raise ValueError("one dispatch id per day is needed")
     in_campaign(policy, cmd.from_date, cmd.to_date)
-    out: list[Event] = []
+    shifts: list[RotationShift] = []
     for n in range(days):
         day = cmd.from_date + timedelta(days=n)
         starts_at = local_datetime(day, cmd.daily_starts_at)
@@ -224,15 +227,23 @@ def plan_rotation(
                 date=str(day),
                 **rej.details,
             ) from None
-        out.append(
-            _dispatched(
-                known,
-                where[n % len(where)],
-                dispatch_ids[n],
-                starts_at,
-                ends_at,
-                cmd.focus,
-                rotation_id=rotation_id,
+        point = where[n % len(where)]
+        shifts.append(
+            RotationShift(
+                dispatch_id=dispatch_ids[n],
+                service_point_id=point.service_point_id,
+                province_code=point.province_code,
+                commune_code=point.commune_code,
+                date=local_date(starts_at),
+                starts_at=starts_at,
+                ends_at=ends_at,
             )
         )
-    return out
+    return [
+        TeamRotationPlanned(
+            rotation_id=rotation_id,
+            team_id=known.team_id,
+            focus=cmd.focus or known.focus,
+            shifts=tuple(shifts),
+        )
+    ]

@@ -32,6 +32,7 @@ from shared.events.dispatch import (
     TeamCheckedIn,
     TeamCheckedOut,
     TeamDispatched,
+    TeamRotationPlanned,
 )
 
 
@@ -39,22 +40,26 @@ def _with(state: Schedule, shift: Shift) -> Schedule:
     return Schedule(shifts={**state.shifts, shift.dispatch_id: shift})
 
 
+def _shift(event: TeamDispatched) -> Shift:
+    return Shift(  # every team's schedule is kept in memory: share what repeats
+        dispatch_id=shared(event.dispatch_id),
+        team_id=shared(event.team_id),
+        service_point_id=shared(event.service_point_id),
+        province_code=shared(event.province_code),
+        commune_code=shared(event.commune_code),
+        date=shared_date(event.date),
+        starts_at=shared_tz(event.starts_at),
+        ends_at=shared_tz(event.ends_at),
+        focus=shared(event.focus),
+    )
+
+
 def evolve_schedule(state: Schedule, event: Event) -> Schedule:
     if isinstance(event, TeamDispatched):
-        return _with(
-            state,
-            Shift(  # every team's schedule is kept in memory: share what repeats
-                dispatch_id=shared(event.dispatch_id),
-                team_id=shared(event.team_id),
-                service_point_id=shared(event.service_point_id),
-                province_code=shared(event.province_code),
-                commune_code=shared(event.commune_code),
-                date=shared_date(event.date),
-                starts_at=shared_tz(event.starts_at),
-                ends_at=shared_tz(event.ends_at),
-                focus=shared(event.focus),
-            ),
-        )
+        return _with(state, _shift(event))
+    if isinstance(event, TeamRotationPlanned):  # its shifts, as the old batch of TeamDispatched
+        added = {s.dispatch_id: s for s in map(_shift, event.dispatched())}
+        return Schedule(shifts={**state.shifts, **added})
     dispatch_id = getattr(event, "dispatch_id", None)
     shift = state.shifts.get(dispatch_id) if isinstance(dispatch_id, str) else None
     if shift is None:

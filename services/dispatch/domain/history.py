@@ -14,7 +14,12 @@ from datetime import date, datetime
 
 from services.dispatch.domain.model import PointView, Request, TeamView
 from shared.events import Event
-from shared.events.dispatch import CoverageRequested, DispatchCancelled, TeamDispatched
+from shared.events.dispatch import (
+    CoverageRequested,
+    DispatchCancelled,
+    TeamDispatched,
+    TeamRotationPlanned,
+)
 from shared.events.registry import (
     BorderCommunesDesignated,
     Focus,
@@ -37,6 +42,7 @@ FOLDED = frozenset(
         BorderCommunesDesignated,
         CoverageRequested,
         TeamDispatched,
+        TeamRotationPlanned,
         DispatchCancelled,
     )
 )
@@ -84,7 +90,10 @@ class History:
 
     def apply(self, seq: int, ev: Event) -> None:
         self.position = max(self.position, seq)
-        if isinstance(ev, TeamFormed):
+        if isinstance(ev, TeamRotationPlanned):  # a shift a day, as the old batch form recorded it
+            for shift in ev.dispatched():
+                self.apply(seq, shift)
+        elif isinstance(ev, TeamFormed):
             if ev.team_id not in self._versions:
                 self._versions[ev.team_id] = (
                     [seq],

@@ -41,7 +41,10 @@ def wanted(events: Iterable[Event]) -> Wanted:
             out.duplicates.add(e.volunteer_id)
         else:
             team_wanted(out, e)
-            day = getattr(e, "date", None)  # dispatch facts: is their day closed?
+            if isinstance(e, d.TeamRotationPlanned):  # dispatch facts: is their day closed?
+                out.days.update(s.date for s in e.shifts)
+                continue
+            day = getattr(e, "date", None)
             if isinstance(day, date):
                 out.days.add(day)
     return out

@@ -15,6 +15,7 @@ _TEAM_ONLY = (
     r.TeamFormed,
     r.TeamDisbanded,
     d.TeamDispatched,
+    d.TeamRotationPlanned,
     d.DispatchCancelled,
     d.DispatchMarkedNoShow,
     d.NoShowWithdrawn,
@@ -114,6 +115,13 @@ def _no_show(c: Changes, e: d.DispatchMarkedNoShow | d.NoShowWithdrawn, n: int) 
         c.dirty_teams.add(e.team_id)
 
 
+def _rotation(c: Changes, e: d.TeamRotationPlanned) -> None:
+    """Each shift counts as the old batch form's ``TeamDispatched`` did (provenance and
+    restatements name the rotation's one event for each of them: one a day, so never twice)."""
+    for shift in e.dispatched():
+        _dispatched(c, shift, +1)
+
+
 TEAM_HANDLERS: dict[type[Event], Callable[[Changes, Any], None]] = {
     r.TeamFormed: _formed,
     r.TeamDisbanded: _disbanded,
@@ -122,6 +130,7 @@ TEAM_HANDLERS: dict[type[Event], Callable[[Changes, Any], None]] = {
     r.VolunteerLeftTeam: _left,
     r.TeamMemberRemoved: _left,
     d.TeamDispatched: lambda c, e: _dispatched(c, e, +1),
+    d.TeamRotationPlanned: _rotation,
     d.DispatchCancelled: lambda c, e: _dispatched(c, e, -1),
     d.TeamCheckedIn: _checked_in,
     d.DispatchMarkedNoShow: lambda c, e: _no_show(c, e, +1),

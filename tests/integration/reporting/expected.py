@@ -67,6 +67,20 @@ def expected_view(log: list[tuple[str, Envelope]], provinces: list[str], days: l
             members.add((e["team_id"], e["volunteer_id"]))
         elif t in ("volunteer_left_team", "team_member_removed"):
             members.discard((e["team_id"], e["volunteer_id"]))
+        elif t == "team_rotation_planned":  # a shift a day: each a dispatch
+            for one in e["shifts"]:
+                dispatched = {**one, "team_id": e["team_id"]}
+                _shift(
+                    "team_dispatched",
+                    dispatched,
+                    counted,
+                    daily,
+                    seen_day,
+                    coverage,
+                    teams,
+                    members,
+                    checkin_days,
+                )
         elif "date" in e and "service_point_id" in e:
             _shift(t, e, counted, daily, seen_day, coverage, teams, members, checkin_days)
     for v in vols.values():

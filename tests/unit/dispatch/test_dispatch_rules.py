@@ -19,7 +19,7 @@ from services.dispatch.domain.model import (
 )
 from shared.decider import Rejected
 from shared.events import Event
-from shared.events.dispatch import CoverageRequested, DispatchCancelled, TeamDispatched
+from shared.events.dispatch import CoverageRequested, DispatchCancelled, TeamDispatched, shift_facts
 from tests.unit.dispatch.support import (
     POINT,
     POINT2,
@@ -186,14 +186,9 @@ def test_rotation_cycles_over_points_one_shift_a_day() -> None:
         dispatch_ids=[f"t1:{n}" for n in range(5)],
         policy=POLICY,
     )
-    assert [e.service_point_id for e in events if isinstance(e, TeamDispatched)] == [
-        "p1",
-        "p2",
-        "p1",
-        "p2",
-        "p1",
-    ]
-    assert {e.rotation_id for e in events if isinstance(e, TeamDispatched)} == {"r"}
+    shifts = [e for ev in events for e in shift_facts(ev) if isinstance(e, TeamDispatched)]
+    assert [e.service_point_id for e in shifts] == ["p1", "p2", "p1", "p2", "p1"]
+    assert {e.rotation_id for e in shifts} == {"r"}
 
 
 def test_colliding_rotation_is_refused_whole_naming_the_day_and_shift() -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from services.reporting import models
 from services.reporting.projections import Loaded, fold, wanted
+from services.reporting.projections.rows import DayRow, TeamRow
 from shared.events import dispatch as d
 from shared.events import registry as r
 
@@ -142,3 +143,53 @@ def test_no_table_has_a_personal_column() -> None:
     personal = {"full_name", "name", "phone", "birth_date"}
     for table in [*models.SHAPES.values(), *models.CONTROL_TABLES]:
         assert personal.isdisjoint(table.columns.keys()), table.name
+
+
+def _rotation_forms() -> tuple[list[d.TeamRotationPlanned], list[d.TeamDispatched]]:
+    """One rotation of three days over two communes, as one event and as the old batch form."""
+    shifts = [
+        d.RotationShift(
+            dispatch_id=f"t1:{n}",
+            service_point_id=f"sp{n % 2}",
+            province_code=HN,
+            commune_code=(COMMUNE, "00008")[n % 2],
+            date=date(2025, 7, 2 + n),
+            starts_at=datetime(2025, 7, 2 + n, 1, tzinfo=UTC),
+            ends_at=datetime(2025, 7, 2 + n, 5, tzinfo=UTC),
+        )
+        for n in range(3)
+    ]
+    one = d.TeamRotationPlanned(rotation_id="r1", team_id="t1", focus="digital_skills", shifts=shifts)
+    batch = [
+        d.TeamDispatched(**s.model_dump(), team_id="t1", focus="digital_skills", rotation_id="r1")
+        for s in shifts
+    ]
+    return [one], batch
+
+
+def test_a_rotation_event_counts_as_its_old_batch_form() -> None:
+    """The one rotation event and the batch of TeamDispatched it replaces fold to the same
+    figures, days, coverage and team rows, and the same restatements of a closed day; each
+    contribution names the event that carries it (the rotation's one sequence for all its days)."""
+    one, batch = _rotation_forms()
+    closed = {("h", date(2025, 7, 3)): DayRow("h", date(2025, 7, 3), 1)}
+    results = []
+    for events, seqs in ((one, [10]), (batch, [10, 11, 12])):
+        loaded = Loaded(teams={"t1": TeamRow("t1", HN, COMMUNE, "digital_skills", "o")}, days=dict(closed))
+        assert wanted(events).days == {date(2025, 7, 2), date(2025, 7, 3), date(2025, 7, 4)}
+        results.append(fold(events, loaded, [(s, "h", None) for s in seqs]))
+    new, old = results
+    assert new.figures == old.figures
+    assert new.figures[("campaign", "")]["dispatches"] == 3
+    assert new.daily == old.daily
+    assert new.coverage == old.coverage
+    assert new.state.teams == old.state.teams
+    assert new.state.teams["t1"].dispatches == 3
+    assert [r[:2] + r[3:] for r in new.restated] == [r[:2] + r[3:] for r in old.restated]
+    assert [r[2] for r in new.restated] == [10]
+    assert [r[2] for r in old.restated] == [11]
+    assert new.trail is not None
+    assert old.trail is not None
+    assert [t[:4] + t[5:] for t in new.trail] == [t[:4] + t[5:] for t in old.trail]
+    assert {t[4] for t in new.trail} == {10}
+    assert [t[4] for t in old.trail] == [10, 11, 12]
