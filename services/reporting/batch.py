@@ -62,18 +62,19 @@ class BatchRows:
 
     async def write(self, conn: AsyncConnection, t: dict[str, Table], c: Changes) -> None:
         figs = m.FIGURES
+        zeros = (0,) * len(figs)  # map(n.get, figs, zeros): each figure or 0, without a generator
         await self._add(
             conn,
             t["figures"],
             ("level", "code"),
-            [(*a, *(n.get(f, 0) for f in figs)) for a, n in c.figures.items()],
+            [(*a, *map(n.get, figs, zeros)) for a, n in c.figures.items()],
             figs,
         )
         await self._add(
             conn,
             t["daily"],
             ("day", "level", "code"),
-            [(*k, *(n.get(f, 0) for f in figs)) for k, n in c.daily.items()],
+            [(*k, *map(n.get, figs, zeros)) for k, n in c.daily.items()],
             figs,
         )
         await self._add(
@@ -199,7 +200,9 @@ class BatchRows:
         cols = tuple(c.name for c in table.columns) if table_order else keys + values
         sql, dates = self._statement(table, cols, keys, how)
         for i in dates:  # SQLite keeps dates as ISO text, as SQLAlchemy's Date type writes them
-            rows = [(*r[:i], _iso(r[i]), *r[i + 1 :]) for r in rows]
+            # a batch's rows share a few days: each is formatted once (per row, it showed in profiles)
+            text = {v: _iso(v) for v in {r[i] for r in rows}}
+            rows = [(*r[:i], text[r[i]], *r[i + 1 :]) for r in rows]
         await conn.exec_driver_sql(sql, rows)  # a list of tuples: executemany
 
     def _statement(

@@ -3,8 +3,9 @@
 The live projection and the API keep working on the active colour meanwhile. The rebuild reads
 with an ephemeral pull consumer that needs no acks (a failed rebuild starts again from scratch),
 keeps the new tables' entity rows in memory (it is their only writer, from empty, so it never
-reads them back), commits every ``commit_size`` events, writes group N while it reads and decodes
-group N+1 (two pull requests outstanding: :mod:`shared.reader`), and switches as soon as
+reads them back), commits every ``commit_size`` events or more, writes group N while it reads and
+decodes group N+1 (two pull requests outstanding: :mod:`shared.reader`; group N+1 grows past
+``commit_size`` rather than stop the pull while group N is still being written), and switches as soon as
 it has reached the live projection's checkpoint. Events after that are the live projection's again: its
 batches at or below the rebuilt checkpoint are skipped.
 """
@@ -27,6 +28,10 @@ from shared.delivery import origin, pending_after
 from shared.envelope import utcnow
 from shared.reader import StreamReader
 
+# A group read while its predecessor is still being written may grow to this many commit sizes
+# before the reading waits: slow writes then make fewer, larger transactions instead of stalling
+# the pull (the server stops sending once the two outstanding requests are answered).
+GROUP_GROWTH = 4
 REBUILD_CONSUMER = "reporting_rebuild"  # the name deploy/nats/accounts-<hub>.conf lets reporting use
 
 log = structlog.get_logger(__name__)
@@ -58,8 +63,9 @@ async def rebuild(
     """Rebuild ``store``'s projection from ``stream`` and make it live. Returns where it switched.
 
     ``batch_size``: messages per pull request (two stay outstanding). ``commit_size``: events per
-    transaction; a rebuild has no reader waiting for each batch, so it commits seldom, and a team
-    or counter row touched a hundred times in that span is written once.
+    transaction at least (up to ``GROUP_GROWTH`` times that while the previous one is written); a
+    rebuild has no reader waiting for each batch, so it commits seldom, and a team or counter row
+    touched a hundred times in that span is written once.
     """
     owner = uuid.uuid4().hex
     colour = await store.begin_rebuild(owner)
@@ -70,7 +76,7 @@ async def rebuild(
     )
     await reader.start()
     started, applied, last = time.perf_counter(), 0, 0
-    skipped = 0
+    skipped, groups, write_wait = 0, 0, 0.0
     memory = Loaded()  # the new colour's entity rows: we are their only writer, from empty
     writing: asyncio.Task[int] | None = None  # the previous group, written while we read on
     group: list[Item] = []
@@ -80,12 +86,19 @@ async def rebuild(
             msgs = await reader.take(fetch_timeout)
             caught_up = not msgs
             if msgs:
+                own = 0  # the last message written to this stream itself (not a sourced copy)
                 for msg in msgs:
                     item, reason = decode_msg(msg)
-                    skipped += reason is not None  # the live projection dead-letters it
+                    if reason is not None:
+                        skipped += 1  # the live projection dead-letters it
                     group.append(item)
-                    came = origin(msg)
-                    origins[came[0] if came else ""] = came[1] if came else item.seq
+                    came = origin(msg) if msg.headers else None  # only a sourced copy has headers here
+                    if came is None:
+                        own = item.seq
+                    else:
+                        origins[came[0]] = came[1]
+                if own:
+                    origins[""] = own
                 pending = pending_after(msgs[-1])
                 caught_up = pending == 0
                 applied, last = applied + len(msgs), group[-1].seq
@@ -93,12 +106,19 @@ async def rebuild(
                 if progress is not None:
                     progress(_progress(applied, last, total, started))
             if group and (caught_up or len(group) >= commit_size):
-                if writing is not None:
+                if writing is not None and not writing.done():
+                    if not caught_up and len(group) < commit_size * GROUP_GROWTH:
+                        continue  # read on into this group while the last one is written
+                    waited = time.perf_counter()
                     await writing  # groups are written in order, one at a time
+                    write_wait += time.perf_counter() - waited
+                if writing is not None:
+                    writing.result()  # a failed write ends the rebuild here
                 writing = asyncio.create_task(
                     store.apply(group, origins=origins, rebuild_owner=owner, memory=memory)
                 )
                 group, origins = [], {}
+                groups += 1
             if not caught_up:
                 continue
             if writing is not None:
@@ -118,6 +138,8 @@ async def rebuild(
         position=at.position,
         applied=applied,
         undecodable=skipped,
+        groups=groups,
+        write_wait_s=round(write_wait, 3),  # time the reading stood still for a group's write
         seconds=round(time.perf_counter() - started, 3),
     )
     return at
