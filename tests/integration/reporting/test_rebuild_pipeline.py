@@ -11,7 +11,7 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.db import make_engine
-from services.reporting.rebuild import Progress, rebuild
+from services.reporting.rebuild import GROUP_GROWTH, Progress, rebuild
 from services.reporting.store import Item, ReportingStore
 from shared.eventstore import EventStore
 from shared.settings import Settings
@@ -42,12 +42,12 @@ class SlowFirstWrite(ReportingStore):
 async def test_reading_goes_on_while_the_previous_group_is_written(
     store: EventStore, nc: Client, rsettings: Settings
 ) -> None:
-    """Given a log of about four commit sizes and a first write that cannot finish before the log
-    is read, when a rebuild runs, then it reads the whole log meanwhile and writes the rest as one
+    """Given a log of 1 + GROUP_GROWTH commit sizes and a first write that cannot finish before the
+    log is read, when a rebuild runs, then it reads the whole log meanwhile and writes the rest as one
     second group, and goes live at the log's end."""
     log = generate(rsettings.hub, volunteers=120, teams=12, days=2, seed=5)
     last = await publish(store, log)
-    commit = len(log) // 4
+    commit = -(-len(log) // (1 + GROUP_GROWTH))  # the rest fits in one grown group
     engine = make_engine(rsettings.database_url, writer=True)
     try:
         slow = SlowFirstWrite(engine, hold_s=20)
