@@ -143,10 +143,17 @@ class StreamReader:
             return
         if status == "100":  # idle heartbeat
             return
+        description = (headers or {}).get("Description", "")
+        if status == "409" and "maxwaiting" in description.lower().replace(" ", ""):
+            # our newest request was refused: the server still counted expired ones as waiting
+            # (seen under load, now and then); ask again on the next take instead of failing
+            if self._open:
+                self._open.pop()
+            return
         if self._open:  # 404 no messages, 408 request expired, 409 …: that request is over
             self._open.popleft()
         if status not in ("404", "408"):
-            self._error = f"{status} {(headers or {}).get('Description', '')}".strip()
+            self._error = f"{status} {description}".strip()
         self._ready.set()
 
     async def _top_up(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from nats.aio.client import Client
@@ -9,6 +10,7 @@ from nats.aio.client import Client
 from shared.delivery import pending_after
 from shared.reader import StreamReader
 from shared.settings import Settings
+from tests.support.waiting import eventually
 
 
 async def _fill(nc: Client, settings: Settings, count: int) -> None:
@@ -60,5 +62,40 @@ async def test_requests_lost_without_an_answer_are_asked_again(nc: Client, provi
         await _fill(nc, provisioned, 5)
         msgs = await reader.take(10)
         assert [m.data for m in msgs] == [str(i).encode() for i in range(5)]
+    finally:
+        await reader.close()
+
+
+async def test_a_request_refused_for_max_waiting_is_asked_again(nc: Client, provisioned: Settings) -> None:
+    """When the server refuses the reader's requests because others still wait on the consumer
+    (409 Exceeded MaxWaiting), the reader asks again later and reads on, instead of failing."""
+    reader = StreamReader(
+        nc.jetstream(), stream=provisioned.event_stream, filter_subject="vhub.evt.>", batch=10, expires_s=0.5
+    )
+    await reader.start()
+    try:
+        # given: requests from elsewhere fill the consumer's waiting list for a second
+        ghost, inbox = json.dumps({"batch": 10, "expires": 1_000_000_000}).encode(), nc.new_inbox()
+        listening = await nc.subscribe(inbox)  # a request whose reply nobody hears is dropped
+        for _ in range(4):
+            await nc.publish(reader._next, ghost, reply=inbox)
+        await nc.flush()
+        # when: the reader's own requests are refused, then the ghosts expire and messages come
+        assert await reader.take(0.3) == []
+        js = nc.jetstream()
+
+        async def ghosts_gone() -> bool:
+            info = await js.consumer_info(reader.stream, reader.consumer)
+            return bool(info.num_waiting == 0)
+
+        await eventually(ghosts_gone, "the other requests expired", 10)
+        await listening.unsubscribe()
+        await _fill(nc, provisioned, 5)
+        got: list[bytes] = []
+        deadline = time.monotonic() + 15
+        while len(got) < 5 and time.monotonic() < deadline:
+            got += [m.data for m in await reader.take(1)]
+        # then
+        assert got == [str(i).encode() for i in range(5)]
     finally:
         await reader.close()
