@@ -100,7 +100,14 @@ async def test_a_reply_lost_with_the_link_times_out_and_the_subscription_survive
         await service.start()
         replies = Replies(client, timeout=3.0)
         pending = asyncio.ensure_future(replies.request(service.subject, b"lost", {}))
-        await eventually(lambda: len(service.held) == 1, "the request reached the service")
+        await eventually(
+            lambda: len(service.held) == 1,
+            lambda: (
+                f"the request reached the service (request done: {pending.done()}, "
+                f"failed: {pending.exception() if pending.done() else None!r}, "
+                f"client connected: {client.is_connected}, reconnects: {client.stats['reconnects']})"
+            ),
+        )
         await link.cut()
         await eventually(lambda: not client.is_connected, "the client saw the link drop")
         await service.held[0].respond(b"lost")  # the server has nobody to deliver it to
