@@ -145,7 +145,9 @@ class PhoneSlots:
             if read:
                 slot = await self.slot(phone_key, g)
                 if ctx.command_id in slot.volunteer.commands:
-                    return await write_at(slot.slot_id, True)  # a resend: answered from the log
+                    # a resend past the server's duplicate window (the Msg-Id no longer answers
+                    # it): answered from the log, unguarded, as the slot's own registration
+                    return await write_at(slot.slot_id, False)
                 if slot.holder is not None:
                     return await self._refuse(slot.holder, ctx, write_at)
                 if not slot.free:

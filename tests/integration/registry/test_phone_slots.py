@@ -19,6 +19,7 @@ from shared.ownership import owned_id
 from shared.settings import Settings
 from tests.integration.registry.conftest import Send
 from tests.integration.registry.test_registry import VOLUNTEER, person
+from tests.support.waiting import eventually
 
 
 async def subjects(nc: Client, settings: Settings, aggregate: str) -> dict[str, int]:
@@ -94,6 +95,36 @@ async def test_phone_moves_free_and_take_numbers(send: Send, registry: CommandBu
     assert freed["accepted"], freed
     await erase(send, a)  # a held person(6) through a claim: the erasure releases it
     assert (await send("register_volunteer", person(8, phone=person(6)["phone"])))["accepted"]
+
+
+async def test_a_registration_resent_past_the_duplicate_window_gets_its_first_answer(
+    send: Send, registry: CommandBus, nc: Client, provisioned: Settings
+) -> None:
+    """A registration resent (several times at once) after the server forgot its Msg-Id, with
+    more events on the volunteer since: each is answered from the log (accepted, a duplicate, the
+    same id), never an internal error. The scale-1.0 campaign's retried registrations hit this
+    after the memberships: one resend's conflict dropped the snapshot the other had just read."""
+    first = await send("register_volunteer", {**VOLUNTEER, "command_id": "late-resend"})
+    moved = await send(
+        "update_volunteer", {"volunteer_id": first["aggregate_id"], "full_name": "Người Đổi Tên"}
+    )
+    assert moved["accepted"], moved
+    js = nc.jetstream()
+    config = (await js.stream_info(provisioned.event_stream)).config
+    config.duplicate_window = 0.2  # seconds: the window passes within the test
+    await js.update_stream(config)
+    probe = f"vhub.evt.{provisioned.hub}.registry.probe.p1"
+    await js.publish(probe, b"{}", headers={"Nats-Msg-Id": "probe"})
+
+    async def window_passed() -> bool:  # the probe's Msg-Id is forgotten: it is stored again
+        return not (await js.publish(probe, b"{}", headers={"Nats-Msg-Id": "probe"})).duplicate
+
+    await eventually(window_passed, "the duplicate window passed")
+    resent = await asyncio.gather(  # the simulator resends while a reply is slow: several at once
+        *(send("register_volunteer", {**VOLUNTEER, "command_id": "late-resend"}) for _ in range(10))
+    )
+    assert all(r["accepted"] and r["duplicate"] for r in resent), resent
+    assert {r["aggregate_id"] for r in resent} == {first["aggregate_id"]}
 
 
 def ctx(command_id: str) -> CommandContext:
