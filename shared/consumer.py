@@ -6,7 +6,7 @@ consumer sequence comes next; split, it would be kept in two places.)
 The handler's own store is the truth about how far it got (a checkpoint written with its effects);
 the consumer is a cursor. On start, a consumer that is ahead of the checkpoint (a fresh or restored
 database, an in-memory projection) is recreated from ``checkpoint + 1``, or, when the operator
-provisioned it (shared/streams.py: the service may only bind to it, vhub/natsaccounts.py), reset
+provisioned it (shared/provisioned.py: the service may only bind to it, vhub/natsaccounts.py), reset
 to ``checkpoint + 1`` (``$JS.API.CONSUMER.RESET``, server 2.14+).
 
 **Every delivery reaches the reader, or the consumer starts again** (given ``checkpoint``: one
@@ -90,6 +90,7 @@ class DurableConsumer:
         self.lag = -1  # unknown until the first fetch or info
         self.failures = 0
         self.restarts = 0  # started again after deliveries that never reached the reader
+        self.provisioned = False  # the operator's (learned when bound): reset, never deleted
 
     def _config(self, start_after: int) -> ConsumerConfig:
         return consumer_config(
@@ -113,20 +114,24 @@ class DurableConsumer:
 
     async def ensure(self, start_after: int) -> None:
         """Create the consumer, or recreate it when it is past ``start_after`` (our checkpoint);
-        one the operator provisioned (:data:`PROVISIONED` in its description) is only reset."""
+        one the operator provisioned (:data:`PROVISIONED` in its description) is reset instead,
+        unless it stands exactly there (and is only bound, never reset, when shared: no
+        ``checkpoint``, as the ingest work queue's replicas share theirs)."""
         try:
             info = await self._js.consumer_info(self.stream, self.durable)
         except NotFoundError:
             await self._create(start_after)
             return
         floor = (info.ack_floor.stream_seq if info.ack_floor else 0) or 0
-        if PROVISIONED in (info.config.description or ""):
+        if self._provisioned_is(info):
             if set(info.config.filter_subjects or [info.config.filter_subject or ""]) != set(self._filters):
                 raise RuntimeError(
                     f"{self.durable}: the provisioned consumer has other filters (vhub provision)"
                 )
-            if floor > start_after:
-                log.info("consumer_reset", durable=self.durable, ack_floor=floor, checkpoint=start_after)
+            delivered = (info.delivered.stream_seq if info.delivered else 0) or 0
+            if self._checkpoint is not None and (delivered != start_after or info.num_ack_pending):
+                # ahead (a fresh or in-memory reader, a dead predecessor's deliveries) or behind
+                log.info("consumer_reset", durable=self.durable, delivered=delivered, checkpoint=start_after)
                 await self.reset(start_after + 1)
             else:
                 self._bound(info)
@@ -138,6 +143,10 @@ class DurableConsumer:
             return
         self._bound(info)
 
+    def _provisioned_is(self, info: ConsumerInfo) -> bool:
+        self.provisioned = PROVISIONED in (info.config.description or "")
+        return self.provisioned
+
     async def restart_after(self, start_after: int) -> None:
         """Deliver again from ``start_after + 1`` whatever the consumer's state: recreated (reset,
         for one the operator provisioned)."""
@@ -145,7 +154,7 @@ class DurableConsumer:
             info = await self._js.consumer_info(self.stream, self.durable)
         except NotFoundError:
             info = None
-        if info is not None and PROVISIONED in (info.config.description or ""):
+        if info is not None and self._provisioned_is(info):
             await self.reset(start_after + 1)
             return
         if info is not None:
@@ -162,6 +171,9 @@ class DurableConsumer:
         self._bound(None)
 
     async def delete(self) -> None:
+        """Delete a consumer of our own making; the operator's stays (we may not delete it)."""
+        if self.provisioned:
+            return
         with contextlib.suppress(NotFoundError):
             await self._js.delete_consumer(self.stream, self.durable)
 

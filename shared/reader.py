@@ -8,7 +8,14 @@ an ``asyncio.Queue`` put, its task's get and a callback coroutine per message co
 a rebuild's event-loop time), and ``depth`` pull requests stay outstanding: the server sends batch
 N+1 while batch N is decoded and written.
 
-Only for readers that need no acks and start again from scratch on failure (a rebuild).
+Only for readers that need no acks and start again from scratch on failure (a rebuild). A named
+reader the operator provisioned (``reporting_rebuild``, shared/provisioned.py: no service may make
+one, since a create request may name any deliver subject) is reset to sequence 1 at start and left
+in place at the end; without one (no accounts file) the reader makes its own and deletes it after.
+With no acks, a delivery that never reaches us (answers lost on a reconnect; a reset does not
+cancel another live reader's pull requests: checked on 2.15.1) would be a hole in the rebuild, so
+each batch must follow on from the last in consumer sequence (:class:`shared.delivery.Continuity`)
+or the read fails.
 
 It publishes the pull requests itself, so it needs the context's client and API prefix, which
 nats-py keeps private: this module is where that is allowed (nothing outside ``shared/`` touches
@@ -28,12 +35,15 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerInfo
 from nats.js.errors import NotFoundError
 
-from shared.delivery import pending_after
+from shared.consumer import PROVISIONED
+from shared.delivery import Continuity, pending_after
+from shared.provisioned import reader_config
 
 log = structlog.get_logger(__name__)
+QUIET_WITHIN_S = 30.0  # how long an earlier reader's pull requests may keep a provisioned reader waiting
 
 
 class PullError(RuntimeError):
@@ -84,23 +94,20 @@ class StreamReader:
         self.consumer = ""
         # a named reader (what a permission can list, vhub/natsaccounts.py) or a server-named one
         self._name = name
+        self._provisioned = False  # the operator's: reset at start, never deleted
+        self._line = Continuity()
         self._next = ""
         self._inbox = ""
 
     async def start(self) -> None:
-        if self._name:  # a dead predecessor's reader would hand us its position: start afresh
-            with contextlib.suppress(NotFoundError):
-                await self._js.delete_consumer(self.stream, self._name)
-        config = ConsumerConfig(
-            name=self._name,
-            ack_policy=AckPolicy.NONE,
-            deliver_policy=DeliverPolicy.ALL,
-            filter_subject=self._filter,
-            inactive_threshold=60.0,
-            max_waiting=self._depth + 2,
-        )
-        info = await self._js.add_consumer(self.stream, config)
-        self.consumer = info.name
+        if self._name:
+            await self._bind_named(self._name)
+        else:
+            info = await self._js.add_consumer(
+                self.stream, reader_config(None, self._filter, depth=self._depth)
+            )
+            self.consumer = info.name
+        self._line.bind()  # created or reset: the first delivery is consumer sequence 1
         prefix = getattr(self._js, "_prefix", "$JS.API")  # nats-py keeps the API prefix (domain) here
         self._next = f"{prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.consumer}"
         self._inbox = self._nc.new_inbox()
@@ -108,12 +115,50 @@ class StreamReader:
         self._sub = await self._nc.subscribe(self._inbox, pending_bytes_limit=0)
         self._sub._pending_queue = _HandOff(self._on_msg)
 
+    async def _bind_named(self, name: str) -> None:
+        """Reset the operator's consumer to sequence 1, or make our own (no accounts file)."""
+        try:
+            info = await self._js.consumer_info(self.stream, name)
+        except NotFoundError:
+            info = None
+        if info is not None and PROVISIONED in (info.config.description or ""):
+            filters = info.config.filter_subjects or [info.config.filter_subject or ""]
+            if filters != [self._filter]:
+                raise RuntimeError(f"{name}: the provisioned consumer has other filters (vhub provision)")
+            await self._quiet(info)
+            prefix = getattr(self._js, "_prefix", "$JS.API")
+            reply = await self._nc.request(
+                f"{prefix}.CONSUMER.RESET.{self.stream}.{name}", b'{"seq": 1}', timeout=5
+            )
+            error = json.loads(reply.data).get("error")
+            if error:
+                raise PullError(f"{name}: reset to 1: {error.get('description')}")
+            self._provisioned = True
+        else:
+            if info is not None:  # a dead predecessor's own reader would hand us its position
+                await self._js.delete_consumer(self.stream, name)
+            await self._js.add_consumer(self.stream, reader_config(name, self._filter, depth=self._depth))
+        self.consumer = name
+
+    async def _quiet(self, info: ConsumerInfo) -> None:
+        """Wait until no earlier reader's pull request is left on the consumer: a reset does not
+        end them, and they would take what it hands out again (even after their reader went: the
+        server keeps a request whose reply subject lost its interest while leaf links are
+        configured, checked on 2.15.1). They end by their expiry."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + QUIET_WITHIN_S
+        while info.num_waiting:
+            if loop.time() > deadline:
+                raise PullError(f"{self.consumer or info.name}: another reader still pulls from it")
+            await asyncio.sleep(0.2)  # waiting for their expiry, bounded by the deadline
+            info = await self._js.consumer_info(self.stream, info.name)
+
     async def close(self) -> None:
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
-        if self.consumer:
+        if self.consumer and not self._provisioned:
             try:
                 await self._js.delete_consumer(self.stream, self.consumer)
             except Exception as err:  # it expires on its own after inactive_threshold
@@ -171,6 +216,13 @@ class StreamReader:
             self._open.append(self._batch)
             await self._nc.publish(self._next, self._request, reply=self._inbox)
 
+    def _hand_over(self, msgs: list[Msg]) -> list[Msg]:
+        self._buffer = []
+        self._ready.clear()
+        if msgs and (why := self._line.take(msgs)) is not None:
+            raise PullError(f"{self.consumer}: deliveries missed ({why}): another reader, or a lost answer")
+        return msgs
+
     async def take(self, wait_s: float) -> list[Msg]:
         """At least a batch, or what there is once the consumer has nothing more to deliver right
         now; an empty list when nothing arrives within ``wait_s`` seconds."""
@@ -182,14 +234,10 @@ class StreamReader:
             await self._top_up()
             buffered = self._buffer
             if buffered and (len(buffered) >= self._batch or pending_after(buffered[-1]) == 0):
-                self._buffer = []
-                self._ready.clear()
-                return buffered
+                return self._hand_over(buffered)
             left = deadline - loop.time()
             if left <= 0:
-                self._buffer = []
-                self._ready.clear()
-                return buffered
+                return self._hand_over(buffered)
             self._ready.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), left)

@@ -10,16 +10,14 @@
 * ``VHUB_CENTRAL``: at the central hub only, a stream with no subjects of its own that sources every
   hub's stream across JetStream domains.
 
-And the consumers a service may only bind to (:func:`operator_consumers`): dispatch's per-replica
-facts consumers ``dispatch_facts_<slot>``, whose several filters the server cannot check in a
-create request, and the registry's and dispatch's per-replica seek consumers
-``<service>_read_<slot>`` (shared/subjectread.py) and dispatch's cache feeds ``dispatch_feed_<slot>``
-(shared/cachefeed.py), so no service may create or alter them
-(vhub/natsaccounts.py). Created when missing, never touched when present (their position belongs
-to their reader, who resets it).
+And every consumer a service reads through (shared/provisioned.py): no service may create, alter
+or delete one (vhub/natsaccounts.py). Created when missing, never touched when present (their
+position belongs to their reader, who resets it).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -34,70 +32,11 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
-from shared.consumer import consumer_config
-from shared.envelope import DLQ_PREFIX, INGEST_PREFIX, event_subject, hub_events_filter
+from shared.envelope import DLQ_PREFIX, INGEST_PREFIX, hub_events_filter
+from shared.provisioned import hub_consumers, reporting_consumers
 from shared.settings import Settings
-from shared.subjectread import read_consumer_config
 
-REPLICA_SLOTS = ("1", "2", "3", "4")  # VHUB_INSTANCE of each service replica under the accounts files
-
-
-def dispatch_facts_filters(hub: str) -> list[str]:
-    """What dispatch's facts projection reads: registry teams, service points and campaign facts
-    (never volunteers: no personal data reaches dispatch) and its own events."""
-    return [
-        event_subject(hub, "registry", "team", "*"),
-        event_subject(hub, "registry", "service_point", "*"),
-        event_subject(hub, "registry", "campaign", "*"),
-        f"vhub.evt.{hub}.dispatch.>",
-    ]
-
-
-READERS = ("registry", "dispatch")  # the services whose aggregate loads are subject-scoped
-
-
-def read_filters(service: str, hub: str) -> list[str]:
-    """What a service's subject-scoped reads reach (shared/subjectread.py): its own subjects, and
-    for the registry the teams' schedules too (a volunteer's shifts, for ``vhub export``)."""
-    own = [f"vhub.evt.{hub}.{service}.>"]
-    return [*own, f"vhub.evt.{hub}.dispatch.schedule.>"] if service == "registry" else own
-
-
-def read_consumer(service: str, instance: str) -> str:
-    """The name of a replica's seek consumer (``instance``: its replica slot)."""
-    return f"{service}_read_{instance}"
-
-
-def feed_consumer(service: str, instance: str) -> str:
-    """The name of a replica's cache feed (shared/cachefeed.py): dispatch's only."""
-    return f"{service}_feed_{instance}"
-
-
-def operator_consumers(settings: Settings) -> list[tuple[str, ConsumerConfig]]:
-    """(stream, config) of every consumer the operator provisions and services only bind to."""
-    filters = dispatch_facts_filters(settings.hub)
-    evt = settings.event_stream
-    facts = [
-        (evt, consumer_config(f"dispatch_facts_{slot}", filters, provisioned=True)) for slot in REPLICA_SLOTS
-    ]
-    reads = [
-        (
-            evt,
-            read_consumer_config(read_consumer(svc, slot), read_filters(svc, settings.hub), provisioned=True),
-        )
-        for svc in READERS
-        for slot in REPLICA_SLOTS
-    ]
-    feeds = [
-        (
-            evt,
-            read_consumer_config(
-                feed_consumer("dispatch", slot), read_filters("dispatch", settings.hub), provisioned=True
-            ),
-        )
-        for slot in REPLICA_SLOTS
-    ]
-    return facts + reads + feeds
+CENTRAL_STREAM = "VHUB_CENTRAL"  # what reporting reads at the central hub
 
 
 def event_stream_config(settings: Settings) -> StreamConfig:
@@ -190,18 +129,44 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     await js.update_stream(config)
 
 
-async def provision(js: JetStreamContext, settings: Settings) -> None:
-    """Every stream a hub needs, the consumers services only bind to, and the key bucket."""
+async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
+    """Create the consumer when it is missing; one that exists is left as it is (its position
+    belongs to its reader, who resets it)."""
+    assert config.durable_name is not None
+    try:
+        await js.consumer_info(stream, config.durable_name)
+    except NotFoundError:
+        await js.add_consumer(stream, config)
+
+
+async def provision(js: JetStreamContext, settings: Settings, *, central_sources: Sequence[str] = ()) -> None:
+    """Every stream a hub needs, the consumers services only bind to (shared/provisioned.py), and
+    the key bucket. ``central_sources`` (the central hub only): the hubs ``VHUB_CENTRAL`` sources;
+    it is created too, and reporting's consumers go on it instead of ``settings.read_stream``."""
     for config in (
         event_stream_config(settings),
         ingest_stream_config(settings),
         dlq_stream_config(settings),
     ):
         await ensure_stream(js, config)
-    for stream, consumer in operator_consumers(settings):
-        assert consumer.durable_name is not None
-        try:
-            await js.consumer_info(stream, consumer.durable_name)
-        except NotFoundError:
-            await js.add_consumer(stream, consumer)
+    read = settings.read_stream
+    if central_sources:
+        read = CENTRAL_STREAM
+        await ensure_stream(
+            js, central_stream_config(settings, list(central_sources), read, local_hub=settings.hub)
+        )
+    for stream, consumer in hub_consumers(settings):
+        await ensure_consumer(js, stream, consumer)
+    await provision_reporting(js, settings, read)
     await ensure_keys_bucket(js, settings)
+
+
+async def provision_reporting(js: JetStreamContext, settings: Settings, stream: str) -> None:
+    """Reporting's consumers on ``stream``, when it exists (a read stream made elsewhere, such as
+    a test's own central stream, gets them from whoever makes it)."""
+    try:
+        await js.stream_info(stream)
+    except NotFoundError:
+        return
+    for name, consumer in reporting_consumers(settings, stream):
+        await ensure_consumer(js, name, consumer)

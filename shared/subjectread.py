@@ -16,7 +16,7 @@ another service's command subjects included (checked on 2.15.1; vhub/natsaccount
   server stores ``Nats-Expected-Last-Subject-Sequence`` (the first event a write puts on a subject)
   and, inside an atomic batch, ``Nats-Batch-Sequence`` (the subject's later events of that batch
   follow their predecessor directly). Each earlier event is fetched by sequence through a pull
-  consumer the operator provisioned for this replica (``<service>_read_<slot>``, shared/streams.py,
+  consumer the operator provisioned for this replica (``<service>_read_<slot>``, shared/provisioned.py,
   filtered on the service's own subjects; the service may look at, reset and pull from it, never
   create, alter or delete it): ``$JS.API.CONSUMER.RESET`` to the sequence, then one
   ``$JS.API.CONSUMER.MSG.NEXT``. A cache stale by k events costs one direct get and k - 1 seeks.

@@ -34,7 +34,7 @@ import nats
 from shared.hubs import central_hub
 from shared.natsserver import NatsServer, free_port, port_is_free, run_nats_server
 from shared.settings import load_settings
-from shared.streams import central_stream_config, ensure_stream, provision
+from shared.streams import provision
 from vhub.deploy.hublist import HubList, load_hub_list
 from vhub.deploy.natsconf import LEAF_URLS_VAR, Listen, central_conf, hub_conf, leaf_urls_value
 from vhub.devstack import ServiceProcess, spawn_service, wait_healthy
@@ -154,8 +154,10 @@ class HubStack:
             for c, hs in self.servers.items()
         }
         try:
-            for code, nc in conns.items():
-                await provision(nc.jetstream(), load_settings(hub=code, nats_url=self.servers[code].url))
+            for code in self.hubs[1:]:
+                await provision(
+                    conns[code].jetstream(), load_settings(hub=code, nats_url=self.servers[code].url)
+                )
             central = conns[self.hubs[0]]
             deadline = time.monotonic() + within
             for code in self.hubs[1:]:
@@ -163,11 +165,9 @@ class HubStack:
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"central does not reach hub {code}'s JetStream")
                     await asyncio.sleep(0.1)  # the leaf link is coming up; bounded by the deadline
+            # central's own streams, VHUB_CENTRAL sourcing every hub, reporting's consumers on it
             settings = load_settings(hub=self.hubs[0], nats_url=self.central.url)
-            await ensure_stream(
-                central.jetstream(),
-                central_stream_config(settings, self.hubs, CENTRAL_STREAM, local_hub=self.hubs[0]),
-            )
+            await provision(central.jetstream(), settings, central_sources=self.hubs)
         finally:
             for nc in conns.values():
                 await nc.drain()

@@ -9,9 +9,10 @@ Least privilege is decided by the server, so it has to be written in subjects th
 * the JetStream API carries the stream and the consumer as whole tokens
   (``$JS.API.CONSUMER.<verb>.<stream>.<consumer>``, ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>``,
   ``$JS.ACK.<stream>.<consumer>.>``), and a wildcard matches whole tokens only, so every consumer a
-  service owns is LISTED by name (:data:`CONSUMERS`); per-replica consumers carry the replica's
-  ``VHUB_INSTANCE``, one of the rendered slots. A service can neither see, pull from, ack on, nor
-  delete another's consumers, nor touch a stream it does not read;
+  service reads through is LISTED by name (:func:`vhub.natsrights.consumers`); per-replica
+  consumers carry the replica's ``VHUB_INSTANCE``, one of the rendered slots. A service can
+  neither see, pull from nor ack on another's consumers, create or delete any consumer, nor touch
+  a stream it does not read;
 * replies travel on a per-user inbox prefix (``_INBOX_<user>``, shared/runtime.connect_nats), so no
   user reads another client's replies; outside systems connect as ``ingest`` with the prefix
   ``_INBOX_ingest``.
@@ -24,38 +25,29 @@ has it: registry and dispatch read their aggregates with subject-scoped requests
 checked on 2.15.1) on their own subjects, then back along each event's predecessor link through a
 seek consumer per replica (``<service>_read_<slot>``, filtered on the service's subjects).
 
-No service user may create a consumer for its reads: a create request's config travels in the
-body, and the server delivers a push consumer to any ``deliver_subject`` whatever its creator may
-publish or subscribe (checked on 2.15.1; nats-io/nats-server#8274, whose fix #8279 was closed
-unmerged), so a service could have its own events (whose payload it writes) delivered onto another
-service's command subjects. Consumers the server cannot check in a create request (a durable with
-several filters: ``dispatch_facts_<slot>``; the seek consumers; dispatch's cache feeds
-``dispatch_feed_<slot>``, shared/cachefeed.py) are provisioned by the operator
-(``vhub provision``), and their service may only bind to them (:func:`bound_rights`): look at, pull
-from, ack on and reset its own (``$JS.API.CONSUMER.RESET``, 2.14+), never create, alter or delete.
+No service user may create a consumer at all: a create request's config travels in the body, and
+the server delivers a push consumer to any ``deliver_subject`` whatever its creator may publish or
+subscribe (checked on 2.15.1; nats-io/nats-server#8274, whose fix #8279 was closed unmerged), so a
+service could have the events it reads (its own, whose payload it writes, among them) delivered
+onto another service's command subjects. Every consumer a service reads through is provisioned by
+the operator (``vhub provision``, shared/provisioned.py), and its service may only bind to it
+(:func:`bound_rights`): look at, pull from, ack on and reset its own (``$JS.API.CONSUMER.RESET``,
+2.14+), never create, alter or delete.
 
 Known limit, which no permission can close (tests/integration/test_permissions_denied.py pins it):
 the server checks no right on a request's reply subject, so every answer a user may ask for (a
 direct get, a pull from its own consumer) lands wherever the requester says. Each such answer
-needs a live request and is one message or one pull's batch. The consumers the services still
-create themselves (``registry_identities_<slot>``, reporting's, ``dispatch_ingest_activity``)
-have the same push hole on their own filters until they are provisioned too.
+needs a live request and is one message or one pull's batch, never a standing delivery.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vhub.natsrights import (
-    API,
-    INSTANCES,
-    Streams,
-    bound_rights,
-    consumer_rights,
-    consumers,
-    provisioned,
-    scoped_reads,
-)
+from shared.streams import CENTRAL_STREAM
+from vhub.natsrights import API, INSTANCES, Streams, bound_rights, consumers, scoped_reads
+
+__all__ = ["CENTRAL_STREAM", "render_accounts", "service_permissions"]
 
 
 def service_permissions(
@@ -63,12 +55,7 @@ def service_permissions(
 ) -> tuple[list[str], list[str], list[str]]:
     """(publish allow, publish deny, subscribe allow) of one service user."""
     hub, evt = streams.hub, streams.events
-    bound = provisioned(service, streams, instances)
-    owned = [
-        r
-        for stream, name in consumers(service, streams, instances)
-        for r in (bound_rights if (stream, name) in bound else consumer_rights)(stream, name)
-    ]
+    owned = [r for stream, name in consumers(service, streams, instances) for r in bound_rights(stream, name)]
     inbox = f"_INBOX_{service}.>"
     # every service answers the NATS micro-service protocol (shared/discovery.py)
     subscribe = [inbox, "$SRV.>"]
@@ -183,6 +170,3 @@ def render_accounts(
         "}\n"
         "system_account: SYS\n"
     )
-
-
-CENTRAL_STREAM = "VHUB_CENTRAL"  # what reporting reads at the central hub

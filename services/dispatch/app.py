@@ -34,9 +34,9 @@ from shared.eventstore import EventStore
 from shared.hosting import serve
 from shared.ops import HttpServer, ops_app
 from shared.ownership import Ownership
+from shared.provisioned import feed_consumer, read_consumer, read_filters
 from shared.runtime import instance_name
 from shared.settings import Settings
-from shared.streams import feed_consumer, read_consumer, read_filters
 from shared.subjectread import SubjectReader
 from shared.transaction import Writer
 

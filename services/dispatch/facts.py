@@ -49,7 +49,7 @@ from shared.events.registry import (
     TeamMemberRemoved,
 )
 from shared.projection import Batch, ProjectionRunner
-from shared.streams import dispatch_facts_filters
+from shared.provisioned import dispatch_facts_filters
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
 APPLIED = frozenset(

@@ -30,7 +30,7 @@ from services.dispatch.domain.commands import ReportActivity
 from services.dispatch.service import DispatchService
 from shared.aggregates import CommandContext
 from shared.commands import invalid
-from shared.consumer import DurableConsumer
+from shared.consumer import PROVISIONED, DurableConsumer
 from shared.deadletter import DeadLetters
 from shared.decider import Rejected
 from shared.envelope import ingest_subject
@@ -38,10 +38,11 @@ from shared.events.dispatch import CONTEXT
 from shared.eventstore import AppendFailedError, ConcurrencyConflictError
 from shared.jsonbody import BadBody, decode_object
 from shared.ownership import Ownership
+from shared.provisioned import INGEST_BATCH, INGEST_CONSUMER, ingest_filters
 
 log = structlog.get_logger(__name__)
 FACT_TYPE = "activity_reported"
-DURABLE = "dispatch_ingest_activity"
+DURABLE = INGEST_CONSUMER  # provisioned by the operator (shared/provisioned.py)
 MAX_FACT_BYTES = 16 * 1024  # a report is a few hundred bytes
 # not the fact's fault: the batch is nak'd and comes again once the store or server answers
 INFRASTRUCTURE = (
@@ -79,7 +80,7 @@ class ActivityIngest:
         stream: str,
         dead_letters: DeadLetters,
         ownership: Ownership | None = None,
-        batch_size: int = 100,
+        batch_size: int = INGEST_BATCH,
     ) -> None:
         self._svc = service
         self._ownership = ownership or Ownership.of(service.hub)
@@ -93,23 +94,26 @@ class ActivityIngest:
             stream=stream,
             durable=DURABLE,
             batch_size=batch_size,
-            # every fact type of the hub: one nobody reads would wait in the work queue forever
-            filter_subjects=[ingest_subject(service.hub, ">")],
+            filter_subjects=ingest_filters(service.hub),
             handler=self.handle,
             explicit_ack=True,
         )
 
     async def ensure(self) -> None:
-        """Create the shared consumer if no replica has; recreate it only when it filters other
-        subjects (an older version's), never under a replica of this one. A work queue keeps what
-        was not acknowledged, so the new consumer gets it."""
+        """Bind to the consumer the operator provisioned (never reset: the replicas share it), or,
+        without one (no accounts file), create it if no replica has, and recreate it only when it
+        filters other subjects (an older version's), never under a replica of this one. A work
+        queue keeps what was not acknowledged, so a new consumer gets it."""
         try:
             info = await self._js.consumer_info(self.consumer.stream, DURABLE)
         except NotFoundError:
             await self.consumer.ensure(0)
             return
+        if PROVISIONED in (info.config.description or ""):
+            await self.consumer.ensure(0)  # checks its filters; a shared consumer is only bound
+            return
         filters = set(info.config.filter_subjects or [info.config.filter_subject or ""])
-        if filters != {ingest_subject(self._svc.hub, ">")}:
+        if filters != set(ingest_filters(self._svc.hub)):
             log.warning("ingest_consumer_refiltered", durable=DURABLE)
             with contextlib.suppress(NotFoundError):
                 await self._js.delete_consumer(self.consumer.stream, DURABLE)

@@ -24,9 +24,9 @@ from shared.eventstore import EventStore
 from shared.hosting import serve
 from shared.ops import HttpServer, ops_app
 from shared.ownership import Ownership
+from shared.provisioned import identities_consumer, read_consumer, read_filters
 from shared.runtime import instance_name
 from shared.settings import Settings
-from shared.streams import read_consumer, read_filters
 from shared.subjectread import SubjectReader
 from shared.transaction import Writer
 
@@ -72,9 +72,9 @@ class RegistryApp:
         )
         self.bus.serve(c.COMMANDS, self.registry, self.privacy, Campaign(self.registry))
         # one consumer per replica (the index lives in this process), named by its slot so the
-        # accounts file can list it (vhub/natsaccounts.py); a restart replays it from the start
-        # (ensure(0) recreates it), the server drops it an hour after the process is gone
-        durable = f"registry_identities_{instance_name(settings)}"
+        # accounts file can list it (vhub/natsaccounts.py) and the operator provisions it
+        # (shared/provisioned.py); a restart replays it from the start (ensure(0) resets it)
+        durable = identities_consumer(instance_name(settings))
         self.identities = IdentityFeed(
             self.registry.identities,
             nc.jetstream(),

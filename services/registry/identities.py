@@ -23,16 +23,15 @@ from collections.abc import Awaitable, Callable
 from nats.js import JetStreamContext
 
 from services.registry.phones import LegacyClaims
-from shared.envelope import event_subject
 from shared.events import Event
 from shared.events.registry import (
-    CONTEXT,
     PhoneClaimed,
     PhoneReleased,
     VolunteerErased,
     VolunteerRegistered,
 )
 from shared.projection import Batch, ProjectionRunner
+from shared.provisioned import identity_filters
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
 IdentityPseudonym = Callable[[str, str], str]  # (full_name, birth_date ISO) -> keyed pseudonym
@@ -116,8 +115,10 @@ class IdentityIndex:
 class IdentityFeed:
     """Runs the index's own consumer (a :class:`ProjectionRunner`) until stopped.
 
-    One consumer per replica and start (the index lives in this process): the server drops it an
-    hour after the process is gone, and a clean stop deletes it at once. A registration that does
+    One consumer per replica (the index lives in this process), which the operator provisions
+    (shared/provisioned.py) and each start resets to the beginning; without an accounts file
+    the feed makes its own, which the server drops an hour after the process is gone and a
+    clean stop deletes at once (an operator's is left in place). A registration that does
     not decode flags nothing and is counted and logged (reporting dead-letters it)."""
 
     def __init__(
@@ -130,10 +131,7 @@ class IdentityFeed:
             decode,
             stream=stream,
             durable=durable,
-            filter_subjects=[
-                event_subject(hub, CONTEXT, "volunteer", "*"),
-                event_subject(hub, CONTEXT, "phone", "*"),
-            ],
+            filter_subjects=identity_filters(hub),
             event_types=[
                 VolunteerRegistered.event_type,
                 VolunteerErased.event_type,

@@ -30,9 +30,9 @@ from services.reporting.store import ReportingStore
 from shared.consumer import DurableConsumer
 from shared.deadletter import DeadLetters
 from shared.discovery import discovery_for
-from shared.envelope import EVT_PREFIX
 from shared.hosting import serve
 from shared.ops import HttpServer, ops_router
+from shared.provisioned import REPORTING_FILTER
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -58,7 +58,7 @@ class ReportingApp:
         self.runner = self.projection.runner(
             js,
             stream=settings.read_stream,
-            filter_subject=f"{EVT_PREFIX}.>",
+            filter_subject=REPORTING_FILTER,
             batch_size=settings.reporting_batch_size,
         )
         self.consumer: DurableConsumer = self.runner.consumer
@@ -92,8 +92,9 @@ class ReportingApp:
         self._watching: list[asyncio.Task[None]] = []
 
     async def _rewind(self, checkpoint: int) -> None:
-        await self.consumer.delete()  # unconditionally: the failed batch's ack may not have landed yet
-        await self.consumer.ensure(start_after=checkpoint)
+        # unconditionally (reset, or recreated when of our own making): the failed batch's ack
+        # may not have landed yet
+        await self.consumer.restart_after(checkpoint)
 
     async def _resume(self) -> None:  # after a consumer failure: from the checkpoint, the truth
         await self.consumer.ensure(start_after=(await self.store.position()).position)

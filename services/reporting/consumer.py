@@ -17,12 +17,14 @@ from nats.js.errors import NotFoundError
 
 from services.reporting.decoding import decode_bytes
 from services.reporting.store import Item, ReportingStore
+from shared.consumer import PROVISIONED
 from shared.deadletter import DeadLetters
 from shared.metrics import CONSUMER_POSITION
 from shared.projection import Batch, ProjectionRunner
+from shared.provisioned import REPORTING
 
 log = structlog.get_logger(__name__)
-DURABLE = "reporting"
+DURABLE = REPORTING  # provisioned by the operator (shared/provisioned.py)
 
 
 async def drop_orphaned_deliveries(js: JetStreamContext, stream: str, durable: str) -> None:
@@ -30,13 +32,14 @@ async def drop_orphaned_deliveries(js: JetStreamContext, stream: str, durable: s
 
     Those would only come back after ``ack_wait``; with ``max_ack_pending`` at one batch nothing
     else is delivered meanwhile. :meth:`DurableConsumer.ensure` then recreates it from our
-    checkpoint, which is where the truth is anyway. (One live instance per durable.)
+    checkpoint, which is where the truth is anyway. (One live instance per durable.) One the
+    operator provisioned is left to ``ensure``, which resets it (we may not delete it).
     """
     try:
         info = await js.consumer_info(stream, durable)
     except NotFoundError:
         return
-    if info.num_ack_pending:
+    if info.num_ack_pending and PROVISIONED not in (info.config.description or ""):
         log.info("consumer_reset", durable=durable, unacked=info.num_ack_pending)
         await js.delete_consumer(stream, durable)
 

@@ -28,7 +28,7 @@ from datetime import datetime
 
 from nats.js import JetStreamContext
 
-from shared.envelope import EVT_PREFIX, Envelope, derive_id
+from shared.envelope import Envelope, derive_id
 from shared.events import Event
 from shared.events.registry import (
     PhoneClaimed,
@@ -40,9 +40,10 @@ from shared.events.registry import (
 )
 from shared.ownership import id_hub
 from shared.projection import Batch, ProjectionRunner
+from shared.provisioned import NATIONAL_FILTERS, REPORTING_NATIONAL
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
-DURABLE = "reporting_national"
+DURABLE = REPORTING_NATIONAL  # provisioned by the operator (shared/provisioned.py)
 Fact = tuple[Envelope, Event]
 TYPES = [
     e.event_type
@@ -161,7 +162,7 @@ class NationalFeed:
             decode,
             stream=stream,
             durable=DURABLE,
-            filter_subjects=[f"{EVT_PREFIX}.*.registry.phone.*", f"{EVT_PREFIX}.*.registry.volunteer.*"],
+            filter_subjects=NATIONAL_FILTERS,
             event_types=TYPES,
             inactive_threshold=3600.0,
         )
@@ -169,8 +170,10 @@ class NationalFeed:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        with contextlib.suppress(Exception):  # replayed from the start: an old consumer is ahead
-            await self.runner.consumer.delete()
+        """Replayed from the start: the operator's consumer is reset (ensure(0)); one of our own
+        making (no accounts file) is deleted first, since an old one is ahead."""
+        with contextlib.suppress(Exception):
+            await self.runner.consumer.restart_after(0)
         await self.runner.start()
         self._task = asyncio.create_task(self.runner.run(self._stop))
 

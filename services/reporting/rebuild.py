@@ -26,6 +26,7 @@ from services.reporting.projections import Loaded
 from services.reporting.store import Item, Position, ReportingStore
 from shared.delivery import origin, pending_after
 from shared.envelope import utcnow
+from shared.provisioned import REPORTING_FILTER, REPORTING_REBUILD
 from shared.reader import StreamReader
 
 # A group read while its predecessor is still being written may grow to this many commit sizes
@@ -34,7 +35,7 @@ from shared.reader import StreamReader
 # 2: a 150,000-event run allowed 4 made groups of 1.7 commit sizes on average; each event held costs
 # about 1.1 KB of memory (decoded), and a rebuild runs beside the live service.
 GROUP_GROWTH = 2
-REBUILD_CONSUMER = "reporting_rebuild"  # the name deploy/nats/accounts-<hub>.conf lets reporting use
+REBUILD_CONSUMER = REPORTING_REBUILD  # provisioned by the operator (shared/provisioned.py), reset to 1
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +57,7 @@ async def rebuild(
     store: ReportingStore,
     *,
     stream: str,
-    filter_subject: str = "vhub.evt.>",
+    filter_subject: str = REPORTING_FILTER,
     batch_size: int = 1_000,
     commit_size: int = 10_000,
     progress: ProgressCallback | None = None,

@@ -19,8 +19,8 @@ from shared.aggregates import Aggregates, CommandContext, EventRef
 from shared.cachefeed import CacheFeed
 from shared.events.dispatch import TeamDispatched
 from shared.eventstore import EventStore, Write
+from shared.provisioned import read_filters
 from shared.settings import Settings
-from shared.streams import read_filters
 from tests.support.waiting import eventually
 
 

@@ -13,11 +13,16 @@ through the public subjects only:
   ``vhub.ingest.<hub>.activity_reported`` published as the ``ingest`` user lands in the DLQ stream
   with its reason (dispatch's DLQ permission);
 * reporting: a poison event published on the event stream by the operator is dead-lettered with
-  its reason, ``/v1/summary`` shows the registered and dispatched figures, and a rebuild runs
-  under the reporting user (its named reader consumer).
+  its reason, ``/v1/summary`` shows the registered and dispatched figures, the national index's
+  consumer has read every volunteer event, and two rebuilds run under the reporting user (the
+  second resets the rebuild's consumer, which the first left at the end of the log, to 1);
+* the registry restarted: its identity index replays the log through its consumer (reset to 1),
+  so a twin of the first volunteer is flagged as a possible duplicate of them.
 
-Each service runs as replica slot 1 (``VHUB_INSTANCE=1``): its per-replica consumers carry the
-slot, which the rendered accounts file lists (vhub/natsaccounts.py).
+No service creates or deletes a consumer: the operator provisions every one (``vhub provision``,
+shared/provisioned.py) and the services bind and reset. Each service runs as replica slot 1
+(``VHUB_INSTANCE=1``): its per-replica consumers carry the slot, which the rendered accounts file
+lists (vhub/natsaccounts.py).
 
 Finally the server's log must hold no permissions violation at all: a denied publish or subscribe
 is only an async error at the client, which a retrying service could otherwise hide.
@@ -46,10 +51,11 @@ from services.dispatch.domain.model import LOCAL_TZ
 from services.registry import app as registry_app
 from services.reporting import app as reporting_app
 from services.reporting.consumer import DURABLE as REPORTING_DURABLE
-from services.reporting.rebuild import rebuild
+from services.reporting.rebuild import REBUILD_CONSUMER, rebuild
 from shared.envelope import H_DLQ_REASON, H_DLQ_SOURCE, dlq_subject, event_subject, ingest_subject
 from shared.hosting import hosted
 from shared.natsserver import NatsServer
+from shared.provisioned import REPORTING_NATIONAL
 from shared.settings import Settings, load_settings
 from shared.streams import provision
 from tests.integration.registry import test_registry as registry_tests
@@ -201,7 +207,8 @@ async def test_each_service_runs_under_its_own_user(hub: Hub) -> None:
     js = hub.operator.jetstream()
     settings = hub.settings("operator")
     registry = hub.settings("registry", instance="1")  # replica slot 1 (vhub/natsaccounts.py)
-    hub.tasks.append(asyncio.create_task(registry_app.run(registry, stop=hub.stop)))
+    first_registry = asyncio.Event()
+    hub.tasks.append(asyncio.create_task(registry_app.run(registry, stop=first_registry)))
     async with dispatch_running(hub) as dispatch, reporting_running(hub) as reporting:
         # registry
         volunteer = (await hub.ask("registry", "register_volunteer", VOLUNTEER))["aggregate_id"]
@@ -286,9 +293,29 @@ async def test_each_service_runs_under_its_own_user(hub: Hub) -> None:
             ready = await http.get("/readyz")
             assert ready.status_code == 200, ready.text
 
-        # a rebuild under the reporting user: its reader is the named reporting_rebuild consumer
-        at = await rebuild(reporting.nc.jetstream(), reporting.store, stream=settings.read_stream)
-        assert at.position == await hub.last_seq(settings.read_stream)
+        # the national duplicates index reads the volunteers' events through its consumer
+        async def national_read() -> bool:
+            info = await js.consumer_info(settings.read_stream, REPORTING_NATIONAL)
+            return bool(info.delivered.stream_seq) and info.num_pending == 0
+
+        await eventually(national_read, explained("the national index's consumer read on", hub.server), 10)
+
+        # the registry restarted: its identity index replays the log (its consumer reset to 1), so
+        # a twin of the volunteer (same name, birth date and province, another phone) is flagged
+        first_registry.set()
+        await hub.tasks[0]
+        hub.tasks.append(asyncio.create_task(registry_app.run(registry, stop=hub.stop)))
+        twin = {**VOLUNTEER, "phone": "0911111111", "command_id": "perm-twin"}
+        flagged = await hub.ask("registry", "register_volunteer", twin)
+        assert flagged["warnings"][0]["code"] == "possible_duplicate", flagged
+        assert flagged["warnings"][0]["duplicate_of"] == [volunteer]
+
+        # two rebuilds under the reporting user through the operator's reporting_rebuild consumer:
+        # the second resets it to 1 (the first left it at the end of the log)
+        for _ in range(2):
+            at = await rebuild(reporting.nc.jetstream(), reporting.store, stream=settings.read_stream)
+            assert at.position == await hub.last_seq(settings.read_stream)
+        assert (await js.consumer_info(settings.read_stream, REBUILD_CONSUMER)).num_pending == 0
 
     hub.died()
     assert violations(hub.server) == []

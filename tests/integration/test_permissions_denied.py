@@ -1,13 +1,15 @@
 """Least privilege, proven by the server: every forbidden action of every shipped user is refused.
 
 One nats-server from the wheel on the shipped hub.conf with the hub's rendered accounts file
-(deploy/nats/accounts-hcm.conf). The operator provisions the streams and creates the victims as the
-services name them: registry's and dispatch's per-replica consumers, reporting's durable, dispatch's
-ingest consumer on the work-queue stream with one fact waiting on it, and a volunteer event. Then
-each user, connected as its service connects (its own inbox prefix), tries what an outside test of
-the stack did (and its neighbours): delete, create, pull from or ack on another's consumer; create a
-consumer on a stream it has no business with; read volunteer events; read another client's replies;
-publish into another hub's or another service's subjects. For each the server must answer with a
+(deploy/nats/accounts-hcm.conf). The operator provisions the streams and every consumer a service
+reads through (``vhub provision``, shared/provisioned.py: the victims), puts a volunteer event in
+the log and one fact in the ingest work queue. Then each user, connected as its service connects
+(its own inbox prefix), tries what an outside test of the stack did (and its neighbours): delete,
+create, pull from or ack on another's consumer; create, re-create as a push consumer delivering
+onto another service's commands, or delete its OWN consumers (the server checks no right on a
+deliver subject, so no service may create any consumer); create a consumer on a stream it has no
+business with; read volunteer events; read another client's replies; publish into another hub's or
+another service's subjects. For each the server must answer with a
 permissions violation (the client's error callback gets it; the server logs it), and afterwards the
 victims are untouched: same consumers, the fact still waiting for dispatch.
 
@@ -27,21 +29,29 @@ import nats.errors
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig
 
 from shared.envelope import Envelope, ingest_subject
 from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
-from shared.settings import load_settings
-from shared.streams import (
+from shared.provisioned import (
+    INGEST_CONSUMER,
+    NATIONAL_FILTERS,
     READERS,
     REPLICA_SLOTS,
+    REPORTING,
+    REPORTING_FILTER,
+    REPORTING_NATIONAL,
+    REPORTING_REBUILD,
     dispatch_facts_filters,
     feed_consumer,
-    provision,
+    identities_consumer,
+    identity_filters,
+    ingest_filters,
     read_consumer,
     read_filters,
 )
+from shared.settings import load_settings
+from shared.streams import provision
 from shared.subjectread import SubjectReader
 from tests.support.leafnodes import hub_config, secrets, start_configured_server
 from tests.support.waiting import eventually, free_port
@@ -56,19 +66,18 @@ TEAM = f"vhub.evt.{HUB}.registry.team.t1"  # a registry subject that is not pers
 SCHEDULE = f"vhub.evt.{HUB}.dispatch.schedule.t1"  # a team's shifts: the registry's export reads them
 REG_CMD = "vhub.cmd.registry.register_volunteer"  # another service's command subject
 DIS_CMD = "vhub.cmd.dispatch.dispatch_team"
-# the victims, named as the services name them (replica slot 1) and their filters: the ones the
-# test creates, and dispatch's facts consumers, which the operator provisions (shared/streams.py)
-MADE = {
-    (EVT, "registry_identities_1"): [f"vhub.evt.{HUB}.registry.volunteer.*"],
-    (EVT, "reporting"): [">"],
-    (ING, "dispatch_ingest_activity"): [f"vhub.ingest.{HUB}.>"],
-}
-PROVISIONED = {
+# the victims: every consumer a service reads through, as the operator provisions them
+# (shared/provisioned.py), with their filters
+VICTIMS = {
+    **{(EVT, identities_consumer(slot)): identity_filters(HUB) for slot in REPLICA_SLOTS},
     **{(EVT, f"dispatch_facts_{slot}"): dispatch_facts_filters(HUB) for slot in REPLICA_SLOTS},
     **{(EVT, read_consumer(svc, slot)): read_filters(svc, HUB) for svc in READERS for slot in REPLICA_SLOTS},
     **{(EVT, feed_consumer("dispatch", slot)): read_filters("dispatch", HUB) for slot in REPLICA_SLOTS},
+    (ING, INGEST_CONSUMER): ingest_filters(HUB),
+    (EVT, REPORTING): [REPORTING_FILTER],
+    (EVT, REPORTING_REBUILD): [REPORTING_FILTER],
+    (EVT, REPORTING_NATIONAL): NATIONAL_FILTERS,
 }
-VICTIMS = {**MADE, **PROVISIONED}
 
 
 def create(stream: str, name: str, filter_subject: str) -> bytes:
@@ -81,6 +90,7 @@ def push(stream: str, name: str, filter_subject: str, deliver: str) -> bytes:
     """A push consumer's create request: granted, the server would deliver to ``deliver``."""
     config = {
         "name": name,
+        "durable_name": name,
         "filter_subject": filter_subject,
         "deliver_subject": deliver,
         "ack_policy": "none",
@@ -96,6 +106,22 @@ ACK_IDENTITY = f"$JS.ACK.{EVT}.registry_identities_1.1.1.1.0.0"
 
 # (op, subject, payload) per user: "pub" publishes (an API call is a publish), "sub" subscribes
 Action = tuple[str, str, bytes]
+
+
+def its_own(stream: str, name: str, filter_subject: str, deliver: str) -> list[Action]:
+    """A service's own consumer is the operator's: it may not create it (in all three API forms),
+    nor re-create it as a push consumer delivering onto ``deliver`` (another service's commands:
+    the server checks no right on a deliver subject), nor delete it."""
+    made = push(stream, name, filter_subject, deliver)
+    return [
+        ("pub", f"{C}.CREATE.{stream}.{name}", made),
+        ("pub", f"{C}.CREATE.{stream}.{name}.{filter_subject}", made),
+        ("pub", f"{C}.DURABLE.CREATE.{stream}.{name}", made),
+        ("pub", f"{C}.DELETE.{stream}.{name}", b""),
+    ]
+
+
+FACT = ingest_subject(HUB, "activity_reported")
 # the registry's key bucket (issue 12): no one but the registry reads, writes, watches or purges it
 KEYS = S.keys_bucket
 KEY = f"$KV.{KEYS}.v1"  # volunteer v1's data key
@@ -112,6 +138,10 @@ KEY_BUCKET: list[Action] = [
 FORBIDDEN: dict[str, list[Action]] = {
     "dispatch": [
         *KEY_BUCKET,
+        # the ingest work queue's consumer, which its replicas share: not even reset (a reset would
+        # hand every replica's unacknowledged facts out again)
+        *its_own(ING, INGEST_CONSUMER, FACT, REG_CMD),
+        ("pub", f"{C}.RESET.{ING}.{INGEST_CONSUMER}", b'{"seq": 1}'),
         # its own facts consumer is the operator's: bind, pull, ack, reset; never create, alter,
         # delete (several filters: the server could not check a create's config)
         ("pub", f"{C}.CREATE.{EVT}.dispatch_facts_1", create(EVT, "dispatch_facts_1", ">")),
@@ -158,6 +188,9 @@ FORBIDDEN: dict[str, list[Action]] = {
         ("sub", "_INBOX_registry.>", b""),
     ],
     "registry": [
+        # its identity index's consumer: delivering volunteers' events onto dispatch's commands
+        *its_own(EVT, identities_consumer("1"), VOLUNTEER, DIS_CMD),
+        *its_own(EVT, identities_consumer("2"), VOLUNTEER, DIS_CMD),
         # its aggregates through subject-scoped reads only: no payload-form (whole-stream) direct
         # get, no direct get or consumer on dispatch's subjects, none under another's name
         ("pub", f"{API}.DIRECT.GET.{EVT}", json.dumps({"seq": 1, "next_by_subj": OWN}).encode()),
@@ -190,6 +223,11 @@ FORBIDDEN: dict[str, list[Action]] = {
     ],
     "reporting": [
         *KEY_BUCKET,
+        # the read model's, the rebuild's and the national index's consumers: every event, or
+        # the volunteers', onto the registry's commands
+        *its_own(EVT, REPORTING, TEAM, REG_CMD),
+        *its_own(EVT, REPORTING_REBUILD, TEAM, REG_CMD),
+        *its_own(EVT, REPORTING_NATIONAL, VOLUNTEER, REG_CMD),
         ("pub", f"{C}.DELETE.{ING}.dispatch_ingest_activity", b""),  # seen: reporting deleted it
         ("pub", f"{C}.CREATE.{ING}.reporting", create(ING, "reporting", ">")),  # seen: its own there
         ("pub", f"{C}.DURABLE.CREATE.{ING}.reporting", create(ING, "reporting", ">")),
@@ -273,11 +311,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
         await provision(js, S)
         await js.publish(VOLUNTEER, b'{"name": "personal data"}', stream=EVT)
         await (await js.key_value(KEYS)).put("v1", b"wrapped data key")
-        await js.publish(ingest_subject(HUB, "activity_reported"), b'{"fact": 1}', stream=ING)
-        for (stream, name), [filt] in MADE.items():
-            await js.add_consumer(
-                stream, ConsumerConfig(durable_name=name, filter_subject=filt, ack_policy=AckPolicy.EXPLICIT)
-            )
+        await js.publish(FACT, b'{"fact": 1}', stream=ING)
         yield Hub(server, operator)
         await operator.close()
     finally:
@@ -291,7 +325,7 @@ async def victims_untouched(hub: Hub) -> None:
         filters = info.config.filter_subjects or [info.config.filter_subject]
         assert set(filters) == set(filt), (name, info.config)
         assert info.num_ack_pending == 0, (name, "someone pulled from it")
-    fact = await js.consumer_info(ING, "dispatch_ingest_activity")
+    fact = await js.consumer_info(ING, INGEST_CONSUMER)
     assert fact.num_pending == 1, "the fact left the work queue"
     assert (await js.stream_info(ING)).state.messages == 1
     names = {c.name for c in await js.consumers_info(EVT)} | {c.name for c in await js.consumers_info(ING)}

@@ -29,10 +29,10 @@ def provision(
         ),
     ] = None,
 ) -> None:
-    """Create or update this hub's streams (event log, ingest, dead letters)."""
+    """Create or update this hub's streams (event log, ingest, dead letters) and create the
+    consumers the services read through (they may not create their own)."""
     from shared.hubs import central_sources
     from shared.runtime import connect_nats
-    from shared.streams import central_stream_config, ensure_stream
     from shared.streams import provision as provision_streams
 
     settings = load_settings(**({"nats_url": nats_url} if nats_url else {}))
@@ -41,11 +41,7 @@ def provision(
         nc = await connect_nats(settings, "vhub-provision")
         try:
             js = nc.jetstream()
-            await provision_streams(js, settings)
-            if hubs := central_sources(central_hubs, settings.hub):
-                await ensure_stream(
-                    js, central_stream_config(settings, hubs, "VHUB_CENTRAL", local_hub=settings.hub)
-                )
+            await provision_streams(js, settings, central_sources=central_sources(central_hubs, settings.hub))
         finally:
             await nc.drain()
 
