@@ -160,10 +160,24 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now (the ports file of 2.15 does not report every listener)."""
+    """A port nothing listens on now (the ports file of 2.15 does not report every listener).
+
+    Taken below Linux's ephemeral range (32768-60999), where no outgoing connection's local port
+    can land on it between this answer and the listener's bind (CI once saw dispatch refused
+    "address already in use" on such a port).
+    """
+    import random
     import socket
 
-    with socket.socket() as s:
+    for _ in range(200):
+        port = random.randrange(20_000, 32_768)  # a port, not a secret: random is enough
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # that whole range busy: let the kernel choose
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
