@@ -136,6 +136,21 @@ async def reaches(
     await eventually(done, f"position {position} applied", within)
 
 
+def volunteer_runner(
+    js: JetStreamContext, projection: Recorded, settings: Settings, durable: str
+) -> ProjectionRunner:
+    """A runner filtered on volunteer subjects only: its stream sequences have gaps."""
+    return ProjectionRunner(
+        js,
+        projection,
+        decode,
+        stream=settings.event_stream,
+        durable=durable,
+        filter_subjects=[event_subject(settings.hub, "registry", "volunteer", "*")],
+        batch_size=10,
+    )
+
+
 async def test_a_lost_fetch_is_delivered_again_in_order(
     nc: Client, store: EventStore, provisioned: Settings
 ) -> None:
@@ -173,15 +188,7 @@ async def test_a_filtered_runner_has_deliveries_lost_mid_run_again_in_order(
     log, js = Log(store), nc.jetstream()
     await log.grow(EVENTS // 2)
     projection = Recorded()
-    runner = ProjectionRunner(
-        js,
-        projection,
-        decode,
-        stream=provisioned.event_stream,
-        durable="lost_filtered",
-        filter_subjects=[event_subject(provisioned.hub, "registry", "volunteer", "*")],
-        batch_size=10,
-    )
+    runner = volunteer_runner(js, projection, provisioned, "lost_filtered")
     await runner.start()
     try:
         async with running(runner):
@@ -204,15 +211,7 @@ async def test_a_lost_tail_is_had_again_before_the_ack_wait(
     log, js = Log(store), nc.jetstream()
     await log.grow(5)
     projection = Recorded()
-    runner = ProjectionRunner(
-        js,
-        projection,
-        decode,
-        stream=provisioned.event_stream,
-        durable="lost_tail",
-        filter_subjects=[event_subject(provisioned.hub, "registry", "volunteer", "*")],
-        batch_size=10,
-    )
+    runner = volunteer_runner(js, projection, provisioned, "lost_tail")
     await runner.start()
     try:
         async with running(runner):
