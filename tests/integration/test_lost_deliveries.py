@@ -138,7 +138,7 @@ async def reaches(
 
 def volunteer_runner(
     js: JetStreamContext, projection: Recorded, settings: Settings, durable: str
-) -> ProjectionRunner[int | None]:
+) -> ProjectionRunner[int]:
     """A runner filtered on volunteer subjects only: its stream sequences have gaps."""
     return ProjectionRunner(
         js,
