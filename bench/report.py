@@ -137,10 +137,10 @@ def print_table(rows: list[Row], title: str, console: Console | None = None) -> 
 def print_profiles(rows: list[Row], console: Console) -> None:
     """Where the time went in the processes profiled (``--profile``), our own frames first."""
     for r in rows:
-        prof = r.extra.get("profile")
-        if not prof:
-            continue
-        busy = f"event loop busy {prof['busy_share']:.0%} of the window"
-        console.print(f"[bold]{r.section}: {r.figure}[/] — {busy}, {prof['file']}")
-        for frame, share in list(prof["top_inclusive_ours"].items())[:6]:
-            console.print(f"    {share:6.1%}  {frame}")
+        for key, prof in r.extra.items():  # "profile", or "profile_<process>" for several
+            if not (key == "profile" or key.startswith("profile_")) or not prof:
+                continue
+            busy = f"event loop busy {prof['busy_share']:.0%} of the window"
+            console.print(f"[bold]{r.section}: {r.figure}[/] — {busy}, {prof['file']}")
+            for frame, share in list(prof["top_inclusive_ours"].items())[:6]:
+                console.print(f"    {share:6.1%}  {frame}")

@@ -246,7 +246,11 @@ class Registry:
 
     async def _refuse_early(self, cmd: TeamMember, ctx: CommandContext, rule: MemberRule) -> None:
         """The team's rules before anything is written (a resend skips them: it is answered from
-        the log)."""
+        the log). A cached team that passes is trusted (the team's own append is guarded and
+        undoes the join if it refuses after all); only a refusal is checked against the log."""
+        snap = self.teams.cached(cmd.team_id)
+        if snap is not None and (ctx.command_id in snap.commands or _passes(rule, snap.state, cmd)):
+            return
         snap = await self.teams.load(cmd.team_id)
         if ctx.command_id not in snap.commands:
             rule(snap.state, cmd.team_id, cmd.volunteer_id)
@@ -279,3 +283,11 @@ def _unchanged(same: bool) -> None:
     """What we read before choosing the aggregates changed in between: let the caller resend."""
     if not same:
         raise Rejected("concurrency_conflict", "the volunteer or team changed meanwhile; send again")
+
+
+def _passes(rule: MemberRule, state: team.Team, cmd: TeamMember) -> bool:
+    try:
+        rule(state, cmd.team_id, cmd.volunteer_id)
+    except Rejected:
+        return False
+    return True

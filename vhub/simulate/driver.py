@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,19 @@ class Tally:
             self.unexpected_samples.append(text)
 
 
+@dataclass(frozen=True)
+class PhaseTime:
+    """How long one phase took, from its first command sent to its last answer."""
+
+    name: str
+    commands: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.commands / self.seconds if self.seconds else 0.0
+
+
 class Driver:
     def __init__(
         self,
@@ -97,6 +111,7 @@ class Driver:
         self.on_phase: Callable[[str], None] | None = None  # told as each phase starts
         self.on_answered: Callable[[int], None] | None = None  # told the count after each step
         self.answered = 0
+        self.phase_times: list[PhaseTime] = []
 
     async def run(self, plan: Plan, progress: PhaseProgress) -> None:
         self._resender = Resender(
@@ -120,6 +135,7 @@ class Driver:
     async def run_phase(self, phase: Phase, progress: PhaseProgress) -> None:
         steps = phase.steps()
         task = progress.start(phase.name, phase.size)
+        began = time.perf_counter()
 
         async def worker() -> None:
             for step in steps:  # one shared iterator: each step is taken by exactly one worker
@@ -130,6 +146,7 @@ class Driver:
                     self.on_answered(self.answered)
 
         await asyncio.gather(*(worker() for _ in range(min(self._concurrency, phase.size or 1))))
+        self.phase_times.append(PhaseTime(phase.name, phase.size, time.perf_counter() - began))
         progress.finish(task)
 
     def resolve(self, value: Any) -> Any:

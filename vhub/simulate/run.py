@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vhub.simulate import check
-from vhub.simulate.driver import Driver, Route, Tally, plain_route
+from vhub.simulate.driver import Driver, PhaseTime, Route, Tally, plain_route
 from vhub.simulate.model import Plan, Truth
 from vhub.simulate.progress import PhaseProgress
 from vhub.simulate.scenarios import build_plan
@@ -31,6 +31,7 @@ class Report:
     headlines: dict[str, int] = field(default_factory=dict)
     position: int = 0
     replay: bool = False
+    phases: list[PhaseTime] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -150,6 +151,7 @@ async def run_scenario(
         dict(plan.truth.headlines),
         after.position,
         replay,
+        driver.phase_times,
     )
 
 

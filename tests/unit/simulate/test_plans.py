@@ -151,3 +151,28 @@ def test_campaign_scale_one_is_about_a_million_events() -> None:
     assert total["active_teams"] == 350
     points = sum(p.size for p in plan.phases if p.name == "service points")
     assert points == 332
+
+
+def _team_of(step: Step) -> str:
+    """The team a membership, dispatch or shift command writes (a shift's id names its order)."""
+    if "team_id" in step.body:
+        return str(step.body["team_id"].key)
+    return str(step.body["dispatch_id"].key).rsplit(".", 1)[0]
+
+
+@pytest.mark.parametrize("phase", ["memberships", "dispatches", "check-ins", "check-outs", "reports"])
+def test_concurrent_commands_spread_over_teams(small_campaign: Plan, phase: str) -> None:
+    """Commands sent together write different teams: a window of the phase as wide as the number
+    of teams holds few of any one team's commands (they would wait on each other's appends), but
+    near the end, where only the teams with the most commands have any left."""
+    [steps] = [list(p.steps()) for p in small_campaign.phases if p.name == phase]
+    dispatched: dict[str, str] = {}  # order key -> team key, from the dispatches phase
+    for p in small_campaign.phases:
+        if p.name == "dispatches":
+            dispatched = {str(s.saves): str(s.body["team_id"].key) for s in p.steps()}
+    teams = small_campaign.truth.of(CAMPAIGN)["active_teams"]
+    for start in range(0, len(steps) * 3 // 4 - teams, teams):
+        window = steps[start : start + teams]
+        keys = [_team_of(s) for s in window]
+        per_team = Counter(dispatched.get(k, k) for k in keys)
+        assert max(per_team.values()) <= 2, (phase, start, per_team.most_common(3))
