@@ -87,10 +87,18 @@ class Codec(Protocol):
 
     async def open(self, envelope: Envelope) -> Event: ...
 
+    def recorded(self, ev: Event, data: dict[str, Any]) -> Event:
+        """``ev`` as ``open`` will return it once logged as ``data`` (what our own append folds
+        into the cached snapshot, so it equals a load from the log)."""
+        ...
+
 
 class PlainCodec:
     def data(self, aggregate_id: str, ev: Event) -> dict[str, Any]:
         return ev.model_dump(mode="json")
+
+    def recorded(self, ev: Event, data: dict[str, Any]) -> Event:
+        return ev
 
     async def open(self, envelope: Envelope) -> Event:
         return decode(envelope)
@@ -207,11 +215,20 @@ class Aggregates(Generic[S]):
         self._cache.pop(self.subject(aggregate_id), None)
 
     def advance(
-        self, aggregate_id: str, snap: Snapshot[S], ctx: CommandContext, events: list[Event], refs: Refs
+        self,
+        aggregate_id: str,
+        snap: Snapshot[S],
+        ctx: CommandContext,
+        events: list[Event],
+        refs: Refs,
+        logged: list[Envelope] | None = None,
     ) -> None:
-        """Cache the snapshot after our own append, without reading it back."""
+        """Cache the snapshot after our own append, without reading it back (``logged``: the
+        envelopes appended, which a codec other than the plain one folds as it would read them)."""
         if self._cache_size <= 0:
             return  # nothing is cached: folding the events would be wasted
+        if logged is not None and self._codec is not PLAIN:
+            events = [self._codec.recorded(ev, env.data) for ev, env in zip(events, logged, strict=True)]
         commands = snap.commands.with_commands({ctx.command_id: refs}, append=False)
         self._remember(
             self.subject(aggregate_id),

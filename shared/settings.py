@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # off only to measure what sealing costs (bench/commands.py): personal fields then go to the
     # log in plaintext, as before issue 12; production refuses it
     pii_sealing: bool = True
+    # data keys each registry replica keeps ready, already written (services/registry/keypool.py);
+    # 0: each registration writes its own key first (before issue 14)
+    key_pool_size: int = Field(default=512, ge=0, le=100_000)
     command_concurrency: int = Field(default=256, ge=1, le=10_000)
     occ_retries: int = Field(default=5, ge=0, le=50)
     snapshot_cache_size: int = Field(default=20_000, ge=0)  # per aggregate kind

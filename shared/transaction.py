@@ -178,7 +178,7 @@ class Writer:
                         EventRef(res.first_seq + i, env.event_type, env.event_id)
                         for i, env in enumerate(envelopes[t.subject])
                     )
-                    t.repo.advance(t.aggregate_id, s, ctx, evs, refs)
+                    t.repo.advance(t.aggregate_id, s, ctx, evs, refs, envelopes[t.subject])
                     outcomes[t.subject] = Outcome(t.aggregate_id, res.last_seq, refs)
                 return [
                     outcomes.get(t.subject) or Outcome(t.aggregate_id, s.version, ())

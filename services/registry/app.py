@@ -88,6 +88,7 @@ class RegistryApp:
         self.discovery = discovery_for(nc, settings, "registry", bus=self.bus, readiness=self.readiness)
 
     async def start(self) -> None:
+        self.registry.key_pool.start()  # keys made ahead while the index replays
         await self.identities.start(self._catch_up_s)
         await self.bus.start()
         await self.discovery.start()
@@ -96,6 +97,7 @@ class RegistryApp:
 
     async def stop(self) -> None:
         await self.bus.stop()
+        await self.registry.key_pool.stop()
         await self.identities.stop()
         await self.http.stop()
 
@@ -108,6 +110,7 @@ class RegistryApp:
                 "position": self.registry.identities.position,
                 "keys": len(self.registry.identities),
             },
+            "data_keys_ready": len(self.registry.key_pool),
         }
 
 

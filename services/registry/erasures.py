@@ -63,7 +63,7 @@ async def erasure_report(js: JetStreamContext, stream: str, hub: str, keys: KeyS
                 seq=msg.seq or 0,
                 command_id=env.command_id,
                 actor=env.actor,
-                key_deleted=await keys.get(vid) is None,
+                key_deleted=await keys.get(str(env.data.get("key_id") or vid)) is None,
             )
         )
     return out

@@ -35,7 +35,7 @@ from shared.provisioned import identity_filters
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
 IdentityPseudonym = Callable[[str, str], str]  # (full_name, birth_date ISO) -> keyed pseudonym
-OnErased = Callable[[str], Awaitable[None]]
+OnErased = Callable[[str, str], Awaitable[None]]  # (volunteer id, the erased key's id)
 Fact = tuple[str, Event]  # the aggregate id, the event
 
 
@@ -108,7 +108,7 @@ class IdentityIndex:
             elif isinstance(ev, VolunteerErased):
                 self.remove(ev.volunteer_id)
                 if self._on_erased is not None:
-                    await self._on_erased(ev.volunteer_id)
+                    await self._on_erased(ev.volunteer_id, ev.key_id or ev.volunteer_id)
         self.position = batch.last_seq
 
 

@@ -6,20 +6,30 @@ and nothing else (PostgreSQL is reporting's, and not guaranteed at a hub), it mu
 while the hub is cut off, and a bucket with history 1 really forgets: a purge removes the key's
 only message and leaves a marker naming no one (docs/architecture.md, "Personal data").
 
-A key is created before the registration that uses it (``update(last=0)``, so a purged key is
-never created again: an erased volunteer stays erased), read through a bounded cache, and purged
-on erasure. Every replica drops an erased key from its cache when the erasure reaches its
+A key is durable before any event sealed with it is appended. Since issue 14 keys are made ahead
+under ids of their own (``k-<random>``: :meth:`KeyStore.make`, in batches, by each replica's
+:class:`services.registry.keypool.KeyPool`) and a registration takes a ready one: its events name
+the key (``sealed.key_id``), the volunteer's state keeps it, and erasure purges it. Keys written
+before issue 14 are named by their volunteer id (:meth:`KeyStore.create`, still what the plaintext
+migration uses) and read as they are. Every write is ``update(last=0)``: an id is never given a
+key twice, so a purged key is never created again. An erased volunteer stays erased because the
+registry refuses to answer their registration from the log (``volunteer_erased``, decided from
+their ``VolunteerErased``), and their key id is never reused. Keys are read through a bounded
+cache, and every replica drops an erased key from its cache when the erasure reaches its
 duplicate-index feed (services/registry/identities.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import json
 import os
+import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from hashlib import sha256
 
+import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nats.js import JetStreamContext
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
@@ -42,15 +52,23 @@ class MasterKey:
         nonce = os.urandom(12)
         wrapped = self._aead.encrypt(nonce, data_key, key_id.encode())
         doc = {"v": 1, "kek": self.key_id, "nonce": _b64(nonce), "wrapped": _b64(wrapped)}
-        return json.dumps(doc).encode()
+        return orjson.dumps(doc)
 
     def unwrap(self, key_id: str, value: bytes) -> bytes:
-        doc = json.loads(value)
+        doc = orjson.loads(value)
         if doc.get("kek") != self.key_id:
             raise ValueError(f"data key {key_id} is wrapped by master key {doc.get('kek')}")
         return self._aead.decrypt(
             base64.b64decode(doc["nonce"]), base64.b64decode(doc["wrapped"]), key_id.encode()
         )
+
+
+@dataclass(frozen=True)
+class ReadyKey:
+    """A data key already durable in the bucket under ``key_id``."""
+
+    key_id: str
+    key: bytes
 
 
 class KeyStore:
@@ -82,8 +100,8 @@ class KeyStore:
         return self._kv
 
     async def create(self, key_id: str) -> bytes:
-        """A new data key for ``key_id``, or the one it already has (a resent registration);
-        Rejected(volunteer_erased) when it was purged."""
+        """A new data key for ``key_id`` (the old form: the volunteer id; ``vhub pii migrate``),
+        or the one it already has; Rejected(volunteer_erased) when it was purged."""
         kv = await self._bucket()
         data_key = AESGCM.generate_key(bit_length=256)
         try:
@@ -95,6 +113,18 @@ class KeyStore:
             return found
         self._remember(key_id, data_key)
         return data_key
+
+    async def make(self, n: int) -> list[ReadyKey]:
+        """``n`` new keys under fresh random ids, written at once (their writes share fsyncs);
+        each is durable when this returns."""
+        kv = await self._bucket()
+        made = [ReadyKey(f"k-{uuid.uuid4().hex}", AESGCM.generate_key(bit_length=256)) for _ in range(n)]
+        await asyncio.gather(*(kv.update(r.key_id, self._master.wrap(r.key_id, r.key), last=0) for r in made))
+        return made
+
+    def remember(self, ready: ReadyKey) -> None:
+        """Hold a key this process is about to seal with (sealing is synchronous: sealing.py)."""
+        self._remember(ready.key_id, ready.key)
 
     async def get(self, key_id: str) -> bytes | None:
         """The data key, or None once it is deleted (or never existed)."""

@@ -1,6 +1,7 @@
 """The data subject's rights at the registry: erasure (crypto-shredding) and access (export).
 
-Erasure deletes the volunteer's data key first, then records, in one atomic batch, the team's
+Erasure deletes the volunteer's data key first (the one their registration names: a random id since
+issue 14, their own id before), then records, in one atomic batch, the team's
 release of them, their withdrawal and ``VolunteerErased``, and the phone claim's release (so the
 number can register again). Key first: should the batch fail, the person is unreadable already and
 the command, sent again, finishes the record; a resend after success is answered from the log and
@@ -39,15 +40,16 @@ from shared.upcast import decode
 log = structlog.get_logger(__name__)
 
 
-def keep_erased(keys: KeyStore) -> Callable[[str], Awaitable[None]]:
-    """What every replica does when an erasure reaches its feed: drop the key from its cache, and
-    delete it again if it is back (a key bucket restored from a backup older than the erasure)."""
+def keep_erased(keys: KeyStore) -> Callable[[str, str], Awaitable[None]]:
+    """What every replica does when an erasure reaches its feed: drop the erased key (the one the
+    ``VolunteerErased`` names) from its cache, and delete it again if it is back (a key bucket
+    restored from a backup older than the erasure)."""
 
-    async def erased(volunteer_id: str) -> None:
-        keys.forget(volunteer_id)
-        if await keys.get(volunteer_id) is not None:
+    async def erased(volunteer_id: str, key_id: str) -> None:
+        keys.forget(key_id)
+        if await keys.get(key_id) is not None:
             log.warning("erased_key_deleted_again", volunteer_id=volunteer_id)
-            await keys.delete(volunteer_id)
+            await keys.delete(key_id)
 
     return erased
 
@@ -63,9 +65,10 @@ class Privacy:
         snap = await r.volunteers.load(vid)
         recorded = ctx.command_id in snap.commands
         state = snap.state
+        key_id = state.key_id or vid  # plaintext (v2) volunteers: the old form's id, as before
         if not recorded:
-            volunteer.erase(state, vid, cmd.reason, vid)  # refuse an unknown volunteer first
-        await r.keys.delete(vid)
+            volunteer.erase(state, vid, cmd.reason, key_id)  # refuse an unknown volunteer first
+        await r.keys.delete(key_id)
         team_id = state.team_id
         phone_key = phone_pseudonym(r.pseudonym, state.phone) if state.phone else None
         claim = await r.claims.release_target(phone_key, vid) if phone_key and not recorded else None
@@ -78,7 +81,7 @@ class Privacy:
         def decide(states: list[Any]) -> list[list[Event]]:
             if states[0].team_id != team_id or states[0].phone != state.phone:
                 raise Rejected("concurrency_conflict", "the volunteer changed meanwhile; send again")
-            events: list[list[Event]] = [volunteer.erase(states[0], vid, cmd.reason, vid)]
+            events: list[list[Event]] = [volunteer.erase(states[0], vid, cmd.reason, key_id)]
             if team_id:
                 events.append(team.drop_member(states[1], team_id, vid))
             if claim is not None:

@@ -32,6 +32,7 @@ from services.registry.domain.commands import (
     WithdrawVolunteer,
 )
 from services.registry.identities import IdentityIndex
+from services.registry.keypool import KeyPool
 from services.registry.keystore import KeyStore
 from services.registry.phones import LegacyClaims, PhoneSlots
 from services.registry.privacy import keep_erased
@@ -65,7 +66,8 @@ class Registry:
         self._writer = self.writer = writer or Writer(store, retries=settings.occ_retries)
         self._pseudonym = keyed(settings.pii_key.get_secret_value().encode())
         self.keys = keys or KeyStore.of(store.jetstream, settings)
-        self.codec = PersonalCodec(self.keys, self.pseudonym, seal=settings.pii_sealing)
+        self.key_pool = KeyPool(self.keys, size=settings.key_pool_size)  # started by the app
+        self.codec = PersonalCodec(self.keys, self.pseudonym, seal=settings.pii_sealing, pool=self.key_pool)
 
         def repo(
             aggregate: str, initial: Callable[[], Any], evolve: EvolveFn[Any], cached: bool = True
@@ -116,17 +118,26 @@ class Registry:
         dupes: list[str] = []
 
         async def write_at(volunteer_id: str, guarded: bool) -> Outcome:
-            if self.codec.seal:
-                await self.keys.create(volunteer_id)  # before the event it seals (sealing.py)
+            if not guarded:  # to be answered from the log (phones.py)
+                await self._refuse_erased(volunteer_id)
             dupes[:] = [v for v in self.identities.holders(identity) if v != volunteer_id]
             guard = self.claims.guard(volunteer_id) if guarded else None
-            return await self._writer.write(
-                ctx,
-                Target(self.volunteers, volunteer_id, new=True, guard=guard),
-                lambda s: volunteer.register(
-                    s, cmd, volunteer_id=volunteer_id, today=today, possible_duplicates=dupes, fields=fields
-                ),
-            )
+            async with self.codec.fresh_key(volunteer_id):  # durable already (keypool.py)
+                outcome = await self._writer.write(
+                    ctx,
+                    Target(self.volunteers, volunteer_id, new=guarded, guard=guard),
+                    lambda s: volunteer.register(
+                        s,
+                        cmd,
+                        volunteer_id=volunteer_id,
+                        today=today,
+                        possible_duplicates=dupes,
+                        fields=fields,
+                    ),
+                )
+            if outcome.duplicate:  # answered from the log (or this replica's cache of it)
+                await self._refuse_erased(volunteer_id)
+            return outcome
 
         phone_key = phone_pseudonym(self.pseudonym, str(fields["phone"]))
         outcome = await self.claims.register(phone_key, ctx, write_at)
@@ -137,6 +148,12 @@ class Registry:
         reason = "same name and birth date in this province"
         warnings = [{"code": "possible_duplicate", "duplicate_of": sorted(dupes), "reason": reason}]
         return Accepted.of(outcome, warnings=warnings if dupes else [])
+
+    async def _refuse_erased(self, volunteer_id: str) -> None:
+        """An erased volunteer stays erased: their registration is never answered again (before
+        issue 14 the purged key, named by the volunteer id, refused to be created again)."""
+        if (await self.volunteers.load(volunteer_id)).state.erased:
+            raise Rejected("volunteer_erased", "this volunteer was erased; register anew")
 
     async def _flagged(self, volunteer_id: str, outcome: Outcome) -> list[str]:
         if not any(e.event_type == PossibleDuplicateFlagged.event_type for e in outcome.events):
@@ -163,7 +180,9 @@ class Registry:
             return Accepted.of(outcome)
         volunteer.require_active(current.state, cmd.volunteer_id)
         personal = cmd.full_name is not None or cmd.phone is not None
-        if personal and self.codec.seal and await self.keys.get(cmd.volunteer_id) is None:
+        key_id = current.state.key_id or cmd.volunteer_id  # (plaintext v2: the old form's id)
+        key = await self.keys.get(key_id) if personal and self.codec.seal else None
+        if personal and self.codec.seal and key is None:
             raise Rejected(
                 "personal_data_key_missing", "this volunteer's data key is gone (docs/operating.md)"
             )
@@ -188,7 +207,11 @@ class Registry:
                 events.append(places.release_phone(states[2], cmd.volunteer_id))
             return events
 
-        outcome, *_ = await self._writer.transact(ctx, targets, decide)
+        if key is None:
+            outcome, *_ = await self._writer.transact(ctx, targets, decide)
+        else:
+            with self.codec.using(cmd.volunteer_id, key_id, key):
+                outcome, *_ = await self._writer.transact(ctx, targets, decide)
         return Accepted.of(outcome)
 
     def _phone_key(self, phone: str | None) -> str:

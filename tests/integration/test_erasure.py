@@ -22,6 +22,7 @@ from services.reporting.app import ReportingApp
 from services.reporting.db import make_engine
 from services.reporting.rebuild import rebuild
 from services.reporting.store import ReportingStore
+from shared.envelope import Envelope, event_subject
 from shared.hosting import hosted
 from shared.settings import Settings, load_settings
 from shared.streams import central_stream_config, ensure_stream
@@ -102,6 +103,13 @@ async def figures(nc: Client, reporting: ReportingApp, settings: Settings) -> di
         return await observed_view(http, ["01"], [date.today()])
 
 
+async def key_of(nc: Client, hub: Settings, volunteer_id: str) -> str:
+    """The data key the volunteer's registration names (a key made ahead: services/registry/keypool.py)."""
+    subject = event_subject(hub.hub, "registry", "volunteer", volunteer_id)
+    msg = await nc.jetstream().get_msg(hub.event_stream, seq=1, subject=subject, next=True)
+    return str(Envelope.from_bytes(msg.data or b"").data["sealed"]["key_id"])
+
+
 async def test_erased_person_leaves_no_trace_and_figures_stay(
     nc: Client, hub: Settings, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -153,15 +161,16 @@ async def test_erased_person_leaves_no_trace_and_figures_stay(
         assert refused["code"] == "duplicate_volunteer"  # ... and the kept one's is not
 
     kv = await nc.jetstream().key_value(hub.keys_bucket)
+    gone_key, kept_key = [await key_of(nc, hub, v) for v in (gone, kept)]
     with pytest.raises((KeyDeletedError, KeyNotFoundError)):
-        await kv.get(gone)
-    assert (await kv.get(kept)).value
+        await kv.get(gone_key)
+    assert (await kv.get(kept_key)).value
     raw = await dump_streams(nc)
     db = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("reporting.db*")))  # noqa: ASYNC240  # a test's own files, read once
     # the dump saw the hub's log, its central copy and the key bucket's purge marker
     assert raw.count(b"registry.volunteer_erased") >= 4  # subject header + envelope, twice
     assert b"Nats-Stream-Source" in raw
-    assert f"$KV.{hub.keys_bucket}.{gone}".encode() in raw
+    assert f"$KV.{hub.keys_bucket}.{gone_key}".encode() in raw
     assert db
     answers = json.dumps(after, ensure_ascii=False).encode() + json.dumps(before).encode()
     out, err = capfd.readouterr()  # every log line of the services run in this process

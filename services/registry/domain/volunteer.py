@@ -39,6 +39,9 @@ class Volunteer(BaseModel):
     commune_code: str | None = None
     affiliation: Affiliation | None = None
     team_id: str | None = None
+    # the data key sealing their personal fields, as their registration names it (None: plaintext,
+    # v2 or older); not personal: a random id since issue 14, the volunteer id before
+    key_id: str | None = None
 
 
 ERASED = {"full_name": None, "phone": None, "birth_date": None}  # what erasure removes from a state
@@ -59,9 +62,10 @@ def evolve(state: Volunteer, event: Event) -> Volunteer:
                 province_code=event.province_code,
                 commune_code=event.commune_code,
                 affiliation=event.affiliation,
+                key_id=event.sealed.key_id if event.sealed else None,
             )
         case VolunteerUpdated():
-            changes = event.model_dump(exclude_none=True, exclude={"volunteer_id", "skills"})
+            changes = event.model_dump(exclude_none=True, exclude={"volunteer_id", "skills", "sealed"})
             if event.phone is not None or event.phone_pseudonym is not None:  # (unopened: no key)
                 changes["moved"] = True
             return state.model_copy(update=changes)

@@ -143,7 +143,8 @@ async def scenario(nc: Client, settings: Settings, ops: list[tuple[str, int]], r
                     c,
                 )
                 registered[p] = accepted.aggregate_id
-                created[vid(p)] = registry.keys.cached(vid(p)) or created.get(vid(p), b"")
+                key_id = (await registry.volunteers.load(vid(p))).state.key_id or vid(p)
+                created[key_id] = registry.keys.cached(key_id) or created.get(key_id, b"")
             elif op == "rename":
                 await registry.update_volunteer(
                     UpdateVolunteer(volunteer_id=vid(p), full_name=f"Trần Thị {p} {next(n)}"), ctx()

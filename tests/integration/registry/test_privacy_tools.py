@@ -224,14 +224,16 @@ async def test_an_erasure_at_one_replica_reaches_the_others_and_a_restart(
         seen = await b.privacy.export_volunteer(ExportVolunteer(volunteer_id=vid), ctx("x-exp"))
         assert seen.result is not None
         assert seen.result["personal_data"]["full_name"] == VOLUNTEER["full_name"]
-        assert b.registry.keys.cached(vid) is not None
+        key_id = (await b.registry.volunteers.load(vid)).state.key_id
+        assert key_id is not None
+        assert b.registry.keys.cached(key_id) is not None
 
         await a.privacy.erase_volunteer(
             EraseVolunteer(volunteer_id=vid, reason="consent_withdrawn"), ctx("x-er")
         )
 
         async def forgotten() -> bool:
-            return b.registry.keys.cached(vid) is None
+            return b.registry.keys.cached(key_id) is None
 
         await eventually(forgotten, "the other replica dropped the key", 30)
         key = b.registry.identities.key_of(str(VOLUNTEER["full_name"]), str(VOLUNTEER["birth_date"]), "01")
@@ -264,18 +266,20 @@ async def test_a_key_brought_back_by_a_restored_backup_is_deleted_again_at_start
         ctx = CommandContext(command_id="bk-reg", correlation_id="bk", actor="test", received_at=now)
         body = {**VOLUNTEER, "phone": "0911999000"}
         vid = (await first.registry.register_volunteer(RegisterVolunteer(**body), ctx)).aggregate_id
-        backup = (await kv.get(vid)).value  # what a backup taken now holds
+        key_id = (await first.registry.volunteers.load(vid)).state.key_id
+        assert key_id is not None
+        backup = (await kv.get(key_id)).value  # what a backup taken now holds
         assert backup
         erase = EraseVolunteer(volunteer_id=vid, reason="legal_order")
         await first.privacy.erase_volunteer(erase, CommandContext("bk-er", "bk", "test", now))
     finally:
         await first.stop()
-    await kv.put(vid, backup)  # the restore
+    await kv.put(key_id, backup)  # the restore
     restarted = RegistryApp(nc, provisioned.model_copy(update={"instance": "2"}), catch_up_s=30)
     await restarted.start()  # its feed catches up with the log before it serves
     try:
         with pytest.raises((KeyDeletedError, KeyNotFoundError)):
-            await kv.get(vid)
+            await kv.get(key_id)
         state = (await restarted.registry.volunteers.load(vid)).state
         assert (state.full_name, state.phone, state.birth_date) == (None, None, None)
     finally:

@@ -38,14 +38,19 @@ def person(i: int, **over: Any) -> dict[str, Any]:
 async def test_register_volunteer_is_accepted_with_its_version(
     send: Send, registry: CommandBus, store: EventStore, provisioned: Settings
 ) -> None:
-    """A valid registration is recorded; the reply names the volunteer and the log position."""
+    """A valid registration is recorded; the reply names the volunteer and the log position; the
+    event is sealed under a key of its own, already in the key bucket."""
     reply = await send("register_volunteer", {**VOLUNTEER, "command_id": "reg-1"})
     assert reply["accepted"], reply
     subject = event_subject(provisioned.hub, "registry", "volunteer", reply["aggregate_id"])
     [rec] = await store.read(subject)
     assert reply["version"] == rec.seq
     assert rec.envelope.data["phone"] is None  # sealed (services/registry/sealing.py)
-    assert rec.envelope.data["sealed"]["key_id"] == reply["aggregate_id"]
+    key_id = rec.envelope.data["sealed"]["key_id"]
+    assert key_id.startswith("k-")  # a key made ahead (services/registry/keypool.py)
+    assert key_id != reply["aggregate_id"]
+    kv = await store.jetstream.key_value(provisioned.keys_bucket)
+    assert (await kv.get(key_id)).value
     assert "+84987654321" not in subject  # personal data never in subjects
 
 
