@@ -62,8 +62,9 @@ async def pg_drop(name: str) -> None:
 
 async def _rebuild_once(
     ctx: Context, hub: str, db_url: str, label: str, profile: dict[str, Any]
-) -> tuple[int, float]:
-    """The reporting rebuild in a process of its own (bench.rebuild_run): (events, seconds)."""
+) -> tuple[int, float, dict[str, float]]:
+    """The reporting rebuild in a process of its own (bench.rebuild_run): (events, seconds, CPU
+    seconds by process)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -84,7 +85,7 @@ async def _rebuild_once(
     if proc.returncode != 0:
         raise RuntimeError(f"rebuild exited {proc.returncode}: {log.read_text()[-300:]}")
     body = json.loads(out.decode().strip().splitlines()[-1])
-    return int(body["position"]), float(body["seconds"])
+    return int(body["position"]), float(body["seconds"]), body.get("cpu_s", {})
 
 
 async def rebuild_rows(ctx: Context) -> list[Row]:
@@ -98,7 +99,9 @@ async def rebuild_rows(ctx: Context) -> list[Row]:
         # baseline uses other events, minutes earlier, and a shared machine's load moves between
         nc = await nats.connect(ctx.url)
         try:
+            cpu0 = time.process_time()  # this process: the pull's client (and the bench's idle rest)
             beside = await pull_rate(nc, stream, ctx.rebuild_events, ack="none")
+            pull_cpu = time.process_time() - cpu0
         finally:
             await nc.close()
         figure = f"projection rebuild, {ctx.rebuild_events:,} events, {db}"
@@ -109,7 +112,7 @@ async def rebuild_rows(ctx: Context) -> list[Row]:
                 url = sqlite_url("rebuild")
             else:
                 url, pg_name = await pg_database()
-            applied, seconds = await _rebuild_once(ctx, hub, url, db, profile)
+            applied, seconds, cpu = await _rebuild_once(ctx, hub, url, db, profile)
         except Exception as err:  # a missing PostgreSQL is a row, not a crash
             rows.append(
                 Row(ctx.label, figure, None, "ev/s", target=TARGET_REBUILD, status=f"failed: {str(err)[:80]}")
@@ -126,7 +129,15 @@ async def rebuild_rows(ctx: Context) -> list[Row]:
             baseline=beside,
             baseline_name="raw pull of this log, just before",
             target=TARGET_REBUILD,
-            extra={"applied": applied, "seconds": seconds, "run_pull": ctx.base.pull_rate, **profile},
+            extra={
+                "applied": applied,
+                "seconds": seconds,
+                "run_pull": ctx.base.pull_rate,
+                # CPU per event: the rebuild's processes, and the raw pull's client beside it
+                "cpu_us_per_event": {k: v * 1e6 / max(applied, 1) for k, v in cpu.items()},
+                "pull_cpu_us_per_event": pull_cpu * 1e6 / max(ctx.rebuild_events, 1),
+                **profile,
+            },
         )
         row.met = bool(row.ratio and row.ratio >= 0.8)
         rows.append(row)

@@ -1,13 +1,15 @@
 """One timed projection rebuild in a process of its own: the reporting service's rebuild function
 (fresh tables from sequence 1, then the atomic switch), with the settings of the environment.
 
-Usage: ``python -m bench.rebuild_run`` (VHUB_NATS_URL, VHUB_HUB, VHUB_DATABASE_URL); prints JSON.
+Usage: ``python -m bench.rebuild_run`` (VHUB_NATS_URL, VHUB_HUB, VHUB_DATABASE_URL); prints JSON
+(with the CPU seconds of the process and of its fold worker).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import time
 
 from services.reporting import models as m
@@ -31,7 +33,12 @@ async def main() -> None:
     finally:
         await engine.dispose()
         await nc.drain()
-    print(json.dumps({"position": at.position, "seconds": seconds}), flush=True)
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = {  # the rebuild's process and its (reaped) fold worker, set-up included
+        "main": own.ru_utime + own.ru_stime,
+        "worker": children.ru_utime + children.ru_stime,
+    }
+    print(json.dumps({"position": at.position, "seconds": seconds, "cpu_s": cpu}), flush=True)
 
 
 if __name__ == "__main__":

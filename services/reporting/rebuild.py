@@ -2,12 +2,14 @@
 
 The live projection and the API keep working on the active colour meanwhile. The rebuild reads
 with an ephemeral pull consumer that needs no acks (a failed rebuild starts again from scratch),
-keeps the new tables' entity rows in memory (it is their only writer, from empty, so it never
-reads them back), commits every ``commit_size`` events or more, writes group N while it reads and
-decodes group N+1 (two pull requests outstanding: :mod:`shared.reader`; group N+1 grows past
-``commit_size`` rather than stop the pull while group N is still being written), and switches as soon as
-it has reached the live projection's checkpoint. Events after that are the live projection's again: its
-batches at or below the rebuilt checkpoint are skipped.
+hands each part it reads to a fold worker on the second core (:mod:`services.reporting.fold_worker`:
+it decodes and folds, and keeps the new tables' entity rows in memory, as their only writer from
+empty, so nothing is read back), commits every ``commit_size`` events or more, writes group N (the
+worker's statements) while it reads and the worker folds group N+1 (two pull requests
+outstanding: :mod:`shared.reader`; group N+1 grows past ``commit_size`` rather than stop the pull
+while group N is still being written), and switches as soon as it has reached the live projection's
+checkpoint. Events after that are the live projection's again: its batches at or below the rebuilt
+checkpoint are skipped.
 """
 
 from __future__ import annotations
@@ -15,16 +17,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
 from nats.js import JetStreamContext
 
-from services.reporting.decoding import decode_msg
-from services.reporting.projections import Loaded
-from services.reporting.store import Item, Position, ReportingStore
-from shared.delivery import origin, pending_after
+from services.reporting.fold_worker import FoldWorker
+from services.reporting.store import Folded, Item, Position, ReportingStore
+from shared.delivery import origin, pending_after, stream_seq
 from shared.envelope import utcnow
 from shared.provisioned import REPORTING_FILTER, REPORTING_REBUILD
 from shared.reader import StreamReader
@@ -77,34 +78,35 @@ async def rebuild(
     reader = StreamReader(
         js, stream=stream, filter_subject=filter_subject, batch=batch_size, name=REBUILD_CONSUMER
     )
-    await reader.start()
+    # the second core: decodes and folds each part as it is read, keeps the new colour's entity rows
+    worker = FoldWorker(colour, postgres=store.postgres, provenance=store.provenance)
     started, applied, last = time.perf_counter(), 0, 0
     skipped, groups, write_wait = 0, 0, 0.0
-    memory = Loaded()  # the new colour's entity rows: we are their only writer, from empty
     writing: asyncio.Task[int] | None = None  # the previous group, written while we read on
-    group: list[Item] = []
+    group: list[Item] = []  # the group's sequences (what it holds, the worker has)
     origins: dict[str, int] = {}  # how far the group goes in each hub's log
+    failed = True
     try:
+        await reader.start()
         while True:
             msgs = await reader.take(fetch_timeout)
             caught_up = not msgs
             if msgs:
                 own = 0  # the last message written to this stream itself (not a sourced copy)
-                for msg in msgs:
-                    item, reason = decode_msg(msg)
-                    if reason is not None:
-                        skipped += 1  # the live projection dead-letters it
-                    group.append(item)
+                seqs = [stream_seq(msg) for msg in msgs]
+                await worker.feed(seqs, [msg.data for msg in msgs])
+                group.extend([Item(seq, None, None) for seq in seqs])
+                for msg, seq in zip(msgs, seqs, strict=True):
                     came = origin(msg) if msg.headers else None  # only a sourced copy has headers here
                     if came is None:
-                        own = item.seq
+                        own = seq
                     else:
                         origins[came[0]] = came[1]
                 if own:
                     origins[""] = own
                 pending = pending_after(msgs[-1])
                 caught_up = pending == 0
-                applied, last = applied + len(msgs), group[-1].seq
+                applied, last = applied + len(msgs), seqs[-1]
                 total = max(total, last + pending)
                 if progress is not None:
                     progress(_progress(applied, last, total, started))
@@ -116,22 +118,22 @@ async def rebuild(
                     await writing  # groups are written in order, one at a time
                     write_wait += time.perf_counter() - waited
                 if writing is not None:
-                    writing.result()  # a failed write ends the rebuild here
-                writing = asyncio.create_task(
-                    store.apply(group, origins=origins, rebuild_owner=owner, memory=memory)
-                )
+                    skipped += writing.result()  # a failed write ends the rebuild here
+                writing = asyncio.create_task(_write(store, group, worker.cut(), origins, owner))
                 group, origins = [], {}
                 groups += 1
             if not caught_up:
                 continue
             if writing is not None:
-                await writing
+                skipped += await writing
                 writing = None
             if await store.try_switch(owner, utcnow()):
                 break
+        failed = False
     finally:
         if writing is not None and not writing.done():
             writing.cancel()
+        await worker.close(kill=failed)
         await reader.close()
     at = await store.position()
     log.info(
@@ -146,6 +148,15 @@ async def rebuild(
         seconds=round(time.perf_counter() - started, 3),
     )
     return at
+
+
+async def _write(
+    store: ReportingStore, group: list[Item], folded: Awaitable[Folded], origins: dict[str, int], owner: str
+) -> int:
+    """Write a group once the worker has folded it; returns how many of its events were unreadable."""
+    done = await folded
+    await store.apply(group, origins=origins, rebuild_owner=owner, folded=done)
+    return done.summary.dead_lettered
 
 
 def _progress(applied: int, position: int, total: int, started: float) -> Progress:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting import models as m
 from services.reporting.batch import BatchRows
+from services.reporting.plan import Statement
 from services.reporting.projections import Loaded, fold
 from shared.events import Event
 
@@ -37,6 +38,43 @@ class Item(NamedTuple):
     recorded_at: datetime | None
     ignored: bool = False
     hub: str = ""  # the hub whose log it is (its envelope's), "" when unreadable
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """What a batch moves besides its rows: the checkpoint's and the per-hub rows' changes."""
+
+    items: int
+    last_seq: int
+    last_event_at: datetime | None  # the last recorded_at among the items
+    events: int  # applied (an event to fold)
+    dead_lettered: int  # unreadable: the live projection dead-letters them
+    first_hub: str  # the first hub an envelope named ("" when none did)
+    hub_applied: Counter[str]
+    hub_last: dict[str, datetime]
+
+    @classmethod
+    def of(cls, fresh: Sequence[Item]) -> GroupSummary:
+        applied: Counter[str] = Counter()
+        last: dict[str, datetime] = {}
+        stamp, events, dead = None, 0, 0
+        for item in fresh:
+            folds = item.event is not None
+            applied[item.hub] += folds
+            events += folds
+            dead += not folds and not item.ignored
+            if item.recorded_at is not None:
+                stamp = last[item.hub] = item.recorded_at
+        first = next((i.hub for i in fresh if i.hub), "")
+        return cls(len(fresh), fresh[-1].seq, stamp, events, dead, first, applied, last)
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A batch folded and planned outside the store (:mod:`services.reporting.fold_worker`)."""
+
+    summary: GroupSummary
+    statements: list[Statement]
 
 
 @dataclass(frozen=True)
@@ -63,7 +101,8 @@ class ReportingStore:
         self.projection = projection
         self.hub = hub  # the hub whose own stream this is ("": as its events say; central: unused)
         self.provenance = provenance  # index every counted contribution (off: to measure its cost)
-        self._rows = BatchRows(postgres=engine.dialect.name == "postgresql")
+        self.postgres = engine.dialect.name == "postgresql"
+        self._rows = BatchRows(postgres=self.postgres)
 
     async def create_schema(self) -> None:
         async with self.engine.begin() as conn:
@@ -99,6 +138,7 @@ class ReportingStore:
         origins: Mapping[str, int] | None = None,
         rebuild_owner: str | None = None,
         memory: Loaded | None = None,
+        folded: Folded | None = None,
     ) -> int:
         """Apply a batch to the live colour (or, for a rebuild, the inactive one it owns).
         Returns how many items were new (above the checkpoint).
@@ -109,6 +149,9 @@ class ReportingStore:
         ``memory``: every entity row of the target colour, kept by a caller that is its only writer
         since the tables were created (a rebuild); the batch then reads nothing back. It is updated
         in place, so after a failed batch it is wrong and the caller must start again.
+
+        ``folded``: the batch already folded and planned elsewhere (a rebuild's fold worker, which
+        keeps the memory); ``items`` then only name the sequences it covers, past the checkpoint.
         """
         async with self.engine.begin() as conn:
             active, owner = await self._control(conn, lock=False)
@@ -118,44 +161,50 @@ class ReportingStore:
                     raise RebuildSupersededError(f"rebuild {rebuild_owner} no longer owns it")
                 colour = m.other(active)
             at = await self._checkpoint(conn, colour, lock=True)
-            fresh = [i for i in items if i.seq > at.position]
-            if not fresh:
-                return 0
-            events = [i.event for i in fresh if i.event is not None]
-            sources = [(i.seq, i.hub, i.recorded_at) for i in fresh if i.event is not None]
-            tables = m.TABLES[colour]
-            loaded = memory if memory is not None else await self._rows.load(conn, tables, events)
-            changes = fold(events, loaded, sources, trail=self.provenance)
-            await self._rows.write(conn, tables, changes)
+            if folded is not None:  # a rebuild's group, folded and planned by its worker
+                if items and items[0].seq <= at.position:  # its only writer: cannot happen
+                    raise RebuildSupersededError(f"group from {items[0].seq} is not past {at.position}")
+                summary = folded.summary
+                await self._rows.run(conn, folded.statements)
+            else:
+                fresh = [i for i in items if i.seq > at.position]
+                if not fresh:
+                    return 0
+                summary = GroupSummary.of(fresh)
+                events = [i.event for i in fresh if i.event is not None]
+                sources = [(i.seq, i.hub, i.recorded_at) for i in fresh if i.event is not None]
+                tables = m.TABLES[colour]
+                loaded = memory if memory is not None else await self._rows.load(conn, tables, events)
+                changes = fold(events, loaded, sources, trail=self.provenance)
+                await self._rows.write(conn, tables, changes)
             if origins:
-                await self._rows.hub_positions(conn, tables["hub"], self._hub_rows(fresh, origins))
-            stamps = [i.recorded_at for i in fresh if i.recorded_at is not None]
+                await self._rows.hub_positions(
+                    conn, m.TABLES[colour]["hub"], self._hub_rows(summary, origins)
+                )
             await conn.execute(
                 update(CHECKPOINT)
                 .where(CHECKPOINT.c.projection == self.projection, CHECKPOINT.c.colour == colour)
                 .values(
-                    position=fresh[-1].seq,
-                    last_event_at=stamps[-1] if stamps else at.last_event_at,
-                    events_applied=CHECKPOINT.c.events_applied + len(events),
-                    dead_lettered=CHECKPOINT.c.dead_lettered
-                    + sum(1 for i in fresh if i.event is None and not i.ignored),
+                    position=summary.last_seq,
+                    last_event_at=summary.last_event_at or at.last_event_at,
+                    events_applied=CHECKPOINT.c.events_applied + summary.events,
+                    dead_lettered=CHECKPOINT.c.dead_lettered + summary.dead_lettered,
                 )
             )
-            return len(fresh)
+            return summary.items
 
-    def _hub_rows(self, fresh: list[Item], origins: Mapping[str, int]) -> list[dict[str, Any]]:
+    def _hub_rows(self, summary: GroupSummary, origins: Mapping[str, int]) -> list[dict[str, Any]]:
         """One row per hub the batch reached: its position there, the last event's time, the count."""
-        applied: Counter[str] = Counter()
-        last: dict[str, datetime] = {}
-        for item in fresh:
-            applied[item.hub] += item.event is not None
-            if item.recorded_at is not None:
-                last[item.hub] = item.recorded_at
         # a hub's own stream holds only its events: its envelopes name the hub
-        local = self.hub or next((i.hub for i in fresh if i.hub), "")
+        local = self.hub or summary.first_hub
         at = {origin_hub(o, local): seq for o, seq in origins.items()}
         return [
-            {"hub": h, "position": seq, "last_event_at": last.get(h), "events_applied": applied[h]}
+            {
+                "hub": h,
+                "position": seq,
+                "last_event_at": summary.hub_last.get(h),
+                "events_applied": summary.hub_applied[h],
+            }
             for h, seq in at.items()
             if h
         ]

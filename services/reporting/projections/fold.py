@@ -73,12 +73,19 @@ def fold(
         return changes.settle()
     if trail:
         changes.trail = []
+    fold_into(changes, events, origins)
+    return changes.settle()
+
+
+def fold_into(changes: Changes, events: Iterable[Event], origins: Sequence[Origin]) -> None:
+    """Apply ``events`` (at ``origins``) on top of ``changes``, not yet settled: a group folded in
+    parts, one part as it arrives (a rebuild's fold worker), equals :func:`fold` of the whole."""
+    handlers = HANDLERS
     for (seq, hub, at), e in zip(origins, events, strict=True):
         handler = handlers.get(type(e))
         if handler is not None:
             changes.seq, changes.hub, changes.at = seq, hub, at
             handler(changes, e)
-    return changes.settle()
 
 
 # -- volunteers ---------------------------------------------------------------------------------
