@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import traceback
 from collections.abc import Awaitable
@@ -32,6 +33,10 @@ from services.reporting.projections import Changes, Loaded, fold_into
 from services.reporting.store import Folded, GroupSummary, Item
 
 CUT = "cut"
+# Decoding and folding make millions of short-lived, acyclic objects while the group's and the
+# memory's live ones pile up: at the default thresholds (700, 10, 10) the collector took a third
+# of the worker's CPU (29.5 vs 19.5 µs per event, 100,000 bench events); collect 70 times less often.
+FEW_COLLECTIONS = (50_000, 50, 100)
 MAX_UNSENT = 16  # parts handed to the pipe but not yet taken by the worker before feeding waits
 
 
@@ -135,6 +140,8 @@ def serve(
     requests: Connection, replies: Connection, colour: m.Colour, postgres: bool, provenance: bool
 ) -> None:
     """The worker's loop: parts, cuts, and None (or EOF) to end."""
+    gc.freeze()  # the imported modules: never scanned again
+    gc.set_threshold(*FEW_COLLECTIONS)
     memory, planner, tables = Loaded(), Planner(postgres), m.TABLES[colour]
     group = _Group(memory, provenance)
     try:

@@ -15,6 +15,7 @@ checkpoint are skipped.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import structlog
 from nats.js import JetStreamContext
 
-from services.reporting.fold_worker import FoldWorker
+from services.reporting.fold_worker import FEW_COLLECTIONS, FoldWorker
 from services.reporting.store import Folded, Item, Position, ReportingStore
 from shared.delivery import origin, pending_after, stream_seq
 from shared.envelope import utcnow
@@ -85,7 +86,8 @@ async def rebuild(
     writing: asyncio.Task[int] | None = None  # the previous group, written while we read on
     group: list[Item] = []  # the group's sequences (what it holds, the worker has)
     origins: dict[str, int] = {}  # how far the group goes in each hub's log
-    failed = True
+    failed, thresholds = True, gc.get_threshold()
+    gc.set_threshold(*FEW_COLLECTIONS)  # as in the worker: the pull makes many short-lived objects
     try:
         await reader.start()
         while True:
@@ -135,6 +137,7 @@ async def rebuild(
             writing.cancel()
         await worker.close(kill=failed)
         await reader.close()
+        gc.set_threshold(*thresholds)
     at = await store.position()
     log.info(
         "rebuild_switched",
