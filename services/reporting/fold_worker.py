@@ -30,14 +30,16 @@ from services.reporting import models as m
 from services.reporting.decoding import decode_bytes
 from services.reporting.plan import Planner
 from services.reporting.projections import Changes, Loaded, fold_into
-from services.reporting.store import Folded, GroupSummary, Item
+from services.reporting.store import Folded, GroupSummary
 
 CUT = "cut"
 # Decoding and folding make millions of short-lived, acyclic objects while the group's and the
 # memory's live ones pile up: at the default thresholds (700, 10, 10) the collector took a third
 # of the worker's CPU (29.5 vs 19.5 µs per event, 100,000 bench events); collect 70 times less often.
 FEW_COLLECTIONS = (50_000, 50, 100)
-MAX_UNSENT = 16  # parts handed to the pipe but not yet taken by the worker before feeding waits
+# Parts handed over but not yet taken by the worker before feeding waits: about 32,000 raw events
+# (some 20 MB), which also lets the pull run ahead while the worker is still importing.
+MAX_UNSENT = 32
 
 
 class FoldWorkerError(RuntimeError):
@@ -47,13 +49,13 @@ class FoldWorkerError(RuntimeError):
 class FoldWorker:
     """The parent's side: :meth:`feed` parts in stream order, :meth:`cut` a group, :meth:`close`."""
 
-    def __init__(self, colour: m.Colour, *, postgres: bool, provenance: bool) -> None:
+    def __init__(self, *, postgres: bool, provenance: bool) -> None:
         ctx = multiprocessing.get_context("spawn")
         requests, self._requests = ctx.Pipe(duplex=False)
         self._replies, replies = ctx.Pipe(duplex=False)
         self._process = ctx.Process(
             target=serve,
-            args=(requests, replies, colour, postgres, provenance),
+            args=(requests, replies, postgres, provenance),
             name="vhub-rebuild-fold",
             daemon=True,
         )
@@ -72,13 +74,15 @@ class FoldWorker:
         """Hand over the next part of the group (waits only when the worker is far behind)."""
         self._unsent = [f for f in self._unsent if not f.done() or self._check(f)]
         if len(self._unsent) >= MAX_UNSENT:
-            await asyncio.wrap_future(self._unsent[0])
+            with contextlib.suppress(Exception):  # raised by _check, with the worker's exit code
+                await asyncio.wrap_future(self._unsent[0])
             self._check(self._unsent.pop(0))
         self._unsent.append(self._send.submit(self._requests.send, (seqs, bodies)))
 
-    def cut(self) -> Awaitable[Folded]:
-        """End the group here (queued now, after every part fed): its statements, when folded."""
-        sent = self._send.submit(self._requests.send, CUT)
+    def cut(self, colour: m.Colour) -> Awaitable[Folded]:
+        """End the group here (queued now, after every part fed): its statements into ``colour``'s
+        tables, when folded."""
+        sent = self._send.submit(self._requests.send, (CUT, colour))
         answer = self._recv.submit(self._replies.recv)
         return self._answer(sent, answer)
 
@@ -118,17 +122,17 @@ class FoldWorker:
 
 
 class _Group:
-    """A group being folded in the worker: its items so far and its unsettled changes."""
+    """A group being folded in the worker: its parts' summaries and its unsettled changes."""
 
     def __init__(self, memory: Loaded, provenance: bool) -> None:
-        self.items: list[Item] = []
+        self.parts: list[GroupSummary] = []  # not the decoded events: only their changes are kept
         self.changes = Changes(state=memory)
         if provenance:
             self.changes.trail = []
 
     def add(self, seqs: list[int], bodies: list[bytes]) -> None:
         part = [decode_bytes(seq, raw)[0] for seq, raw in zip(seqs, bodies, strict=True)]
-        self.items.extend(part)
+        self.parts.append(GroupSummary.of(part))
         fold_into(
             self.changes,
             [i.event for i in part if i.event is not None],
@@ -136,13 +140,11 @@ class _Group:
         )
 
 
-def serve(
-    requests: Connection, replies: Connection, colour: m.Colour, postgres: bool, provenance: bool
-) -> None:
+def serve(requests: Connection, replies: Connection, postgres: bool, provenance: bool) -> None:
     """The worker's loop: parts, cuts, and None (or EOF) to end."""
     gc.freeze()  # the imported modules: never scanned again
     gc.set_threshold(*FEW_COLLECTIONS)
-    memory, planner, tables = Loaded(), Planner(postgres), m.TABLES[colour]
+    memory, planner = Loaded(), Planner(postgres)
     group = _Group(memory, provenance)
     try:
         while True:
@@ -152,9 +154,9 @@ def serve(
                 return  # the rebuild is gone
             if message is None:
                 return
-            if message == CUT:
-                summary = GroupSummary.of(group.items)
-                statements = planner.plan(tables, group.changes.settle())
+            if message[0] == CUT:
+                summary = GroupSummary.joined(group.parts)
+                statements = planner.plan(m.TABLES[message[1]], group.changes.settle())
                 replies.send(("ok", Folded(summary, statements)))
                 group = _Group(memory, provenance)
             else:

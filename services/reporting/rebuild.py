@@ -34,9 +34,10 @@ from shared.reader import StreamReader
 # A group read while its predecessor is still being written may grow to this many commit sizes
 # before the reading waits: slow writes then make fewer, larger transactions instead of stalling
 # the pull (the server stops sending once the two outstanding requests are answered).
-# 2: a 150,000-event run allowed 4 made groups of 1.7 commit sizes on average; each event held costs
-# about 1.1 KB of memory (decoded), and a rebuild runs beside the live service.
-GROUP_GROWTH = 2
+# 2 when the rebuild held each group's decoded events (about 1.1 KB each, beside the live service);
+# now the fold worker keeps only a group's changes and the rebuild's process a sequence per event,
+# so a write slower than the reading (PostgreSQL on a busy machine) may let the group grow to 4.
+GROUP_GROWTH = 4
 REBUILD_CONSUMER = REPORTING_REBUILD  # provisioned by the operator (shared/provisioned.py), reset to 1
 
 log = structlog.get_logger(__name__)
@@ -72,15 +73,20 @@ async def rebuild(
     rebuild has no reader waiting for each batch, so it commits seldom, and a team or counter row
     touched a hundred times in that span is written once.
     """
+    # the second core: decodes and folds each part as it is read, keeps the new colour's entity
+    # rows; started first, since it spends seconds importing (spawned: the parent has threads)
+    worker = FoldWorker(postgres=store.postgres, provenance=store.provenance)
     owner = uuid.uuid4().hex
-    colour = await store.begin_rebuild(owner)
-    total = (await js.stream_info(stream)).state.last_seq
+    try:
+        colour = await store.begin_rebuild(owner)
+        total = (await js.stream_info(stream)).state.last_seq
+    except BaseException:
+        await worker.close(kill=True)
+        raise
     log.info("rebuild_started", projection=store.projection, colour=colour, total=total)
     reader = StreamReader(
         js, stream=stream, filter_subject=filter_subject, batch=batch_size, name=REBUILD_CONSUMER
     )
-    # the second core: decodes and folds each part as it is read, keeps the new colour's entity rows
-    worker = FoldWorker(colour, postgres=store.postgres, provenance=store.provenance)
     started, applied, last = time.perf_counter(), 0, 0
     skipped, groups, write_wait = 0, 0, 0.0
     writing: asyncio.Task[int] | None = None  # the previous group, written while we read on
@@ -121,7 +127,7 @@ async def rebuild(
                     write_wait += time.perf_counter() - waited
                 if writing is not None:
                     skipped += writing.result()  # a failed write ends the rebuild here
-                writing = asyncio.create_task(_write(store, group, worker.cut(), origins, owner))
+                writing = asyncio.create_task(_write(store, group, worker.cut(colour), origins, owner))
                 group, origins = [], {}
                 groups += 1
             if not caught_up:
@@ -135,6 +141,8 @@ async def rebuild(
     finally:
         if writing is not None and not writing.done():
             writing.cancel()
+        elif writing is not None and not writing.cancelled():
+            writing.exception()  # seen: the error that ended the rebuild is already on its way
         await worker.close(kill=failed)
         await reader.close()
         gc.set_threshold(*thresholds)

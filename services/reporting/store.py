@@ -68,6 +68,26 @@ class GroupSummary:
         first = next((i.hub for i in fresh if i.hub), "")
         return cls(len(fresh), fresh[-1].seq, stamp, events, dead, first, applied, last)
 
+    @classmethod
+    def joined(cls, parts: Sequence[GroupSummary]) -> GroupSummary:
+        """The summary of consecutive parts of one batch (the first part first)."""
+        applied: Counter[str] = Counter()
+        last: dict[str, datetime] = {}
+        for part in parts:
+            applied.update(part.hub_applied)
+            last.update(part.hub_last)
+        stamps = [p.last_event_at for p in parts if p.last_event_at is not None]
+        return cls(
+            sum(p.items for p in parts),
+            parts[-1].last_seq,
+            stamps[-1] if stamps else None,
+            sum(p.events for p in parts),
+            sum(p.dead_lettered for p in parts),
+            next((p.first_hub for p in parts if p.first_hub), ""),
+            applied,
+            last,
+        )
+
 
 @dataclass(frozen=True)
 class Folded:
