@@ -49,7 +49,7 @@ bench: $(STAMP)         ## benchmarks as ratios to baselines measured in the sam
 	$(BIN)/python -m bench
 
 bench-hubs: $(STAMP)    ## linked hubs under faults at scale: a cut of 100,000 events, catch-up time at central
-	VHUB_TEST_CUTOFF_EVENTS=$${EVENTS:-100000} VHUB_TEST_FIGURES=$${FIGURES:-bench/results/hubs.jsonl} \
+	VHUB_TEST_HUBS=full VHUB_TEST_CUTOFF_EVENTS=$${EVENTS:-100000} VHUB_TEST_FIGURES=$${FIGURES:-bench/results/hubs.jsonl} \
 		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/integration/test_hub_faults.py
 
 docs: $(STAMP)          ## regenerate docs/asyncapi.json and docs/openapi.json (tests compare them)
