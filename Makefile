@@ -26,8 +26,14 @@ demo-one-hub: $(STAMP)  ## the fallback: one standalone hub serving every provin
 dev: $(STAMP)           ## the embedded stack in the foreground (Ctrl-C stops it)
 	$(BIN)/vhub dev
 
+# Two workers (pytest-xdist), whole files to each (--dist loadfile: a module's shared stack is started
+# once), in collection order (--no-loadscope-reorder: xdist's default sends the files with the most
+# tests first, which left the long one-test fault files, chaos among them, to one worker at the end).
+# Every worker has its own nats-server, scratch dirs and PostgreSQL databases; ports are free_port's.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)          ## the whole suite: real nats-server, SQLite and PostgreSQL, a short chaos run
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 fuzz: $(STAMP)          ## the property tests (marker "property") with the large hypothesis profile
 	VHUB_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider -m property --timeout=3600
