@@ -9,13 +9,14 @@ busy the subscription's pending queue holds the rest (back-pressure instead of u
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
+import orjson
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -67,6 +68,37 @@ class Accepted(BaseModel):
             }
         )
 
+    def json_bytes(self) -> bytes:
+        """``model_dump_json(exclude_none=True)``'s bytes, written by orjson from the fields (the
+        reply of every command). ``result`` and ``warnings`` hold values of any type: a datetime,
+        a subclass (an enum), or anything else orjson does not write as pydantic does raises,
+        and pydantic writes the reply then."""
+        head = self.__dict__
+        try:
+            events = [e.__dict__ for e in head["events"]]
+        except AttributeError:  # not EventInfo models (model_construct): pydantic knows
+            return self.model_dump_json(exclude_none=True).encode()
+        body = {
+            "accepted": True,
+            "aggregate_id": head["aggregate_id"],
+            "version": head["version"],
+            "events": events,
+            "warnings": head["warnings"],
+            "duplicate": head["duplicate"],
+        }
+        if head["result"] is not None:
+            body["result"] = head["result"]
+        try:
+            return orjson.dumps(body, option=_AS_PYDANTIC)
+        except TypeError:
+            return self.model_dump_json(exclude_none=True).encode()
+
+
+# every type orjson would write otherwise than pydantic goes to ``default``, which is not given
+_AS_PYDANTIC = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
 
 class Refused(BaseModel):
     accepted: Literal[False] = False
@@ -84,6 +116,33 @@ Handler = Callable[[C, CommandContext], Awaitable[Accepted]]
 class Route(Generic[C]):
     model: type[C]
     handler: Handler[C]
+
+
+class RandomIds:
+    """``uuid.uuid4().hex`` for commands sent without ids, from a pool of ``os.urandom`` bytes: one
+    system call per 256 ids instead of one each (uuid4 showed in the command path's profile)."""
+
+    _POOL = 16 * 256
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._drop)  # a child never repeats its parent's ids
+
+    def _drop(self) -> None:
+        self._pool, self._at = b"", 0
+
+    def __call__(self) -> str:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(self._POOL), 0
+        d = bytearray(self._pool[self._at : self._at + 16])
+        self._at += 16
+        d[6] = (d[6] & 0x0F) | 0x40  # version 4
+        d[8] = (d[8] & 0x3F) | 0x80  # RFC 4122 variant
+        return d.hex()
+
+
+new_command_id = RandomIds()  # one per process: its fork hook is registered once
 
 
 def invalid(err: ValidationError, model: type[BaseModel]) -> Refused:
@@ -230,8 +289,8 @@ class CommandBus:
         except ValidationError as err:
             return invalid(err, route.model)
         ctx = CommandContext(
-            command_id=command.command_id or uuid.uuid4().hex,
-            correlation_id=command.correlation_id or command.command_id or uuid.uuid4().hex,
+            command_id=command.command_id or new_command_id(),
+            correlation_id=command.correlation_id or command.command_id or new_command_id(),
             actor=command.actor or "anonymous",
             received_at=self._clock(),
         )

@@ -45,18 +45,28 @@ def utcnow() -> datetime:
 
 
 _NS = VHUB_NAMESPACE.bytes
+_DERIVED: dict[tuple[str, ...], str] = {}
+_DERIVED_MAX = 512
 
 
 def derive_id(*parts: str) -> str:
     """A stable id from its parts (uuid5): the same command always creates the same aggregate.
 
     Exactly ``str(uuid.uuid5(VHUB_NAMESPACE, "\\x1f".join(parts)))``, computed without building
-    UUID objects (it runs for every event written, and uuid5 showed in profiles)."""
+    UUID objects (it runs for every event written, and uuid5 showed in profiles). The last few
+    hundred are remembered: an event id is derived again when its snapshot is packed
+    (services/dispatch/snapshots.py)."""
+    known = _DERIVED.get(parts)
+    if known is not None:
+        return known
     d = bytearray(hashlib.sha1(_NS + "\x1f".join(parts).encode(), usedforsecurity=False).digest()[:16])
     d[6] = (d[6] & 0x0F) | 0x50  # version 5
     d[8] = (d[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = d.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    if len(_DERIVED) >= _DERIVED_MAX:
+        _DERIVED.clear()  # a bound, not an LRU: the repeats come within one command
+    out = _DERIVED[parts] = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return out
 
 
 def event_subject(hub: str, context: str, aggregate: str, aggregate_id: str) -> str:

@@ -73,19 +73,31 @@ def decode_object(raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MA
 def _as_reference(raw: bytes, body: dict[str, Any]) -> bool:
     """True when the reference decoder would return ``body`` for ``raw`` (which orjson parsed)."""
     keys = 0
+    in_strings = 0  # colons in the strings (keys too) that ``body`` kept
     stack: list[Any] = [body]
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is dict:
             keys += len(item)
+            for key in item:
+                in_strings += key.count(":")
             stack.extend(item.values())
         elif kind is list:
             stack.extend(item)
+        elif kind is str:
+            in_strings += item.count(":")
         elif kind is float:
             return False
-    # every key has its colon; more colons are in strings, or are keys a duplicate overwrote
-    return raw.count(b":") == keys or _STRING.sub(b"", raw).count(b":") == keys
+    # Valid JSON has colons after keys and in strings only, so the body's colons are its keys'
+    # (one each, duplicates included) plus those in its strings. Without ``\u`` escapes (one may
+    # spell a colon) each colon of a kept string is one in the body; a duplicate's overwritten
+    # key and value only add colons. So equality holds exactly when no key was overwritten
+    # (commands carry timestamps: their colons made the regex below run on every one).
+    colons = raw.count(b":")
+    if colons == keys or (colons - in_strings == keys and b"\\u" not in raw):
+        return True
+    return _STRING.sub(b"", raw).count(b":") == keys
 
 
 def decode_object_reference(

@@ -85,7 +85,8 @@ def field_names(model: type[BaseModel]) -> frozenset[str]:
 def encode_reply(reply: BaseModel) -> bytes:
     """The reply's JSON, cut down to a bounded form if it would exceed ``MAX_REPLY_BYTES``."""
     try:
-        data = reply.model_dump_json(exclude_none=True).encode()
+        fast = getattr(reply, "json_bytes", None)  # shared.commands.Accepted: the same bytes, cheaper
+        data = fast() if fast is not None else reply.model_dump_json(exclude_none=True).encode()
     except Exception:  # a value that cannot be serialised must still get an answer
         log.exception("reply_not_serialisable", reply=type(reply).__name__)
         return INTERNAL_ERROR

@@ -24,6 +24,7 @@ from datetime import date
 from nats.js import JetStreamContext
 
 from services.dispatch.bookings import Bookings
+from services.dispatch.decoding import TypedEnvelopes
 from services.dispatch.domain.dayfigures import DayTally
 from services.dispatch.domain.model import PointView, TeamView, shared
 from shared.events import Event
@@ -74,6 +75,7 @@ APPLIED = frozenset(
         FieldReportCorrected,
     )
 )
+_TYPED = TypedEnvelopes(APPLIED)
 # What a batch of facts makes dispatch write: an over-capacity conflict to record, or a disbanded
 # team whose shifts still ahead are to be cancelled. Each is keyed so replays record it once.
 Finding = OverCapacityRecorded | TeamDisbanded
@@ -93,7 +95,12 @@ Fact = tuple[int, Event, Cause]  # (stream sequence, event, its ids) as decode_f
 
 
 def decode_fact(seq: int, raw: bytes) -> tuple[Fact | None, str | None]:
-    """:func:`shared.projection.decode_event`, keeping the ids a reaction to the event needs."""
+    """:func:`shared.projection.decode_event`, keeping the ids a reaction to the event needs
+    (one typed pass when it can: services/dispatch/decoding.py)."""
+    typed = _TYPED.read(raw)
+    if typed is not None:
+        envelope, event = typed
+        return (seq, event, Cause(envelope.correlation_id, envelope.event_id)), None
     try:
         envelope = read_envelope(raw)
         return (seq, read_event(envelope), Cause(envelope.correlation_id, envelope.event_id)), None

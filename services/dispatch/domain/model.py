@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Literal, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, TypedDict, TypeVar
 
 from shared.events.registry import Focus
 
@@ -45,9 +45,14 @@ _DATES: dict[date, date] = {}
 Text = TypeVar("Text", bound=str)
 
 
-def shared(value: Text) -> Text:
-    """One string object for every copy of an id or code kept in memory (ids repeat a lot)."""
-    return cast(Text, sys.intern(value))
+if TYPE_CHECKING:
+
+    def shared(value: Text) -> Text:
+        """One string object for every copy of an id or code kept in memory (ids repeat a lot)."""
+        return value
+
+else:
+    shared = sys.intern  # itself: a wrapper's two frames cost more than interning (it runs per shift)
 
 
 def shared_date(day: date) -> date:
