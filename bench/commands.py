@@ -168,7 +168,9 @@ async def dispatch_rows(ctx: Context) -> list[Row]:
                 proc, _ = await start_http_service("services.dispatch", second, ctx.logdir, ctx.rss)
                 procs.append(proc)  # it serves once its facts have caught up (DispatchApp.start)
             extra: dict[str, Any] = {}
-            async with profiled(ctx.profile and n == 100, "dispatch", dispatch.process.pid, extra):
+            async with profiled(
+                ctx.profile and n == 100, f"dispatch-{replicas}r", dispatch.process.pid, extra
+            ):
                 r = await closed_loop(
                     nc,
                     "vhub.cmd.dispatch.dispatch_team",

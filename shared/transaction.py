@@ -15,6 +15,7 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -93,7 +94,7 @@ class Target:
     new: bool = False
     guard: str | None = None
 
-    @property
+    @cached_property  # asked several times per command (frozen: cached_property writes __dict__)
     def subject(self) -> str:
         return self.repo.subject(self.aggregate_id)
 

@@ -49,3 +49,32 @@ def test_accepted_reply_is_the_validated_one(
     )
     assert fast == checked
     assert encode_reply(fast) == encode_reply(checked)
+
+
+any_value = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=10)
+    | st.datetimes(timezones=st.none() | st.timezones())
+    | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    refs,
+    st.booleans(),
+    st.lists(st.dictionaries(st.text(max_size=5), any_value, max_size=3), max_size=2),
+    st.none() | st.dictionaries(st.text(max_size=5), any_value, max_size=4),
+)
+def test_the_reply_bytes_are_pydantics(
+    events: tuple[EventRef, ...], duplicate: bool, warned: list[dict[str, Any]], result: dict[str, Any] | None
+) -> None:
+    """The reply orjson writes is, to the byte, ``model_dump_json(exclude_none=True)``, whatever the
+    result and warnings hold (floats, big integers, datetimes, nesting, None)."""
+    reply = Accepted.of(Outcome("a", 7, events, duplicate), warnings=warned, result=result)
+    assert reply.json_bytes() == reply.model_dump_json(exclude_none=True).encode()
+    assert encode_reply(reply) == reply.model_dump_json(exclude_none=True).encode()

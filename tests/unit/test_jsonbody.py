@@ -134,11 +134,24 @@ def test_fast_and_reference_decoders_agree_near_valid_json(
     same(text.encode("utf-8", "surrogatepass"))
 
 
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b:", ":"]), st.text(alphabet="ab:", max_size=6)), max_size=6)
+)
+def test_colons_in_strings_never_hide_a_duplicate_key(pairs: list[tuple[str, str]]) -> None:
+    """Keys and values full of colons (timestamps), duplicates or not: the reference's answer."""
+    same(("{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in pairs) + "}").encode())
+
+
 @pytest.mark.parametrize(
     "raw",
     [
         b'{"a":1,"a":2}',
         b'{"t":"08:00","t":"09:00"}',
+        b'{"t":"08:00","u":"x","t":"y"}',
+        b'{"a:b":"c:d","a:b":1}',
+        b'{"a":["x:y",{"k:":":"}],"a":"z"}',
+        b'{"a":"\\u003a","a":":"}',
+        b'{"a":"\\u003a:","b":":"}',
         b'{"a":{"b":1,"b":1}}',
         b'{"n":18446744073709551615}',
         b'{"n":18446744073709551616}',
