@@ -28,6 +28,7 @@ from datetime import datetime
 
 from nats.js import JetStreamContext
 
+from services.reporting.decoding import typed_event
 from shared.envelope import Envelope, derive_id
 from shared.events import Event
 from shared.events.registry import (
@@ -75,6 +76,9 @@ class Pair:
 
 
 def decode(seq: int, raw: bytes) -> tuple[Fact | None, str | None]:
+    typed = typed_event(raw)  # one typed pass (services/reporting/decoding.py); else the general
+    if typed is not None:
+        return typed, None
     try:
         env = read_envelope(raw)
         return (env, read_event(env)), None
@@ -165,6 +169,7 @@ class NationalFeed:
             filter_subjects=NATIONAL_FILTERS,
             event_types=TYPES,
             inactive_threshold=3600.0,
+            pace=0.05,  # in batches: registrations come at up to 1,000/s, and nothing here is urgent
         )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

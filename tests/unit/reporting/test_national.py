@@ -90,3 +90,27 @@ async def test_two_registrations_matched_by_phone_and_by_name_are_one_pair() -> 
     )
     [pair] = index.pairs()
     assert (pair.kind, pair.counted.volunteer_id, pair.duplicate.volunteer_id) == ("phone", "hn-v", "hcm-v")
+
+
+def test_the_feed_reads_what_it_indexes_as_the_general_path_does() -> None:
+    """A withdrawal takes the typed pass (services/reporting/decoding.py), a phone claim the
+    general path: either way the same envelope fields and event as read_envelope + read_event."""
+    from services.reporting.decoding import typed_event
+    from services.reporting.national import decode
+    from shared.upcast import read_envelope, read_event
+
+    for env, _ in (
+        fact("hn", "hn-v", VolunteerWithdrawn(volunteer_id="hn-v", reason="dup")),
+        fact("hn", "k1", PhoneClaimed(volunteer_id="hn-v")),
+    ):
+        raw = env.to_bytes()
+        (got_env, got_event), reason = decode(3, raw)  # type: ignore[misc]  # a fact, not None
+        want_env = read_envelope(raw)
+        assert reason is None
+        assert got_event == read_event(want_env)
+        assert (got_env.aggregate_id, got_env.hub, got_env.recorded_at) == (
+            want_env.aggregate_id,
+            want_env.hub,
+            want_env.recorded_at,
+        )
+    assert typed_event(fact("hn", "v", VolunteerWithdrawn(volunteer_id="v", reason="x"))[0].to_bytes())
