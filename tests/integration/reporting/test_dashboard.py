@@ -114,7 +114,7 @@ async def expected(http: httpx.AsyncClient, position: int) -> dict[str, Any]:
 async def refreshed_to(page: Page, position: int) -> None:
     """Wait (bounded) until the page's own refresh has shown ``position``."""
     await page.wait_for_function(
-        f"() => Number(document.body.dataset.position) >= {position}", timeout=20_000
+        f"() => Number(document.body.dataset.position) >= {position}", timeout=60_000
     )
 
 
@@ -171,7 +171,7 @@ async def test_dashboard_shows_the_api_figures_and_follows_new_commands(
         await phone.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
         docs = await browser.new_page()
         await docs.goto(f"{base}/docs")
-        await docs.wait_for_selector(".swagger-ui .opblock", timeout=20_000)  # served locally
+        await docs.wait_for_selector(".swagger-ui .opblock", timeout=60_000)  # served locally
         await browser.close()
         assert errors == []
     print(f"screenshots: {tmp_path / 'dashboard.png'} {tmp_path / 'dashboard-phone.png'}")
@@ -200,7 +200,7 @@ async def _health_shown(page: Page, http: httpx.AsyncClient) -> None:
         """(rows) => JSON.stringify([...document.querySelectorAll('#health li')]
             .map(li => [li.dataset.service, li.dataset.hub, li.className])) === JSON.stringify(rows)""",
         arg=rows,
-        timeout=20_000,
+        timeout=60_000,
     )
     shown_rows = (await shown(page))["health"]
     assert [row[:3] for row in shown_rows] == rows
