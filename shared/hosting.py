@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar
 import structlog
 from nats.aio.client import Client
 
+from shared.heapprofile import HeapProfile
 from shared.runtime import connect_nats, stop_on_signals
 from shared.settings import Settings
 from shared.streams import provision
@@ -78,10 +79,15 @@ async def serve(
 ) -> None:
     """Run one service until ``stop`` is set (default: SIGTERM or SIGINT)."""
     stop = stop or stop_on_signals()
+    heap = None if settings.heap_profile_dir is None else HeapProfile(settings.heap_profile_dir, name)
     async with hosted(settings, name, build):
         log.info("service_started", service=name, hub=settings.hub)
         # Start-up objects (FastAPI, pydantic schemas, replayed projections) live as long as the
         # process: keep them out of the collector's full passes, which stalled commands for ~100 ms.
         gc.freeze()
+        if heap is not None:
+            heap.write("started")
         await stop.wait()
         log.info("service_stopping", service=name)
+        if heap is not None:
+            heap.write("stopping")

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     command_concurrency: int = Field(default=256, ge=1, le=10_000)
     occ_retries: int = Field(default=5, ge=0, le=50)
     snapshot_cache_size: int = Field(default=20_000, ge=0)  # per aggregate kind
+    # diagnosis only: where a service writes what holds its memory (shared/heapprofile.py)
+    heap_profile_dir: Path | None = None
     publish_timeout_s: float = Field(default=5.0, gt=0)
     campaign_start: date = date(2025, 7, 1)
     campaign_end: date = date(2025, 8, 31)
