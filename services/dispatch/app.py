@@ -120,7 +120,7 @@ class DispatchApp:
             nc, CONTEXT, clock=self.clock, concurrency=s.command_concurrency, ownership=ownership
         )
         self.bus.serve(COMMANDS, self.service, self.closing)
-        self.http = HttpServer(ops_app(nc, self.readiness, "vhub dispatch"), s.http_host, s.http_port)
+        self.http = HttpServer(ops_app(nc, self.readiness), s.http_host, s.http_port)
         self.discovery = discovery_for(nc, s, "dispatch", bus=self.bus, readiness=self.readiness)
 
     async def start(self) -> None:

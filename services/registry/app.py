@@ -82,9 +82,7 @@ class RegistryApp:
             hub=settings.hub,
             durable=durable,
         )
-        self.http = HttpServer(
-            ops_app(nc, self.readiness, "vhub registry"), settings.http_host, settings.http_port
-        )
+        self.http = HttpServer(ops_app(nc, self.readiness), settings.http_host, settings.http_port)
         self.discovery = discovery_for(nc, settings, "registry", bus=self.bus, readiness=self.readiness)
 
     async def start(self) -> None:
