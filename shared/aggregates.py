@@ -38,7 +38,7 @@ class CommandContext:
     causation_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slotted: a repository holds one per recorded event
 class EventRef:
     """One recorded event of a command, as the log holds it."""
 
@@ -107,7 +107,7 @@ class PlainCodec:
 PLAIN = PlainCodec()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slotted: a repository holds one per cached aggregate
 class Snapshot(Generic[S]):
     state: S
     version: int

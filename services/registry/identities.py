@@ -61,7 +61,8 @@ class IdentityIndex:
         self._pseudonym = pseudonym
         self._on_erased = on_erased
         self.legacy = legacy or LegacyClaims()
-        self._holders: dict[str, tuple[str, ...]] = {}
+        # key -> its one holder (as almost every key has), or the holders in log order
+        self._holders: dict[str, str | tuple[str, ...]] = {}
         self._key_of: dict[str, str] = {}  # volunteer id -> its key (to take an erased one out)
         self.position = 0  # the last stream sequence applied from the log
 
@@ -73,21 +74,22 @@ class IdentityIndex:
         return f"{province_code}:{identity_pseudonym}"
 
     def holders(self, key: str) -> tuple[str, ...]:
-        return self._holders.get(key, ())
+        held = self._holders.get(key, ())
+        return (held,) if isinstance(held, str) else held
 
     def add(self, key: str, volunteer_id: str) -> None:
-        held = self._holders.get(key, ())
+        held = self.holders(key)
         if volunteer_id not in held:
-            self._holders[key] = (*held, volunteer_id)
+            self._holders[key] = (*held, volunteer_id) if held else volunteer_id
             self._key_of[volunteer_id] = key
 
     def remove(self, volunteer_id: str) -> None:
         key = self._key_of.pop(volunteer_id, None)
         if key is None:
             return
-        held = tuple(v for v in self._holders.get(key, ()) if v != volunteer_id)
+        held = tuple(v for v in self.holders(key) if v != volunteer_id)
         if held:
-            self._holders[key] = held
+            self._holders[key] = held[0] if len(held) == 1 else held
         else:
             self._holders.pop(key, None)
 
