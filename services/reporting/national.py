@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +67,14 @@ class Holder:
     recorded_at: datetime
 
 
+def holder(env: Envelope, volunteer_id: str) -> Holder:
+    """Ids as one shared string each: the index holds one for every registration."""
+    return Holder(sys.intern(env.hub), sys.intern(volunteer_id), env.recorded_at)
+
+
+Held = Holder | dict[str, Holder]  # one holder, or hub → holder when held at several hubs
+
+
 @dataclass(frozen=True, slots=True)
 class Pair:
     pair_id: str
@@ -87,20 +96,33 @@ def decode(seq: int, raw: bytes) -> tuple[Fact | None, str | None]:
 
 
 class NationalIndex:
-    """kind → key → hub → who holds it there; and which volunteers are withdrawn."""
+    """kind → key → who holds it (at one hub, as almost every key is: the holder itself; at
+    several: hub → holder); and which volunteers are withdrawn. Every registration of the hub
+    (or of every hub, at central) is here: a dict per key was ~460 bytes of each ~860."""
 
     def __init__(self) -> None:
-        self._held: dict[str, dict[str, dict[str, Holder]]] = {"phone": {}, "name_birth_date": {}}
+        self._held: dict[str, dict[str, Held]] = {"phone": {}, "name_birth_date": {}}
         self._withdrawn: set[str] = set()
         self._phone_of: dict[str, str] = {}  # volunteer id -> the phone key it holds (by pseudonym)
         self.position = 0
 
     def _hold(self, kind: str, key: str, holder: Holder) -> None:
-        self._held[kind].setdefault(key, {})[holder.hub] = holder
+        keys = self._held[kind]
+        held = keys.get(key)
+        if held is None or (isinstance(held, Holder) and held.hub == holder.hub):
+            keys[key] = holder
+        elif isinstance(held, Holder):
+            keys[key] = {held.hub: held, holder.hub: holder}
+        else:
+            held[holder.hub] = holder
 
     def _release(self, key: str, hub: str, volunteer_id: str) -> None:
-        held = self._held["phone"].get(key, {})
-        if (h := held.get(hub)) is not None and h.volunteer_id == volunteer_id:
+        keys = self._held["phone"]
+        held = keys.get(key)
+        if isinstance(held, Holder):
+            if held.hub == hub and held.volunteer_id == volunteer_id:
+                del keys[key]
+        elif held is not None and (h := held.get(hub)) is not None and h.volunteer_id == volunteer_id:
             del held[hub]
 
     def _phone(self, env: Envelope, volunteer_id: str, key: str | None) -> None:
@@ -109,8 +131,8 @@ class NationalIndex:
         if (old := self._phone_of.pop(volunteer_id, None)) is not None:
             self._release(old, env.hub, volunteer_id)
         if key:
-            self._phone_of[volunteer_id] = key
-            self._hold("phone", key, Holder(env.hub, volunteer_id, env.recorded_at))
+            self._phone_of[sys.intern(volunteer_id)] = key
+            self._hold("phone", key, holder(env, volunteer_id))
 
     async def apply(self, batch: Batch[Fact]) -> None:
         for env, ev in batch.items:
@@ -118,7 +140,7 @@ class NationalIndex:
             # slot's claim (an id with a hub prefix) comes with the volunteer's own event
             legacy = id_hub(str(env.aggregate_id)) is None
             if isinstance(ev, PhoneClaimed) and legacy:
-                self._hold("phone", env.aggregate_id, Holder(env.hub, ev.volunteer_id, env.recorded_at))
+                self._hold("phone", env.aggregate_id, holder(env, ev.volunteer_id))
             elif isinstance(ev, PhoneReleased) and legacy:
                 self._release(env.aggregate_id, env.hub, ev.volunteer_id)
             elif isinstance(ev, VolunteerWithdrawn):
@@ -132,7 +154,7 @@ class NationalIndex:
                     self._phone(env, ev.volunteer_id, ev.phone_pseudonym)
                 key = getattr(ev, "identity_pseudonym", None)  # issue 12's registrations carry it
                 if isinstance(key, str) and key:
-                    self._hold("name_birth_date", key, Holder(env.hub, ev.volunteer_id, env.recorded_at))
+                    self._hold("name_birth_date", key, holder(env, ev.volunteer_id))
         self.position = batch.last_seq
 
     def pairs(self) -> list[Pair]:
@@ -142,7 +164,7 @@ class NationalIndex:
         out: dict[tuple[str, str], Pair] = {}
         for kind, keys in self._held.items():  # "phone" first
             for key, by_hub in keys.items():
-                if len(by_hub) < 2:
+                if isinstance(by_hub, Holder) or len(by_hub) < 2:
                     continue
                 first, *later = sorted(by_hub.values(), key=lambda h: (h.recorded_at, h.hub))
                 for dup in later:
