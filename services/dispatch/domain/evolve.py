@@ -82,12 +82,12 @@ def evolve_schedule(state: Schedule, event: Event) -> Schedule:
 
 def evolve_coverage(state: Coverage, event: Event) -> Coverage:
     if isinstance(event, CoverageRequested):
-        request = Request(
-            request_id=event.request_id,
-            service_point_id=event.service_point_id,
-            province_code=event.province_code,
-            commune_code=event.commune_code,
-            date=event.date,
+        request = Request(  # point-days are cached by the thousand: share what repeats
+            request_id=shared(event.request_id),
+            service_point_id=shared(event.service_point_id),
+            province_code=shared(event.province_code),
+            commune_code=shared(event.commune_code),
+            date=shared_date(event.date),
             starts_at=event.starts_at,
             ends_at=event.ends_at,
             teams_needed=event.teams_needed,
