@@ -1,21 +1,22 @@
 """Data keys made ahead (issue 14): a registration takes a key that is already durable in the key
 bucket instead of writing one and waiting for its fsync before its own append.
 
-Each registry replica keeps up to ``size`` fresh keys, each written to the bucket under an id of
-its own (``k-<random>``, never a volunteer id) with ``update(last=0)`` before it is offered: so
-the key is durable before any event sealed with it is appended, as before, but its write is off
-the registration's path, and a batch of writes in flight shares the server's fsyncs. The pool is
+Each registry replica keeps up to ``size`` fresh keys, each written to the bucket in a bundle
+(``k-<random>.<slot>``, never a volunteer id: services/registry/keybundles.py) with
+``update(last=0)`` before it is offered: so the key is durable before any event sealed with it is
+appended, as before, but its write is off the registration's path, and one stored (fsync'd)
+message carries up to a bundle's worth of keys. The pool is
 refilled in the background by one task per replica; a registration that finds it dry makes its
 key on the spot (one write, as before issue 14). The registration's event names the key
-(``sealed.key_id``), the volunteer's state keeps it, erasure purges it.
+(``sealed.key_id``), the volunteer's state keeps it, erasure deletes it from its bundle.
 
 A key is used at most once. A key handed to a registration that then sealed nothing (a resend
 answered from the log, a refusal) goes back to the pool; one that sealed an event is never
 offered again, even when its append failed (it may have landed: a lost ack). Keys nobody used
 (a replica that stopped or crashed with keys ready, a failed append) stay in the bucket: random
 keys that name no one and open nothing, at most ``size`` plus one batch per replica start, about
-150 bytes each. They are not collected: telling an unused key from a used one would mean reading
-the whole log, and keeping them costs less than that.
+100 bytes each (in their bundles). They are not collected: telling an unused key from a used
+one would mean reading the whole log, and keeping them costs less than that.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ FIRST_FILL = 32  # what a replica makes at start; the pool grows to ``size`` as 
 
 
 class KeyPool:
-    """``size`` ready keys at most, refilled in batches of up to ``batch`` writes in flight."""
+    """``size`` ready keys at most, refilled up to ``batch`` keys a round (in bundles)."""
 
     def __init__(self, keys: KeyStore, *, size: int, batch: int = 128) -> None:
         self._keys = keys

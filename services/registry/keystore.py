@@ -7,16 +7,23 @@ while the hub is cut off, and a bucket with history 1 really forgets: a purge re
 only message and leaves a marker naming no one (docs/architecture.md, "Personal data").
 
 A key is durable before any event sealed with it is appended. Since issue 14 keys are made ahead
-under ids of their own (``k-<random>``: :meth:`KeyStore.make`, in batches, by each replica's
-:class:`services.registry.keypool.KeyPool`) and a registration takes a ready one: its events name
-the key (``sealed.key_id``), the volunteer's state keeps it, and erasure purges it. Keys written
-before issue 14 are named by their volunteer id (:meth:`KeyStore.create`, still what the plaintext
-migration uses) and read as they are. Every write is ``update(last=0)``: an id is never given a
-key twice, so a purged key is never created again. An erased volunteer stays erased because the
-registry refuses to answer their registration from the log (``volunteer_erased``, decided from
-their ``VolunteerErased``), and their key id is never reused. Keys are read through a bounded
-cache, and every replica drops an erased key from its cache when the erasure reaches its
-duplicate-index feed (services/registry/identities.py).
+(:meth:`KeyStore.make`, by each replica's :class:`services.registry.keypool.KeyPool`) and a
+registration takes a ready one: its events name the key (``sealed.key_id``), the volunteer's
+state keeps it, and erasure deletes it. They are made in bundles (services/registry/keybundles.py):
+up to ``bundle_size`` keys in one bucket message, because under ``sync_interval: always`` the
+server fsyncs every message it stores, and a message per key doubled a registration's stored
+messages. Erasing a bundle's key rewrites the bundle without its slot (compare-and-set on the
+revision read, again on a conflict with another replica's erasure); with history 1 the server
+removes the message that held it, as a purge would; a bundle with no slot left is purged. Keys of
+the older forms, a single ``k-<random>`` message or one named by the volunteer id
+(:meth:`KeyStore.create`, still what the plaintext migration uses), are read and purged as they
+are. Every write of a new key or bundle is ``update(last=0)``: an id is never given a key twice
+and a written bundle never gains a slot, so an erased key is never created again. An erased
+volunteer stays erased because the registry refuses to answer their registration from the log
+(``volunteer_erased``, decided from their ``VolunteerErased``), and their key id is never reused.
+Keys are read through a bounded cache of unwrapped keys (bundles are not cached: an erasure is
+seen at the next read), and every replica drops an erased key from its cache when the erasure
+reaches its duplicate-index feed (services/registry/identities.py).
 """
 
 from __future__ import annotations
@@ -24,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from hashlib import sha256
@@ -35,8 +41,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from services.registry import keybundles
 from shared.decider import Rejected
 from shared.settings import Settings
+
+BUNDLE_SIZE = 64  # data keys per bucket message (services/registry/keybundles.py)
+ERASE_ATTEMPTS = 20
 
 
 class MasterKey:
@@ -49,17 +59,23 @@ class MasterKey:
         self.key_id = sha256(b"vhub-kek-id" + key).hexdigest()[:12]
 
     def wrap(self, key_id: str, data_key: bytes) -> bytes:
+        """A single key's value (the older forms)."""
+        return orjson.dumps({"v": 1, "kek": self.key_id, **self.wrap_slot(key_id, data_key)})
+
+    def wrap_slot(self, key_id: str, data_key: bytes) -> dict[str, str]:
         nonce = os.urandom(12)
         wrapped = self._aead.encrypt(nonce, data_key, key_id.encode())
-        doc = {"v": 1, "kek": self.key_id, "nonce": _b64(nonce), "wrapped": _b64(wrapped)}
-        return orjson.dumps(doc)
+        return {"nonce": _b64(nonce), "wrapped": _b64(wrapped)}
 
     def unwrap(self, key_id: str, value: bytes) -> bytes:
         doc = orjson.loads(value)
-        if doc.get("kek") != self.key_id:
-            raise ValueError(f"data key {key_id} is wrapped by master key {doc.get('kek')}")
+        return self.unwrap_slot(key_id, doc, doc.get("kek"))
+
+    def unwrap_slot(self, key_id: str, slot: dict[str, str], kek: object) -> bytes:
+        if kek != self.key_id:
+            raise ValueError(f"data key {key_id} is wrapped by master key {kek}")
         return self._aead.decrypt(
-            base64.b64decode(doc["nonce"]), base64.b64decode(doc["wrapped"]), key_id.encode()
+            base64.b64decode(slot["nonce"]), base64.b64decode(slot["wrapped"]), key_id.encode()
         )
 
 
@@ -75,9 +91,16 @@ class KeyStore:
     """Data keys of one hub's volunteers; ``cache_size`` unwrapped keys kept in memory."""
 
     def __init__(
-        self, js: JetStreamContext, bucket: str, master: MasterKey, *, cache_size: int = 20_000
+        self,
+        js: JetStreamContext,
+        bucket: str,
+        master: MasterKey,
+        *,
+        cache_size: int = 20_000,
+        bundle_size: int = BUNDLE_SIZE,
     ) -> None:
         self._js = js
+        self._bundle_size = max(1, bundle_size)
         self.bucket = bucket
         self._master = master
         self._kv: KeyValue | None = None
@@ -115,12 +138,19 @@ class KeyStore:
         return data_key
 
     async def make(self, n: int) -> list[ReadyKey]:
-        """``n`` new keys under fresh random ids, written at once (their writes share fsyncs);
-        each is durable when this returns."""
+        """``n`` new keys in bundles of up to ``bundle_size`` (one message each), written at once
+        (their writes share fsyncs); each is durable when this returns."""
         kv = await self._bucket()
-        made = [ReadyKey(f"k-{uuid.uuid4().hex}", AESGCM.generate_key(bit_length=256)) for _ in range(n)]
-        await asyncio.gather(*(kv.update(r.key_id, self._master.wrap(r.key_id, r.key), last=0) for r in made))
-        return made
+        sizes = [min(self._bundle_size, n - i) for i in range(0, n, self._bundle_size)]
+        bundles = [self._new_bundle(size) for size in sizes]
+        await asyncio.gather(*(kv.update(bundle_id, value, last=0) for bundle_id, value, _ in bundles))
+        return [ready for _, _, keys in bundles for ready in keys]
+
+    def _new_bundle(self, size: int) -> tuple[str, bytes, list[ReadyKey]]:
+        bundle_id = keybundles.new_bundle_id()
+        keys = [ReadyKey(f"{bundle_id}.{slot}", AESGCM.generate_key(bit_length=256)) for slot in range(size)]
+        slots = {r.key_id.rsplit(".", 1)[1]: self._master.wrap_slot(r.key_id, r.key) for r in keys}
+        return bundle_id, keybundles.encode(self._master.key_id, slots), keys
 
     def remember(self, ready: ReadyKey) -> None:
         """Hold a key this process is about to seal with (sealing is synchronous: sealing.py)."""
@@ -132,26 +162,59 @@ class KeyStore:
         if cached is not None:
             self._cache.move_to_end(key_id)
             return cached
-        kv = await self._bucket()
-        try:
-            entry = await kv.get(key_id)
-        except (KeyDeletedError, KeyNotFoundError):
+        kv_key, slot = keybundles.locate(key_id)
+        entry = await self._entry(kv_key)
+        if entry is None or entry.value is None:
             return None
-        if entry.value is None:
-            return None
-        data_key = self._master.unwrap(key_id, entry.value)
+        if slot is None:
+            data_key = self._master.unwrap(key_id, entry.value)
+        else:
+            doc = keybundles.decode(entry.value)
+            if slot not in doc["slots"]:
+                return None  # erased from its bundle
+            data_key = self._master.unwrap_slot(key_id, doc["slots"][slot], doc.get("kek"))
         self._remember(key_id, data_key)
         return data_key
+
+    async def _entry(self, kv_key: str) -> KeyValue.Entry | None:
+        kv = await self._bucket()
+        try:
+            return await kv.get(kv_key)
+        except (KeyDeletedError, KeyNotFoundError):
+            return None
 
     def cached(self, key_id: str) -> bytes | None:
         """The data key if this process holds it (sealing is synchronous: see sealing.py)."""
         return self._cache.get(key_id)
 
     async def delete(self, key_id: str) -> None:
-        """Purge the key: its message is removed, a marker naming only ``key_id`` stays."""
+        """Erase the key. A single key (the older forms) is purged: its message is removed, a
+        marker naming only ``key_id`` stays. A bundle's key: the bundle is rewritten without its
+        slot, compare-and-set on the revision read (another replica erasing another slot of it
+        meanwhile: read again), and purged once no slot is left; history 1, so the server
+        removes the message that held the key."""
         self.forget(key_id)
         kv = await self._bucket()
-        await kv.purge(key_id)
+        kv_key, slot = keybundles.locate(key_id)
+        if slot is None:
+            await kv.purge(kv_key)
+            return
+        for _ in range(ERASE_ATTEMPTS):
+            entry = await self._entry(kv_key)
+            if entry is None or entry.value is None:
+                return
+            doc = keybundles.decode(entry.value)
+            if doc["slots"].pop(slot, None) is None:
+                return  # already erased
+            if not doc["slots"]:  # only erasures rewrite a bundle: none can put a slot back
+                await kv.purge(kv_key)
+                return
+            try:
+                await kv.update(kv_key, keybundles.encode(doc["kek"], doc["slots"]), last=entry.revision)
+                return
+            except KeyWrongLastSequenceError:
+                continue  # another slot erased meanwhile
+        raise RuntimeError(f"key bundle {kv_key} kept changing; erase again")
 
     def forget(self, key_id: str) -> None:
         self._cache.pop(key_id, None)

@@ -11,6 +11,7 @@ from shared.envelope import event_subject
 from shared.eventstore import EventStore
 from shared.settings import Settings
 from tests.integration.registry.conftest import Send
+from tests.support.keys import stored_key
 
 VOLUNTEER = {
     "full_name": "Lê Thị Hoa",
@@ -50,7 +51,7 @@ async def test_register_volunteer_is_accepted_with_its_version(
     assert key_id.startswith("k-")  # a key made ahead (services/registry/keypool.py)
     assert key_id != reply["aggregate_id"]
     kv = await store.jetstream.key_value(provisioned.keys_bucket)
-    assert (await kv.get(key_id)).value
+    assert await stored_key(kv, key_id)
     assert "+84987654321" not in subject  # personal data never in subjects
 
 
