@@ -6,8 +6,8 @@ Each registry replica keeps up to ``size`` fresh keys, each written to the bucke
 ``update(last=0)`` before it is offered: so the key is durable before any event sealed with it is
 appended, as before, but its write is off the registration's path, and one stored (fsync'd)
 message carries up to a bundle's worth of keys. The pool is
-refilled in the background by one task per replica; a registration that finds it dry makes its
-key on the spot (one write, as before issue 14). The registration's event names the key
+refilled in the background by one task per replica; registrations that find it dry share one
+bundle made on the spot (one write, as before issue 14). The registration's event names the key
 (``sealed.key_id``), the volunteer's state keeps it, erasure deletes it from its bundle.
 
 A key is used at most once. A key handed to a registration that then sealed nothing (a resend
@@ -44,6 +44,7 @@ class KeyPool:
         self._ready: deque[ReadyKey] = deque()
         self._wanted = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._making: asyncio.Task[None] | None = None  # a bundle made for a dry pool
 
     def __len__(self) -> int:
         return len(self._ready)
@@ -54,13 +55,26 @@ class KeyPool:
             ready = self._ready.popleft()
             if len(self._ready) < self._target // 2:
                 self._wanted.set()
-        else:
-            if self._task is not None:  # drawn faster than it refills: keep more ready
-                self._target = min(self._size, max(self._target * 2, 1))
-                self._wanted.set()
+        elif self._task is None:  # no refill: one key on the spot (one write, as before issue 14)
             [ready] = await self._keys.make(1)
+        else:  # drawn faster than it refills: keep more ready, and make a bundle now
+            self._target = min(self._size, max(self._target * 2, 1))
+            self._wanted.set()
+            ready = await self._bundle_now()
         self._keys.remember(ready)
         return ready
+
+    async def _bundle_now(self) -> ReadyKey:
+        """A key from a bundle made now, one write shared by every registration that found the
+        pool dry meanwhile, rather than one fsync'd message each."""
+        while not self._ready:
+            if self._making is None or self._making.done():
+                self._making = asyncio.create_task(self._make_into_pool(self._keys.bundle_size))
+            await asyncio.shield(self._making)
+        return self._ready.popleft()
+
+    async def _make_into_pool(self, n: int) -> None:
+        self._ready.extend(await self._keys.make(n))
 
     def give_back(self, ready: ReadyKey) -> None:
         """A key that sealed nothing: it can still serve another registration."""
@@ -73,11 +87,13 @@ class KeyPool:
             self._task = asyncio.create_task(self._fill())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._making, self._task):
+            if task is not None:
+                task.cancel()
+                # its failure was its waiters' (a registration's), not the stop's
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._making = self._task = None
 
     async def _fill(self) -> None:
         failures = 0

@@ -100,7 +100,7 @@ class KeyStore:
         bundle_size: int = BUNDLE_SIZE,
     ) -> None:
         self._js = js
-        self._bundle_size = max(1, bundle_size)
+        self.bundle_size = max(1, bundle_size)
         self.bucket = bucket
         self._master = master
         self._kv: KeyValue | None = None
@@ -141,7 +141,7 @@ class KeyStore:
         """``n`` new keys in bundles of up to ``bundle_size`` (one message each), written at once
         (their writes share fsyncs); each is durable when this returns."""
         kv = await self._bucket()
-        sizes = [min(self._bundle_size, n - i) for i in range(0, n, self._bundle_size)]
+        sizes = [min(self.bundle_size, n - i) for i in range(0, n, self.bundle_size)]
         bundles = [self._new_bundle(size) for size in sizes]
         await asyncio.gather(*(kv.update(bundle_id, value, last=0) for bundle_id, value, _ in bundles))
         return [ready for _, _, keys in bundles for ready in keys]

@@ -17,6 +17,7 @@ from nats.js.errors import KeyDeletedError, KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 from services.registry.keybundles import locate
+from services.registry.keypool import KeyPool
 from services.registry.keystore import KeyStore, MasterKey
 from shared.settings import Settings
 from tests.support.keys import stored_key
@@ -106,3 +107,21 @@ async def test_a_single_key_made_ahead_before_bundles_still_opens_and_is_purged(
     await store(nc, provisioned).delete(key_id)
     with pytest.raises((KeyDeletedError, KeyNotFoundError)):
         await kv.get(key_id)
+
+
+async def test_registrations_that_find_the_pool_dry_share_one_bundle(
+    nc: Client, provisioned: Settings
+) -> None:
+    """Given a pool whose refill has just started (nothing ready yet), when 100 registrations take
+    a key at once, then each gets a key of its own, and the bucket gains a few bundles, not one
+    message per key."""
+    kv = await nc.jetstream().key_value(provisioned.keys_bucket)
+    before = await names(kv)
+    pool = KeyPool(store(nc, provisioned, bundle_size=64), size=512)
+    pool.start()
+    try:
+        taken = await asyncio.gather(*(pool.take() for _ in range(100)))
+    finally:
+        await pool.stop()
+    assert len({r.key_id for r in taken}) == 100
+    assert len(await names(kv) - before) <= 10
