@@ -37,6 +37,7 @@ READERS = ("registry", "dispatch")  # the services whose aggregate loads are sub
 
 INGEST_CONSUMER = "dispatch_ingest_activity"
 INGEST_BATCH = 100  # facts per fetch (and so the consumer's max_ack_pending)
+DISPATCH_FACTS_BATCH = 100  # the same for dispatch's facts projection (why: services/dispatch/facts.py)
 REPORTING = "reporting"
 REPORTING_REBUILD = "reporting_rebuild"
 REPORTING_NATIONAL = "reporting_national"
@@ -112,7 +113,15 @@ def hub_consumers(settings: Settings) -> list[tuple[str, ConsumerConfig]]:
         for s in REPLICA_SLOTS
     ]
     out += [
-        (evt, consumer_config(f"dispatch_facts_{s}", dispatch_facts_filters(hub), provisioned=True))
+        (
+            evt,
+            consumer_config(
+                f"dispatch_facts_{s}",
+                dispatch_facts_filters(hub),
+                batch_size=DISPATCH_FACTS_BATCH,
+                provisioned=True,
+            ),
+        )
         for s in REPLICA_SLOTS
     ]
     out += [

@@ -50,7 +50,7 @@ from shared.events.registry import (
     TeamMemberRemoved,
 )
 from shared.projection import Batch, ProjectionRunner
-from shared.provisioned import dispatch_facts_filters
+from shared.provisioned import DISPATCH_FACTS_BATCH, dispatch_facts_filters
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
 APPLIED = frozenset(
@@ -184,7 +184,13 @@ class FactsProjection:
 
     def runner(self, js: JetStreamContext, *, stream: str, hub: str) -> ProjectionRunner[Fact]:
         """The runner feeding this projection from its own consumer (dropped by the server when
-        idle for an hour); a trickle of events is applied up to 20 ms later, in batches."""
+        idle for an hour); a trickle of events is applied up to 20 ms later, in batches.
+
+        At most :data:`~shared.provisioned.DISPATCH_FACTS_BATCH` (100) facts a batch: a batch is
+        decoded whole before it is applied, and a rotation is one large event (a shift a day), so
+        500 decoded ``TeamRotationPlanned`` of 28 shifts held ~21 MB of Python objects at once,
+        which the allocator kept after they were freed. Under load a batch is shorter anyway (the
+        20 ms pace); only a replay fetches more often."""
         return ProjectionRunner(
             js,
             self,
@@ -193,6 +199,7 @@ class FactsProjection:
             durable=self.name,
             filter_subjects=filter_subjects(hub),
             event_types=APPLIED,
+            batch_size=DISPATCH_FACTS_BATCH,
             inactive_threshold=3600.0,
             pace=0.02,
         )
