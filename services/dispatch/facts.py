@@ -24,7 +24,6 @@ from datetime import date
 from nats.js import JetStreamContext
 
 from services.dispatch.bookings import Bookings
-from services.dispatch.decoding import TypedEnvelopes
 from services.dispatch.domain.dayfigures import DayTally
 from services.dispatch.domain.model import PointView, TeamView, shared
 from shared.events import Event
@@ -51,6 +50,7 @@ from shared.events.registry import (
 )
 from shared.projection import Batch, ProjectionRunner
 from shared.provisioned import DISPATCH_FACTS_BATCH, dispatch_facts_filters
+from shared.typedenvelopes import TypedEnvelopes
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
 APPLIED = frozenset(
@@ -96,7 +96,7 @@ Fact = tuple[int, Event, Cause]  # (stream sequence, event, its ids) as decode_f
 
 def decode_fact(seq: int, raw: bytes) -> tuple[Fact | None, str | None]:
     """:func:`shared.projection.decode_event`, keeping the ids a reaction to the event needs
-    (one typed pass when it can: services/dispatch/decoding.py)."""
+    (one typed pass when it can: shared/typedenvelopes.py)."""
     typed = _TYPED.read(raw)
     if typed is not None:
         envelope, event = typed

@@ -1,10 +1,10 @@
 """JetStream message → :class:`Item`, or the reason it cannot be read.
 
 Fast path: one pass of pydantic's JSON parser over the body, through a union of typed envelopes
-keyed by ``event_type`` (a tagged union: the tag picks the payload model, nothing is parsed twice,
-and no ``dict`` of the payload is built on the way). It validates exactly what the general path
-validates (the whole envelope, the payload against its event model), so it is only cheaper, not
-more lenient. Events no figure depends on are recognised by the same pass and not read further.
+keyed by ``event_type`` (shared/typedenvelopes.py: the tag picks the payload model, nothing is
+parsed twice, and no ``dict`` of the payload is built on the way). It validates exactly what the
+general path validates (the whole envelope, the payload against its event model), so it is only
+cheaper, not more lenient. Events no figure depends on are recognised by the same pass and not read further.
 Anything else (older versions to upcast, unknown types, poison) takes the general path through
 :func:`shared.upcast.decode`, which also words the dead-letter reason. Headers are not needed: the
 body names its type.
@@ -16,16 +16,15 @@ and the rebuild's; :func:`decode_msg` reads the sequence from the reply subject
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
-
 from nats.aio.msg import Msg
-from pydantic import Field, TypeAdapter, ValidationError, create_model
+from pydantic import ValidationError
 
 from services.reporting.projections.fold import HANDLERS
 from services.reporting.store import Item
 from shared.delivery import stream_seq
 from shared.envelope import Envelope
 from shared.events import CATALOGUE, Event, load_all
+from shared.typedenvelopes import TypedEnvelopes
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
 load_all()
@@ -33,19 +32,7 @@ load_all()
 IRRELEVANT = {t: model.schema_version for t, model in CATALOGUE.items() if model not in HANDLERS}
 
 
-def _variant(event_type: str) -> type[Envelope]:
-    """An envelope whose ``event_type`` is exactly this one, with its payload typed (or left as a
-    dict when the projection ignores the type)."""
-    model = CATALOGUE[event_type]
-    data: Any = dict[str, Any] if event_type in IRRELEVANT else model
-    tag: Any = Literal[event_type]  # a Literal built from the catalogue
-    name = f"Envelope_{model.__name__}"
-    return create_model(name, __base__=Envelope, event_type=(tag, ...), data=(data, ...))
-
-
-_VARIANTS = tuple(_variant(t) for t in sorted(CATALOGUE))
-_UNION: Any = Annotated[Union[_VARIANTS], Field(discriminator="event_type")]  # noqa: UP007
-_TYPED: TypeAdapter[Envelope] = TypeAdapter(_UNION)
+_TYPED = TypedEnvelopes(CATALOGUE, untyped=IRRELEVANT)  # shared/typedenvelopes.py
 
 
 def decode_msg(msg: Msg) -> tuple[Item, str | None]:
@@ -56,7 +43,7 @@ def decode_msg(msg: Msg) -> tuple[Item, str | None]:
 def decode_bytes(seq: int, raw: bytes) -> tuple[Item, str | None]:
     """``raw`` (an envelope at stream sequence ``seq``) as an item, or the reason it is poison."""
     try:
-        env = _TYPED.validate_json(raw)
+        env = _TYPED.adapter.validate_json(raw)
     except ValidationError:
         return _decode_general(seq, raw)  # unknown type, older version's shape, or poison: says why
     known = IRRELEVANT.get(env.event_type)
@@ -72,13 +59,7 @@ def decode_bytes(seq: int, raw: bytes) -> tuple[Item, str | None]:
 def typed_event(raw: bytes) -> tuple[Envelope, Event] | None:
     """The envelope and its event in the one typed pass, when that pass reads it (a type the
     projection reads, at its current version); None: the general path is to read it."""
-    try:
-        env = _TYPED.validate_json(raw)
-    except ValidationError:
-        return None
-    if env.event_type in IRRELEVANT or env.schema_version != CATALOGUE[env.event_type].schema_version:
-        return None
-    return env, env.data  # type: ignore[return-value]  # the variant typed it
+    return _TYPED.read(raw)
 
 
 def _decode_general(seq: int, raw: bytes) -> tuple[Item, str | None]:

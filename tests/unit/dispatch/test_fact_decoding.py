@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 
-from services.dispatch.decoding import TypedEnvelopes
 from services.dispatch.facts import APPLIED, Cause, decode_fact
 from shared.envelope import Envelope
 from shared.events.dispatch import TeamDispatched
+from shared.typedenvelopes import TypedEnvelopes
 from shared.upcast import PoisonEventError, read_envelope, read_event
 
 TEAM = "hn-440cde9e-5537-52f0-89a5-b04b4285a56c"
